@@ -1,0 +1,24 @@
+"""The access helpers every page and API view fetches through: 404 for what a person may
+not know exists, 403 for what they can see but may not do."""
+
+from django.http import Http404
+
+from . import selectors
+from .errors import Forbidden
+from .models import Campaign, User
+
+
+def campaign_for_annotator(*, user: User, campaign_id: int) -> Campaign:
+    campaign = selectors.campaigns_visible_to(user=user).filter(pk=campaign_id).first()
+    if campaign is None:
+        raise Http404("No such campaign.")
+    return campaign
+
+
+def campaign_for_admin(*, user: User, campaign_id: int) -> Campaign:
+    campaign = selectors.campaigns_administered_by(user=user).filter(pk=campaign_id).first()
+    if campaign is not None:
+        return campaign
+    if selectors.campaigns_visible_to(user=user).filter(pk=campaign_id).exists():
+        raise Forbidden("Only the campaign's admins may do this.")
+    raise Http404("No such campaign.")

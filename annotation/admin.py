@@ -1,0 +1,52 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from .models import Assignment, Campaign, Conversation, Judgment, Membership, Profile, Task, User
+
+admin.site.register(User, UserAdmin)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["user", "role", "is_blocked", "is_flagged"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "task_kind", "state", "overlap", "created_at"]
+    list_filter = ["state", "task_kind"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["id", "campaign", "origin", "external_id", "created_at"]
+    list_filter = ["origin"]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["id", "campaign", "kind", "state", "judgments_count", "leased_count", "overlap"]
+    list_filter = ["state", "kind"]
+    raw_id_fields = ["conversation", "parent"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "task", "annotator", "state", "leased_at", "expires_at"]
+    list_filter = ["state"]
+    raw_id_fields = ["task", "annotator"]
+
+
+@admin.register(Judgment)
+class JudgmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "campaign", "task", "annotator", "kind", "created_at"]
+    raw_id_fields = ["assignment", "task", "annotator", "profile"]
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "version", "consent_version", "created_at"]

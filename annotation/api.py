@@ -1,0 +1,198 @@
+"""The annotation loop over HTTP: one view per action, each calling one service."""
+
+import json
+import string
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import access, selectors, services
+from .http import api_user
+from .kinds import kind_for
+from .models import Assignment
+from .prompt_files import prompt_file_format
+from .serializers import (
+    CampaignOut,
+    ImportReportOut,
+    JudgmentIn,
+    JudgmentOut,
+    NextOut,
+    PromptImportIn,
+    SkipIn,
+)
+
+ERROR = OpenApiResponse(
+    description='{"detail": "what went wrong", "code": "...", "field": "payload.outcome"}'
+)
+
+
+def next_out(assignment: Assignment) -> dict[str, Any]:
+    view = selectors.task_view(assignment=assignment)
+    kind = kind_for(view.task.kind)
+    return {
+        "assignment": assignment,
+        "task": {
+            "id": view.task.id,
+            "kind": view.task.kind,
+            "campaign_id": view.task.campaign_id,
+            "context": view.context,
+            "candidates": [
+                {"id": m.id, "label": string.ascii_uppercase[i], "text": m.text}
+                for i, m in enumerate(view.candidates)
+            ],
+            "settings": kind.settings_dict(assignment.campaign.settings),
+        },
+    }
+
+
+class CampaignListApi(APIView):
+    @extend_schema(responses=CampaignOut(many=True), summary="The campaigns open to me")
+    def get(self, request: Request) -> Response:
+        campaigns = selectors.campaigns_open_to(user=api_user(request))
+        return Response(CampaignOut(campaigns, many=True).data)
+
+
+class CampaignNextApi(APIView):
+    @extend_schema(
+        summary="Lease my next task",
+        description="Returns my current lease in the campaign if I hold one, else leases the "
+        "next task. 204 when nothing is left for me.",
+        responses={
+            200: NextOut,
+            204: OpenApiResponse(description="Nothing left for me."),
+            403: ERROR,
+            404: ERROR,
+            409: ERROR,
+        },
+    )
+    def get(self, request: Request, campaign_id: int) -> Response:
+        campaign = access.campaign_for_annotator(user=api_user(request), campaign_id=campaign_id)
+        assignment = services.task_lease_next(annotator=api_user(request), campaign=campaign)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(NextOut(next_out(assignment)).data)
+
+
+class JudgmentSubmitApi(APIView):
+    @extend_schema(
+        request=JudgmentIn,
+        responses={201: JudgmentOut, 200: JudgmentOut, 400: ERROR, 403: ERROR, 409: ERROR},
+        summary="Submit my judgment for a leased task",
+        description="201 with the stored judgment; the same idempotency key again returns it "
+        "with 200. 409 when the lease expired or the task was already submitted; 400 names "
+        "the field that does not fit.",
+        examples=[
+            OpenApiExample(
+                "A is better",
+                value={
+                    "payload": {
+                        "outcome": "preferred",
+                        "preferred": 812,
+                        "strength": 2,
+                        "reason": "More accurate.",
+                    },
+                    "idempotency_key": "3f1c9a52-4d7e-4a8e-9c7b-1e2f3a4b5c6d",
+                    "seconds_spent": 14.2,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A tie",
+                value={
+                    "payload": {"outcome": "tie"},
+                    "idempotency_key": "k-2",
+                    "seconds_spent": 6.0,
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        assignment = get_object_or_404(Assignment, pk=assignment_id)
+        data = JudgmentIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        judgment, created = services.judgment_submit(
+            assignment=assignment,
+            annotator=api_user(request),
+            payload=data.validated_data["payload"],
+            idempotency_key=data.validated_data["idempotency_key"],
+            seconds_spent=data.validated_data.get("seconds_spent"),
+        )
+        return Response(
+            JudgmentOut(judgment).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class AssignmentSkipApi(APIView):
+    @extend_schema(
+        request=SkipIn,
+        responses={
+            200: OpenApiResponse(description='{"id": 1, "state": "skipped"}'),
+            403: ERROR,
+            409: ERROR,
+        },
+        summary="Skip a leased task; it is not offered to me again",
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        assignment = get_object_or_404(Assignment, pk=assignment_id)
+        data = SkipIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        a = services.assignment_skip(
+            assignment=assignment, annotator=api_user(request), reason=data.validated_data["reason"]
+        )
+        return Response({"id": a.id, "state": a.state})
+
+
+class PromptImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(
+        request={"multipart/form-data": PromptImportIn, "application/json": PromptImportIn},
+        responses={201: ImportReportOut, 400: ImportReportOut, 403: ERROR},
+        summary="Import prompts (JSONL or CSV), with a per-line report",
+        description="All or nothing: when any line is bad nothing is imported and the report "
+        "(400) names each bad line. Lines whose id is already imported are skipped.",
+        examples=[
+            OpenApiExample(
+                "Two prompts as JSON",
+                value={
+                    "prompts": [
+                        {
+                            "id": "p1",
+                            "prompt": "Explain recursion to a child.",
+                            "responses": [
+                                {"text": "...", "model": "model-a"},
+                                {"text": "...", "model": "model-b"},
+                            ],
+                        },
+                        {"id": "p2", "prompt": [{"role": "user", "content": "Hi!"}]},
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request, campaign_id: int) -> Response:
+        campaign = access.campaign_for_admin(user=api_user(request), campaign_id=campaign_id)
+        data = PromptImportIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        if upload := data.validated_data.get("file"):
+            fmt = data.validated_data.get("format") or prompt_file_format(
+                upload.name, upload.content_type or ""
+            )
+            content: str | bytes = upload.read()
+        else:
+            fmt = "jsonl"
+            content = "\n".join(json.dumps(p) for p in data.validated_data["prompts"])
+        report = services.prompts_import(
+            campaign=campaign, content=content, fmt=fmt, created_by=api_user(request)
+        )
+        out = ImportReportOut(report).data
+        return Response(out, status=status.HTTP_201_CREATED if report.ok else 400)

@@ -1,0 +1,19 @@
+"""Request types for views behind login: the user is a real User, htmx details are attached."""
+
+from typing import cast
+
+from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
+from rest_framework.request import Request
+
+from .models import User
+
+
+class AuthedHttpRequest(HttpRequest):
+    user: User  # login_required guarantees a real user
+    htmx: HtmxDetails
+
+
+def api_user(request: Request) -> User:
+    """The authenticated user of an API request (IsAuthenticated is the default permission)."""
+    return cast(User, request.user)

@@ -1,0 +1,312 @@
+"""Agora's domain: campaigns of message trees, tasks over sibling messages, leases, judgments.
+
+Data rules live here as constraints (one lease per task and annotator, one judgment per
+idempotency key, never more leases plus judgments than a task's overlap); the rules that
+move state live in services.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import F, Q
+
+# Named once: a Campaign field is called `settings`, which would shadow django.conf.settings.
+USER_MODEL = settings.AUTH_USER_MODEL
+
+
+def _pseudonym() -> str:
+    return "a_" + secrets.token_hex(6)
+
+
+class User(AbstractUser):
+    # The only identifier of a person that leaves Agora in exports.
+    pseudonym = models.CharField(max_length=32, unique=True, default=_pseudonym, editable=False)
+
+
+class Campaign(models.Model):
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise comparison"
+        RANKING = "ranking", "Ranking"
+        RATING = "rating", "Rating"
+        LABEL = "label", "Labels"
+        CRITIQUE = "critique", "Critique"
+        REWRITE = "rewrite", "Rewrite"
+        REPLY = "reply", "Reply"
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        PAUSED = "paused", "Paused"
+        CLOSED = "closed", "Closed"
+
+    class Routing(models.TextChoices):
+        FEWEST_JUDGMENTS = "fewest_judgments", "Fewest judgments first"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.CharField(max_length=500, blank=True)
+    instructions = models.TextField(blank=True, help_text="Markdown, shown on every task.")
+    instructions_version = models.PositiveIntegerField(default=1)
+    task_kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PAIRWISE)
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="Settings of the task kind (scale, outcomes, ...)."
+    )
+    overlap = models.PositiveSmallIntegerField(default=3)
+    lease_seconds = models.PositiveIntegerField(default=15 * 60)
+    responses_per_prompt = models.PositiveSmallIntegerField(default=2)
+    language_models = models.ManyToManyField(
+        "generation.LanguageModel", blank=True, related_name="campaigns"
+    )
+    routing = models.CharField(
+        max_length=30, choices=Routing.choices, default=Routing.FEWEST_JUDGMENTS
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    is_public = models.BooleanField(
+        default=False, help_text="Any signed-in user may join; otherwise members only."
+    )
+    survey = models.JSONField(default=dict, blank=True)
+    quotas = models.JSONField(default=dict, blank=True)
+    members: models.ManyToManyField["User", "Membership"] = models.ManyToManyField(
+        USER_MODEL, through="Membership", related_name="campaigns"
+    )
+    created_by = models.ForeignKey(
+        USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="campaign_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(lease_seconds__gte=10), name="campaign_lease_at_least_10s"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def lease_length(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds)
+
+
+class Membership(models.Model):
+    """A person's place in a campaign: their role, standing and counterbalancing counts."""
+
+    class Role(models.TextChoices):
+        ANNOTATOR = "annotator", "Annotator"
+        ADMIN = "admin", "Admin"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.ANNOTATOR)
+    is_blocked = models.BooleanField(default=False)
+    is_flagged = models.BooleanField(default=False)
+    # {candidate key: [times shown first, times shown second, ...]} for this person.
+    placements = models.JSONField(default=dict, blank=True)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "user"], name="membership_unique")
+        ]
+
+
+class Conversation(models.Model):
+    """One message tree."""
+
+    class Origin(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        WRITTEN = "written", "Written by an annotator"
+        LIVE = "live", "Live chat"
+
+    class PrismType(models.TextChoices):
+        UNGUIDED = "unguided", "Unguided"
+        VALUES_GUIDED = "values_guided", "Values guided"
+        CONTROVERSY_GUIDED = "controversy_guided", "Controversy guided"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="conversations")
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.IMPORTED)
+    prism_type = models.CharField(max_length=20, choices=PrismType.choices, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "external_id"],
+                condition=~Q(external_id=""),
+                name="conversation_external_id_unique",
+            )
+        ]
+
+
+class Message(models.Model):
+    """A node of a tree, written by a person or by a model (never both)."""
+
+    class Role(models.TextChoices):
+        SYSTEM = "system", "System"
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    text = models.TextField()
+    author = models.ForeignKey(USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    model = models.ForeignKey(
+        "generation.LanguageModel", null=True, blank=True, on_delete=models.PROTECT
+    )
+    # How a model made it: the exact sampling parameters, token counts, latency, finish reason.
+    sampling_params = models.JSONField(default=dict, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    finish_reason = models.CharField(max_length=20, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(author__isnull=True) | Q(model__isnull=True),
+                name="message_one_author",
+            )
+        ]
+
+
+class Task(models.Model):
+    """One unit of judgment over sibling messages (the candidates) under one parent."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        COMPLETE = "complete", "Complete"
+        CANCELLED = "cancelled", "Cancelled"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tasks")
+    parent = models.ForeignKey(
+        Message, null=True, on_delete=models.CASCADE, related_name="tasks_as_parent"
+    )
+    kind = models.CharField(max_length=20, choices=Campaign.Kind.choices)
+    candidates: models.ManyToManyField[Message, "TaskCandidate"] = models.ManyToManyField(
+        Message, through="TaskCandidate", related_name="tasks"
+    )
+    overlap = models.PositiveSmallIntegerField()
+    judgments_count = models.PositiveSmallIntegerField(default=0)
+    # Active, unexpired leases; moved in the same transaction as the Assignment rows.
+    leased_count = models.PositiveSmallIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    gold = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["campaign", "judgments_count", "id"],
+                condition=Q(state="open"),
+                name="task_open_by_judgments",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(judgments_count__lte=F("overlap") - F("leased_count")),
+                name="task_never_over_leased",
+            )
+        ]
+
+
+class TaskCandidate(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="task_candidates")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "message"], name="task_candidate_unique"),
+            models.UniqueConstraint(fields=["task", "position"], name="task_candidate_position"),
+        ]
+
+
+class Assignment(models.Model):
+    """A lease of a task to one annotator."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        EXPIRED = "expired", "Expired"
+        SKIPPED = "skipped", "Skipped"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Candidate message ids in the order this annotator saw them, first = left/top.
+    display_order = models.JSONField(default=list)
+    skip_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="assignment_once_per_task")
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "annotator", "state"], name="assignment_mine"),
+            models.Index(
+                fields=["expires_at"], condition=Q(state="active"), name="assignment_active_expiry"
+            ),
+        ]
+
+
+class Profile(models.Model):
+    """A version of an annotator's survey answers; judgments point at the version in force."""
+
+    user = models.ForeignKey(USER_MODEL, on_delete=models.CASCADE, related_name="profiles")
+    version = models.PositiveIntegerField(default=1)
+    answers = models.JSONField(default=dict, blank=True)
+    consent_version = models.CharField(max_length=50, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "version"], name="profile_version_unique")
+        ]
+
+
+class Judgment(models.Model):
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="judgment")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgments")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judgments")
+    annotator = models.ForeignKey(USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    profile = models.ForeignKey(Profile, null=True, blank=True, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=20, choices=Campaign.Kind.choices)
+    payload = models.JSONField()
+    seconds_spent = models.FloatField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100)
+    instructions_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotator", "idempotency_key"], name="judgment_idempotency_key_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["campaign", "id"], name="judgment_by_campaign")]

@@ -1,0 +1,206 @@
+"""Reading prompt files (JSON Lines or CSV) into checked rows, with an error per bad line.
+
+A JSONL line:
+    {"id": "p1", "prompt": "text" | [{"role": ..., "content": ...}, ...],
+     "responses": ["text", {"text": "...", "model": "name"}, ...], "metadata": {...}}
+A CSV file has a `prompt` column, optional `id` and `system` columns, and pairs of
+`response_N` / `model_N` columns (or `response_a` / `model_a`, `response_b` / ...).
+Other keys or columns are kept in the conversation's metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_TEXT_CHARS = 100_000
+MAX_RESPONSES = 16
+MAX_CONTEXT_MESSAGES = 200
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass
+class PromptRow:
+    line: int
+    external_id: str
+    messages: list[dict[str, str]]
+    responses: list[dict[str, Any]]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LineError:
+    line: int
+    message: str
+
+
+class _Bad(Exception):
+    pass
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"{what} must be non-empty text")
+    if len(value) > MAX_TEXT_CHARS:
+        raise _Bad(f"{what} is longer than {MAX_TEXT_CHARS} characters")
+    return value
+
+
+def _messages(prompt: Any) -> list[dict[str, str]]:
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": _text(prompt, "prompt")}]
+    if not isinstance(prompt, list) or not prompt:
+        raise _Bad("prompt must be text or a non-empty list of messages")
+    if len(prompt) > MAX_CONTEXT_MESSAGES:
+        raise _Bad(f"prompt has more than {MAX_CONTEXT_MESSAGES} messages")
+    out = []
+    for i, m in enumerate(prompt):
+        if not isinstance(m, dict):
+            raise _Bad(f"prompt[{i}] must be an object with role and content")
+        role = m.get("role")
+        if role not in ROLES:
+            raise _Bad(f"prompt[{i}].role must be one of {', '.join(ROLES)}")
+        out.append({"role": role, "content": _text(m.get("content"), f"prompt[{i}].content")})
+    if out[-1]["role"] != "user":
+        raise _Bad("the last message of prompt must have the role user")
+    return out
+
+
+def _responses(raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _Bad("responses must be a list")
+    if len(raw) > MAX_RESPONSES:
+        raise _Bad(f"more than {MAX_RESPONSES} responses")
+    out: list[dict[str, Any]] = []
+    for i, r in enumerate(raw):
+        if isinstance(r, str):
+            out.append({"text": _text(r, f"responses[{i}]"), "model": None, "metadata": {}})
+            continue
+        if not isinstance(r, dict):
+            raise _Bad(f"responses[{i}] must be text or an object with text")
+        text = r.get("text", r.get("content"))
+        model = r.get("model")
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise _Bad(f"responses[{i}].model must be a model name")
+        extra = {k: v for k, v in r.items() if k not in ("text", "content", "model")}
+        out.append({"text": _text(text, f"responses[{i}].text"), "model": model, "metadata": extra})
+    return out
+
+
+def _external_id(raw: Any) -> str:
+    if raw is None or raw == "":
+        return ""
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise _Bad("id must be text or a number")
+    value = str(raw)
+    if len(value) > 200:
+        raise _Bad("id is longer than 200 characters")
+    return value
+
+
+def _row_from_object(line: int, obj: Any) -> PromptRow:
+    if not isinstance(obj, dict):
+        raise _Bad("each line must be a JSON object")
+    if "prompt" not in obj:
+        raise _Bad("missing prompt")
+    metadata = obj.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise _Bad("metadata must be an object")
+    extra = {k: v for k, v in obj.items() if k not in ("id", "prompt", "responses", "metadata")}
+    return PromptRow(
+        line=line,
+        external_id=_external_id(obj.get("id")),
+        messages=_messages(obj["prompt"]),
+        responses=_responses(obj.get("responses")),
+        metadata={**extra, **metadata},
+    )
+
+
+def _jsonl_objects(text: str) -> Iterator[tuple[int, Any]]:
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield number, json.loads(raw)
+        except json.JSONDecodeError as e:
+            yield number, _Bad(f"not valid JSON ({e.msg} at column {e.colno})")
+
+
+_RESPONSE_COLUMN = re.compile(r"^response_(\w+)$")
+
+
+def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "prompt" not in reader.fieldnames:
+        yield 1, _Bad("the CSV header must have a prompt column")
+        return
+    suffixes = [m.group(1) for c in reader.fieldnames if (m := _RESPONSE_COLUMN.match(c))]
+    known = {"id", "prompt", "system"} | {f"response_{s}" for s in suffixes}
+    known |= {f"model_{s}" for s in suffixes}
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            yield line, _Bad("more fields than the header has columns")
+            continue
+        prompt: Any = row["prompt"]
+        if row.get("system"):
+            prompt = [
+                {"role": "system", "content": row["system"]},
+                {"role": "user", "content": prompt},
+            ]
+        responses = [
+            {"text": row[f"response_{s}"], "model": row.get(f"model_{s}") or None}
+            for s in suffixes
+            if row.get(f"response_{s}")
+        ]
+        metadata = {k: v for k, v in row.items() if k not in known and v}
+        yield (
+            line,
+            {"id": row.get("id"), "prompt": prompt, "responses": responses, "metadata": metadata},
+        )
+
+
+def prompt_rows_parse(
+    content: str | bytes, *, fmt: str, max_lines: int
+) -> tuple[list[PromptRow], list[LineError]]:
+    """Every line checked: the good rows and an error for each bad line."""
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return [], [LineError(1, "the file is not UTF-8 text")]
+    objects: Iterable[tuple[int, Any]]
+    if fmt == "jsonl":
+        objects = _jsonl_objects(content)
+    elif fmt == "csv":
+        objects = _csv_objects(content)
+    else:
+        return [], [LineError(0, f"unknown format {fmt!r}: use jsonl or csv")]
+    rows, errors = [], []
+    for count, (line, obj) in enumerate(objects, start=1):
+        if count > max_lines:
+            errors.append(LineError(line, f"the file has more than {max_lines} prompts"))
+            break
+        try:
+            if isinstance(obj, _Bad):
+                raise obj
+            rows.append(_row_from_object(line, obj))
+        except _Bad as e:
+            errors.append(LineError(line, str(e)))
+    if not rows and not errors:
+        errors.append(LineError(0, "the file has no prompts"))
+    return rows, errors
+
+
+def prompt_file_format(filename: str, content_type: str = "") -> str:
+    name = filename.lower()
+    if name.endswith(".csv") or "csv" in content_type:
+        return "csv"
+    return "jsonl"

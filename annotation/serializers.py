@@ -1,0 +1,127 @@
+"""Shapes of the annotation API. Serializers validate and describe; they never save."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+
+class CampaignOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    description = serializers.CharField()
+    task_kind = serializers.CharField()
+    state = serializers.CharField()
+    instructions = serializers.CharField(help_text="Markdown.")
+    settings = serializers.DictField(help_text="Settings of the task kind.")
+
+
+class MessageOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    text = serializers.CharField()
+
+
+class CandidateOut(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Message id; judgments name candidates by this id.")
+    label = serializers.CharField(help_text="A, B, ... in display order.")  # type: ignore[assignment]  # a field, not Field.label
+    text = serializers.CharField()
+
+
+class TaskOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    campaign = serializers.IntegerField(source="campaign_id")
+    context = MessageOut(  # type: ignore[assignment]  # a field, not Serializer.context
+        many=True, help_text="The conversation from its root to the prompt."
+    )
+    candidates = CandidateOut(many=True, help_text="In the order to show them, first = left.")
+    settings = serializers.DictField()
+
+
+class AssignmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    leased_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class NextOut(serializers.Serializer):
+    assignment = AssignmentOut()
+    task = TaskOut()
+
+
+class PairwisePayload(serializers.Serializer):
+    """A pairwise judgment. It names messages, not screen positions."""
+
+    outcome = serializers.ChoiceField(choices=["preferred", "tie", "both_bad"])
+    preferred = serializers.IntegerField(
+        required=False, help_text="The id of the better candidate, when outcome is preferred."
+    )
+    strength = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="1 = slightly better ... up to the campaign's strength_levels (2 or 3).",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+@extend_schema_field(PairwisePayload)
+class PayloadField(serializers.JSONField):
+    """Kind-specific; checked against the campaign's settings by annotation.kinds."""
+
+
+class JudgmentIn(serializers.Serializer):
+    payload = PayloadField()
+    idempotency_key = serializers.CharField(
+        max_length=100, help_text="Any unique string per task; a repeat returns the same judgment."
+    )
+    seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+
+class JudgmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    assignment = serializers.IntegerField(source="assignment_id")
+    task = serializers.IntegerField(source="task_id")
+    kind = serializers.CharField()
+    payload = PayloadField()
+    seconds_spent = serializers.FloatField(allow_null=True)
+    idempotency_key = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class SkipIn(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class PromptImportIn(serializers.Serializer):
+    file = serializers.FileField(required=False, help_text="A .jsonl or .csv file.")
+    format = serializers.ChoiceField(
+        choices=["jsonl", "csv"], required=False, help_text="Guessed from the file name if absent."
+    )
+    prompts = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Instead of a file: the JSONL lines as a JSON list.",
+    )
+
+    def validate(self, attrs):
+        if bool(attrs.get("file")) == bool(attrs.get("prompts")):
+            raise serializers.ValidationError("Send either a file or a prompts list.")
+        return attrs
+
+
+class ImportLineOut(serializers.Serializer):
+    line = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
+    message = serializers.CharField(required=False)
+    conversation_id = serializers.IntegerField(required=False)
+    responses = serializers.IntegerField(required=False)
+
+
+class ImportReportOut(serializers.Serializer):
+    ok = serializers.BooleanField()
+    conversations_created = serializers.IntegerField()
+    tasks_created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # a field, not .errors
+    lines = ImportLineOut(many=True)

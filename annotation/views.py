@@ -1,0 +1,125 @@
+"""The annotator's pages. Each view parses the request and calls the services the API calls."""
+
+import uuid
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from . import access, selectors, services
+from .errors import RuleError
+from .http import AuthedHttpRequest
+from .kinds import kind_for
+from .models import Assignment, Campaign
+
+SHORTCUTS = [
+    ("A or ←", "Response A is better"),
+    ("B or →", "Response B is better"),
+    ("T", "About the same (tie)"),
+    ("X", "Both are bad"),
+    ("1 – 3", "How much better"),
+    ("R", "Write a reason"),
+    ("Enter", "Submit"),
+    ("S", "Skip this task"),
+]
+
+
+@login_required
+@require_GET
+def home(request: AuthedHttpRequest) -> HttpResponse:
+    campaigns = [
+        (c, selectors.campaign_progress(campaign=c, user=request.user))
+        for c in selectors.campaigns_open_to(user=request.user)
+    ]
+    return render(request, "annotation/home.html", {"campaigns": campaigns})
+
+
+@login_required
+@require_GET
+def campaign_task(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = access.campaign_for_annotator(user=request.user, campaign_id=campaign_id)
+    return _task_response(request, campaign)
+
+
+@login_required
+@require_POST
+def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _my_assignment(request, assignment_id)
+    payload = kind_for(assignment.task.kind).payload_from_form(request.POST)
+    try:
+        services.judgment_submit(
+            assignment=assignment,
+            annotator=request.user,
+            payload=payload,
+            idempotency_key=request.POST.get("idempotency_key"),
+            seconds_spent=request.POST.get("seconds_spent"),
+        )
+    except RuleError as e:
+        if e.status == 400:
+            # Same task again, with the message and everything the annotator entered.
+            return _task_response(
+                request, assignment.campaign, error=e.message, form=request.POST, status=422
+            )
+        return _task_response(request, assignment.campaign, error=e.message, status=e.status)
+    if not request.htmx:
+        return redirect("campaign_task", campaign_id=assignment.campaign_id)
+    return _task_response(request, assignment.campaign, notice="Saved.")
+
+
+@login_required
+@require_POST
+def assignment_skip(request: AuthedHttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _my_assignment(request, assignment_id)
+    try:
+        services.assignment_skip(
+            assignment=assignment, annotator=request.user, reason=request.POST.get("reason", "")
+        )
+    except RuleError as e:
+        return _task_response(request, assignment.campaign, error=e.message, status=e.status)
+    if not request.htmx:
+        return redirect("campaign_task", campaign_id=assignment.campaign_id)
+    return _task_response(request, assignment.campaign, notice="Skipped.")
+
+
+def _my_assignment(request: AuthedHttpRequest, assignment_id: int) -> Assignment:
+    assignment = selectors.assignment_for_annotator(user=request.user, assignment_id=assignment_id)
+    if assignment is None:
+        raise Http404("No such task.")
+    return assignment
+
+
+def _task_response(
+    request: AuthedHttpRequest,
+    campaign: Campaign,
+    *,
+    error: str = "",
+    notice: str = "",
+    form: Any = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The task page (or, for htmx, just its card) with this person's current or next task."""
+    context: dict[str, Any] = {
+        "campaign": campaign,
+        "error": error,
+        "notice": notice,
+        "form": form or {},
+        "shortcuts": SHORTCUTS,
+    }
+    try:
+        assignment = services.task_lease_next(annotator=request.user, campaign=campaign)
+    except RuleError as e:
+        assignment, context["error"], status = None, e.message, e.status
+    if assignment is not None:
+        view = selectors.task_view(assignment=assignment)
+        context.update(
+            assignment=assignment,
+            view=view,
+            settings=kind_for(view.task.kind).settings(campaign.settings),
+            idempotency_key=uuid.uuid4().hex,
+            labels="AB",
+        )
+    context["progress"] = selectors.campaign_progress(campaign=campaign, user=request.user)
+    template = "annotation/_task_card.html" if request.htmx else "annotation/task.html"
+    return render(request, template, context, status=status)

@@ -1,0 +1,38 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
+
+from annotation import api as annotation_api
+from exports import api as exports_api
+
+urlpatterns = [
+    path("auth/token/", ObtainAuthToken.as_view(), name="api_token"),
+    path("campaigns/", annotation_api.CampaignListApi.as_view(), name="api_campaigns"),
+    path(
+        "campaigns/<int:campaign_id>/next/",
+        annotation_api.CampaignNextApi.as_view(),
+        name="api_campaign_next",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/prompts/",
+        annotation_api.PromptImportApi.as_view(),
+        name="api_campaign_prompts",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/export/",
+        exports_api.CampaignExportApi.as_view(),
+        name="api_campaign_export",
+    ),
+    path(
+        "assignments/<int:assignment_id>/judgment/",
+        annotation_api.JudgmentSubmitApi.as_view(),
+        name="api_judgment_submit",
+    ),
+    path(
+        "assignments/<int:assignment_id>/skip/",
+        annotation_api.AssignmentSkipApi.as_view(),
+        name="api_assignment_skip",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]
