@@ -9,7 +9,13 @@ from .models import Campaign, User
 
 
 def campaign_for_annotator(*, user: User, campaign_id: int) -> Campaign:
-    campaign = selectors.campaigns_visible_to(user=user).filter(pk=campaign_id).first()
+    """A campaign this person may annotate in; drafts stay hidden until they open."""
+    campaign = (
+        selectors.campaigns_visible_to(user=user)
+        .exclude(state=Campaign.State.DRAFT)
+        .filter(pk=campaign_id)
+        .first()
+    )
     if campaign is None:
         raise Http404("No such campaign.")
     return campaign

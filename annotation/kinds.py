@@ -142,7 +142,10 @@ class Pairwise:
             payload["outcome"] = "preferred"
             payload["preferred"] = int(choice)
         else:
-            payload["outcome"] = None
+            raise RuleError(
+                "Pick the better response (or tie, or both bad) before submitting.",
+                field="payload.outcome",
+            )
         if data.get("strength", "").isdigit() and payload["outcome"] == "preferred":
             payload["strength"] = int(data["strength"])
         if data.get("reason"):

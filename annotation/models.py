@@ -71,7 +71,7 @@ class Campaign(models.Model):
     )
     survey = models.JSONField(default=dict, blank=True)
     quotas = models.JSONField(default=dict, blank=True)
-    members: models.ManyToManyField["User", "Membership"] = models.ManyToManyField(
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
         USER_MODEL, through="Membership", related_name="campaigns"
     )
     created_by = models.ForeignKey(
@@ -201,7 +201,7 @@ class Task(models.Model):
         Message, null=True, on_delete=models.CASCADE, related_name="tasks_as_parent"
     )
     kind = models.CharField(max_length=20, choices=Campaign.Kind.choices)
-    candidates: models.ManyToManyField[Message, "TaskCandidate"] = models.ManyToManyField(
+    candidates: models.ManyToManyField[Message, TaskCandidate] = models.ManyToManyField(
         Message, through="TaskCandidate", related_name="tasks"
     )
     overlap = models.PositiveSmallIntegerField()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 
 from .models import Assignment, Campaign, Membership, Message, Task, User
 
@@ -34,7 +35,7 @@ def campaign_is_admin(*, user: User, campaign: Campaign) -> bool:
 @dataclass(frozen=True)
 class Progress:
     done: int  # judgments this annotator has given in the campaign
-    available: int  # tasks this annotator could still be given now
+    available: int  # tasks this annotator holds or could still be given now
     campaign_done: int  # judgments given by everyone
     campaign_needed: int  # judgments the campaign needs in all
 
@@ -42,7 +43,9 @@ class Progress:
 def campaign_progress(*, campaign: Campaign, user: User) -> Progress:
     mine = Assignment.objects.filter(campaign=campaign, annotator=user)
     done = mine.filter(state=Assignment.State.SUBMITTED).count()
-    available = (
+    # The task on screen (a live lease of mine) still counts as available to me.
+    holding = mine.filter(state=Assignment.State.ACTIVE, expires_at__gt=timezone.now()).count()
+    available = holding + (
         Task.objects.filter(
             campaign=campaign,
             state=Task.State.OPEN,

@@ -47,8 +47,8 @@ def campaign_task(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse:
 @require_POST
 def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _my_assignment(request, assignment_id)
-    payload = kind_for(assignment.task.kind).payload_from_form(request.POST)
     try:
+        payload = kind_for(assignment.task.kind).payload_from_form(request.POST)
         services.judgment_submit(
             assignment=assignment,
             annotator=request.user,

@@ -75,7 +75,8 @@ def test_a_payload_that_does_not_fit_is_400_naming_the_field(campaign, api):
     body = next_task(api, campaign).json()
     url = f"/api/v1/assignments/{body['assignment']['id']}/judgment/"
     response = api.post(
-        url, {"payload": {"outcome": "preferred", "preferred": 12345}, "idempotency_key": "k"},
+        url,
+        {"payload": {"outcome": "preferred", "preferred": 12345}, "idempotency_key": "k"},
         format="json",
     )
     assert response.status_code == 400
@@ -102,7 +103,8 @@ def test_an_expired_lease_is_409_and_a_foreign_one_403(campaign, api, bob):
 def test_skip(campaign, api):
     body = next_task(api, campaign).json()
     response = api.post(
-        f"/api/v1/assignments/{body['assignment']['id']}/skip/", {"reason": "unsure"},
+        f"/api/v1/assignments/{body['assignment']['id']}/skip/",
+        {"reason": "unsure"},
         format="json",
     )
     assert response.status_code == 200 and response.json()["state"] == "skipped"
@@ -148,9 +150,7 @@ def test_export_rejects_an_unknown_format(campaign, carol):
 
 
 def test_a_token_can_be_obtained_with_a_password(alice, client):
-    response = client.post(
-        "/api/v1/auth/token/", {"username": "alice", "password": "pw-alice"}
-    )
+    response = client.post("/api/v1/auth/token/", {"username": "alice", "password": "pw-alice"})
     assert response.status_code == 200 and len(response.json()["token"]) == 40
 
 

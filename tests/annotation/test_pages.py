@@ -12,18 +12,10 @@ from annotation.models import Assignment, Judgment, Task
 from annotation.services import prompts_import, task_lease_next
 from tests.conftest import pairwise_lines
 
-pytestmark = pytest.mark.filterwarnings("ignore:No directory at:UserWarning")
+# Pages render {% static %}; tests/conftest.py's _static_without_manifest lets them do so
+# without a collectstatic.
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    """Pages render {% static %}; without collectstatic the manifest storage has no manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -158,6 +150,16 @@ def test_home_counts_update_after_a_judgment(client, alice, campaign):
     assert "Continue" in html
 
 
+def test_home_offers_to_continue_a_task_leased_to_me(client, alice, make_campaign):
+    c = make_campaign(members=[alice], overlap=1)
+    prompts_import(campaign=c, content=pairwise_lines(1))
+    open_task(client, alice, c)
+
+    html = client.get(reverse("home")).content.decode()
+
+    assert re.search(r'class="button primary" href="[^"]+">(Start|Continue)</a>', html)
+
+
 def test_it_lists_no_campaign_for_someone_without_access(client, mallory, campaign):
     client.force_login(mallory)
 
@@ -277,8 +279,8 @@ def test_the_task_page_shows_my_progress(client, alice, campaign):
     html = client.get(task_url(campaign)).content.decode()
 
     assert "<strong>0</strong> done" in html
-    # The task on screen is leased to alice, so 5 of the 6 are left to offer her.
-    assert "<strong>5</strong> available" in html
+    # The task on screen is leased to alice and counts among the 6 available to her.
+    assert "<strong>6</strong> available" in html
 
 
 def test_it_requires_login_to_submit(client, alice, campaign):
@@ -416,7 +418,7 @@ def test_a_form_without_a_choice_is_refused_with_422_and_keeps_my_reason(client,
     html = response.content.decode()
     assert response.status_code == 422
     assert 'role="alert"' in html
-    assert "outcome must be one of" in html
+    assert "Pick the better response" in html
     assert ">B rambles &amp; repeats &lt;itself&gt;</textarea>" in html
     # The same task stays on screen, with nothing stored.
     assert form_assignment_id(html) == assignment.id
@@ -606,3 +608,10 @@ def test_a_late_submit_shows_the_expiry_message_and_stores_nothing(client, alice
     assert assignment.state == Assignment.State.EXPIRED
     assert form_assignment_id(html) != assignment.id
     assert "<strong>0</strong> done" in html
+
+
+def test_a_draft_campaign_is_hidden_from_annotators(client, alice, make_campaign):
+    draft = make_campaign(members=[alice], state="draft")
+    client.force_login(alice)
+    assert client.get(task_url(draft)).status_code == 404
+    assert draft.name not in client.get(reverse("home")).content.decode()

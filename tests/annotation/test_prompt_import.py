@@ -64,8 +64,11 @@ def test_csv_with_response_and_model_columns(empty_campaign):
     assert report.ok, report.lines
     conv = Conversation.objects.get(campaign=empty_campaign, external_id="c1")
     assert conv.metadata == {"topic": "maths"}
-    assert set(Message.objects.filter(conversation=conv, role="assistant").values_list(
-        "model__name", flat=True)) == {"m1", "m2"}
+    assert set(
+        Message.objects.filter(conversation=conv, role="assistant").values_list(
+            "model__name", flat=True
+        )
+    ) == {"m1", "m2"}
 
 
 def test_a_bad_line_imports_nothing_and_names_every_bad_line(empty_campaign):

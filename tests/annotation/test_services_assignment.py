@@ -20,8 +20,8 @@ def judge(assignment, annotator, key=None):
     return judgment_submit(
         assignment=assignment,
         annotator=annotator,
-        payload={"outcome": "preferred", "preferred": assignment.display_order[0],
-                 "strength": 1} if assignment.campaign.settings.get("strength_levels")
+        payload={"outcome": "preferred", "preferred": assignment.display_order[0], "strength": 1}
+        if assignment.campaign.settings.get("strength_levels")
         else {"outcome": "preferred", "preferred": assignment.display_order[0]},
         idempotency_key=key or f"k-{assignment.id}",
     )

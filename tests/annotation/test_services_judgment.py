@@ -90,20 +90,37 @@ def test_only_the_lease_holder_may_submit(campaign, alice, bob):
         ({"outcome": "maybe"}, "payload.outcome", "outcome must be one of"),
         ({"outcome": "tie", "reason": "same"}, "payload.outcome", "does not allow ties"),
         ({"outcome": "preferred", "strength": 2, "reason": "r"}, "payload.preferred", "id of one"),
-        ({"outcome": "preferred", "preferred": 999999, "strength": 1, "reason": "r"},
-         "payload.preferred", "not a candidate"),
-        ({"outcome": "preferred", "preferred": "left", "strength": 1, "reason": "r"},
-         "payload.preferred", "id of one"),
-        ({"outcome": "preferred", "preferred": "FIRST", "strength": 4, "reason": "r"},
-         "payload.strength", "from 1 to 3"),
-        ({"outcome": "preferred", "preferred": "FIRST", "reason": "r"},
-         "payload.strength", "from 1 to 3"),
-        ({"outcome": "preferred", "preferred": "FIRST", "strength": 1}, "payload.reason",
-         "give a reason"),
-        ({"outcome": "preferred", "preferred": "FIRST", "strength": 1, "reason": "x" * 5001},
-         "payload.reason", "longer than"),
-        ({"outcome": "both_bad", "strength": 2, "reason": "r"}, "payload.strength",
-         "only given"),
+        (
+            {"outcome": "preferred", "preferred": 999999, "strength": 1, "reason": "r"},
+            "payload.preferred",
+            "not a candidate",
+        ),
+        (
+            {"outcome": "preferred", "preferred": "left", "strength": 1, "reason": "r"},
+            "payload.preferred",
+            "id of one",
+        ),
+        (
+            {"outcome": "preferred", "preferred": "FIRST", "strength": 4, "reason": "r"},
+            "payload.strength",
+            "from 1 to 3",
+        ),
+        (
+            {"outcome": "preferred", "preferred": "FIRST", "reason": "r"},
+            "payload.strength",
+            "from 1 to 3",
+        ),
+        (
+            {"outcome": "preferred", "preferred": "FIRST", "strength": 1},
+            "payload.reason",
+            "give a reason",
+        ),
+        (
+            {"outcome": "preferred", "preferred": "FIRST", "strength": 1, "reason": "x" * 5001},
+            "payload.reason",
+            "longer than",
+        ),
+        ({"outcome": "both_bad", "strength": 2, "reason": "r"}, "payload.strength", "only given"),
         ({"outcome": "both_bad", "reason": "r", "colour": "red"}, "payload.colour", "Unknown"),
         ("tie", "payload", "must be an object"),
     ],
@@ -122,9 +139,14 @@ def test_a_payload_that_does_not_fit_names_the_field(scaled, alice, payload, fie
 def test_a_full_pairwise_judgment_on_a_scaled_campaign(scaled, alice):
     a = task_lease_next(annotator=alice, campaign=scaled)
     judgment, _ = submit(
-        a, alice,
-        {"outcome": "preferred", "preferred": a.display_order[0], "strength": 3,
-         "reason": "  clearer  "},
+        a,
+        alice,
+        {
+            "outcome": "preferred",
+            "preferred": a.display_order[0],
+            "strength": 3,
+            "reason": "  clearer  ",
+        },
         seconds_spent=12.5,
     )
     assert judgment.payload["strength"] == 3 and judgment.payload["reason"] == "clearer"
