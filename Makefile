@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint format migrate clean
+.PHONY: setup run test lint format migrate clean bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: migrate
 ## test: set up, lint, and run the whole suite (PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL are set).
 test: setup lint
 	$(PY) -m pytest
+
+## bench: annotation throughput/latency under load and the task page, on PostgreSQL (one JSON line each).
+bench: setup
+	$(PY) -m tests.bench.annotation
 
 lint: setup
 	$(VENV)/bin/ruff check .

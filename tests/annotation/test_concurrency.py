@@ -14,13 +14,14 @@ import traceback
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from django.db import connection
 from django.db.models import Count
 
 from annotation.errors import Conflict
-from annotation.models import Assignment, Judgment, Membership, Task, User
+from annotation.models import Assignment, Campaign, Judgment, Membership, Task, User
 from annotation.services import judgment_submit, prompts_import, task_lease_next
 from tests.conftest import pairwise_lines
 
@@ -39,8 +40,8 @@ def _postgresql_only() -> None:
     # rather than in a module-level skipif.
     if connection.vendor != "postgresql":
         pytest.skip(
-            "concurrency tests need PostgreSQL row locks (FOR UPDATE SKIP LOCKED); "
-            f"this run uses {connection.vendor}. Set DATABASE_URL=postgres://... to run them."
+            f"concurrency tests need PostgreSQL (row locks, SKIP LOCKED), not {connection.vendor}; "
+            "set DATABASE_URL=postgres://... to run them"
         )
 
 
@@ -112,9 +113,7 @@ def test_annotators_racing_fill_every_task_exactly_to_its_overlap(make_campaign)
         finally:
             connection.close()
 
-    _run_threads(
-        [(lambda a=a: annotate(a)) for a in annotators for _ in range(THREADS_PER_ANNOTATOR)]
-    )
+    _run_threads([partial(annotate, a) for a in annotators for _ in range(THREADS_PER_ANNOTATOR)])
     assert not failures, "\n".join(failures)
 
     tasks = list(Task.objects.filter(campaign=campaign).annotate(real_judgments=Count("judgments")))
@@ -158,6 +157,23 @@ def test_annotators_racing_fill_every_task_exactly_to_its_overlap(make_campaign)
     )
 
 
+def _lease_at_barrier(
+    user: User,
+    campaign: Campaign,
+    barrier: threading.Barrier,
+    results: dict[str, Assignment | None],
+    failures: list[str],
+) -> None:
+    try:
+        barrier.wait(timeout=10)
+        results[user.username] = task_lease_next(annotator=user, campaign=campaign)
+    except BaseException:
+        failures.append(f"{user.username}:\n{traceback.format_exc()}")
+        barrier.abort()
+    finally:
+        connection.close()
+
+
 def test_two_annotators_racing_for_the_last_slot_only_one_gets_it(make_campaign, alice, bob):
     rounds = 20
     for n in range(rounds):
@@ -170,17 +186,13 @@ def test_two_annotators_racing_for_the_last_slot_only_one_gets_it(make_campaign,
         results: dict[str, Assignment | None] = {}
         failures: list[str] = []
 
-        def lease(user: User, campaign=campaign, barrier=barrier, results=results) -> None:
-            try:
-                barrier.wait(timeout=10)
-                results[user.username] = task_lease_next(annotator=user, campaign=campaign)
-            except BaseException:
-                failures.append(f"{user.username}:\n{traceback.format_exc()}")
-                barrier.abort()
-            finally:
-                connection.close()
-
-        _run_threads([lambda: lease(alice), lambda: lease(bob)], timeout=30)
+        _run_threads(
+            [
+                partial(_lease_at_barrier, alice, campaign, barrier, results, failures),
+                partial(_lease_at_barrier, bob, campaign, barrier, results, failures),
+            ],
+            timeout=30,
+        )
         assert not failures, "\n".join(failures)
         assert set(results) == {"alice", "bob"}
 

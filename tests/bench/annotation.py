@@ -1,0 +1,161 @@
+"""`make bench`: annotation throughput and latency under closed-loop load, and the task page.
+
+Sets itself up (a fresh PostgreSQL database, 10,000 pairwise tasks, 64 annotators with tokens,
+overlap 3), serves Agora with gunicorn and DEBUG off on loopback, drives C closed-loop
+annotators from a second process, and prints one JSON line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import time
+import urllib.request
+from http.cookiejar import CookieJar
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import psycopg
+
+from tests.bench.common import (
+    PY,
+    ROOT,
+    bench_database_url,
+    emit,
+    env_for,
+    gunicorn,
+    manage,
+    percentile,
+    recreate_database,
+)
+
+INTEGRITY_SQL = {
+    "tasks_over_overlap": """
+        SELECT count(*) FROM annotation_task t
+        WHERE (SELECT count(*) FROM annotation_judgment j WHERE j.task_id = t.id) > t.overlap
+    """,
+    "task_counters_wrong": """
+        SELECT count(*) FROM annotation_task t
+        WHERE t.judgments_count <> (SELECT count(*) FROM annotation_judgment j
+                                    WHERE j.task_id = t.id)
+    """,
+    "annotator_task_twice": """
+        SELECT count(*) FROM (SELECT task_id, annotator_id FROM annotation_judgment
+                              GROUP BY 1, 2 HAVING count(*) > 1) d
+    """,
+}
+
+
+def judgments_stored(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM annotation_judgment").fetchone()[0]
+
+
+def integrity(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        return {k: conn.execute(sql).fetchone()[0] for k, sql in INTEGRITY_SQL.items()}
+
+
+def run_load(base: str, tokens: str, campaign: int, c: int, duration: float) -> dict:
+    out = subprocess.run(
+        [PY, "-m", "tests.bench.loadgen", "--base", base, "--tokens", tokens,
+         "--campaign", str(campaign), "--concurrency", str(c), "--duration", str(duration)],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def page_bench(base: str, campaign: int, n: int = 200) -> None:
+    """The task page an annotator sees: server time and what it costs to transfer."""
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    login = opener.open(base + "/accounts/login/")
+    csrf = next(c.value for c in jar if c.name == "csrftoken")
+    login.read()
+    body = urlencode(
+        {"username": "annotator63", "password": "bench-password", "csrfmiddlewaretoken": csrf}
+    ).encode()
+    opener.open(urllib.request.Request(base + "/accounts/login/", data=body)).read()
+    url = f"{base}/campaigns/{campaign}/"
+    times = []
+    html = b""
+    for _ in range(n):
+        t0 = time.perf_counter()
+        with opener.open(url) as r:
+            html = r.read()
+        times.append((time.perf_counter() - t0) * 1000)
+    # Transfer: the page and every asset it loads, compressed as a browser would get them.
+    import gzip
+    import re
+
+    sizes = {"page": len(gzip.compress(html))}
+    for asset in re.findall(rb'(?:src|href)="(/static/[^"]+)"', html):
+        req = urllib.request.Request(base + asset.decode(), headers={"Accept-Encoding": "gzip"})
+        with opener.open(req) as r:
+            sizes[asset.decode().rsplit("/", 1)[-1]] = len(r.read())
+    emit(
+        bench="task_page",
+        requests=n,
+        median_ms=round(statistics.median(times), 2),
+        p95_ms=percentile(times, 95),
+        transfer_bytes=sum(sizes.values()),
+        transfer_by_file=sizes,
+    )
+
+
+def main(args: argparse.Namespace) -> None:
+    url = bench_database_url()
+    dsn = urlunsplit(urlsplit(url)._replace(scheme="postgresql"))
+    recreate_database(url)
+    env = env_for(url)
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")
+    tokens = str(ROOT / "var" / "bench" / "tokens.json")
+    seeded = subprocess.run(
+        [PY, "-m", "tests.bench.seed", "--tasks", str(args.tasks), "--tokens", tokens],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    print(seeded.stdout, end="", flush=True)
+    campaign = json.loads(seeded.stdout)["campaign"]
+
+    with gunicorn(env, port=args.port, workers=args.workers, threads=args.threads) as base:
+        run_load(base, tokens, campaign, 4, 3)  # warm up connections and caches
+        for c in args.concurrency:
+            before = judgments_stored(dsn)
+            stats = run_load(base, tokens, campaign, c, args.duration)
+            stored = judgments_stored(dsn) - before
+            created = stats["status"].get("submit 201", 0)
+            errors = {k: v for k, v in stats["status"].items()
+                      if not k.endswith((" 200", " 201", " 204"))}  # fmt: skip
+            checks = integrity(dsn)
+            emit(
+                bench="annotation",
+                concurrency=c,
+                duration_s=round(stats["elapsed_s"], 1),
+                judgments_per_s=round(created / stats["elapsed_s"], 1),
+                next_ms={"p50": percentile(stats["next_ms"], 50),
+                         "p95": percentile(stats["next_ms"], 95),
+                         "p99": percentile(stats["next_ms"], 99)},
+                submit_ms={"p50": percentile(stats["submit_ms"], 50),
+                           "p95": percentile(stats["submit_ms"], 95),
+                           "p99": percentile(stats["submit_ms"], 99)},
+                errors=errors,
+                integrity_ok=stored == created and not any(checks.values()),
+                judgments_stored=stored,
+                submits_201=created,
+                **checks,
+                server=f"gunicorn {args.workers} workers x {args.threads} threads",
+            )  # fmt: skip
+        page_bench(base, campaign)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--tasks", type=int, default=10_000)
+    p.add_argument("--duration", type=float, default=20)
+    p.add_argument("--concurrency", type=int, nargs="+", default=[4, 16, 64])
+    p.add_argument("--workers", type=int, default=3)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--port", type=int, default=8931)
+    main(p.parse_args())

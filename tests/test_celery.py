@@ -1,0 +1,123 @@
+"""The Celery wiring: a real worker takes a task off the configured broker and runs it.
+
+Whatever CELERY_BROKER_URL says is used as is: the default `filesystem://` folder broker
+under var/, or Redis (e.g. CELERY_BROKER_URL=redis://127.0.0.1:6379/0). The worker runs in
+a thread of this process, so it shares the test database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from celery import signals
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.utils import timezone
+
+from annotation.models import Assignment, Task
+from annotation.services import task_lease_next
+from annotation.tasks import leases_expire_task
+from webapp.celery import app as celery_app
+
+WAIT_SECONDS = 10
+
+
+def test_app_reads_celery_settings_and_knows_the_beat_tasks():
+    assert celery_app.conf.broker_url == settings.CELERY_BROKER_URL
+    assert celery_app.conf.task_ignore_result is True
+    celery_app.loader.import_default_modules()  # autodiscovery, as a worker does at start
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in celery_app.tasks
+
+
+@pytest.fixture
+def worker(monkeypatch) -> Iterator[object]:
+    """An embedded worker (solo pool) for the length of one test, stopped afterwards."""
+
+    # The embedded worker sets up Celery's logging, which by default takes over the root
+    # logger for the rest of the session; a `setup_logging` receiver tells Celery to leave
+    # logging alone. It also exports its log level into the environment; monkeypatch puts
+    # that back.
+    def keep_logging(**kwargs) -> None:
+        return None
+
+    signals.setup_logging.connect(keep_logging, weak=False)
+    monkeypatch.setenv("CELERY_LOG_LEVEL", "")
+    monkeypatch.setenv("CELERY_LOG_FILE", "")
+    root_level = logging.getLogger().level
+    threads_before = set(threading.enumerate())
+    try:
+        # No ping check: it waits on a result, and Agora has no result backend
+        # (CELERY_TASK_IGNORE_RESULT); the test watches the database instead.
+        with start_worker(
+            celery_app,
+            pool="solo",
+            concurrency=1,
+            perform_ping_check=False,
+            queues=[settings.CELERY_TASK_DEFAULT_QUEUE],
+            shutdown_timeout=WAIT_SECONDS,
+        ) as w:
+            yield w
+    finally:
+        signals.setup_logging.disconnect(keep_logging)
+        logging.captureWarnings(False)
+        logging.getLogger().setLevel(root_level)
+    # start_worker joins the worker's thread (and raises if it does not stop); make sure it
+    # left nothing else behind either.
+    deadline = time.monotonic() + WAIT_SECONDS
+    while (left := [t for t in threading.enumerate() if t not in threads_before]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert left == [], f"threads left running after the worker stopped: {left}"
+
+
+# transaction=True: the worker runs in its own thread with its own database connection, so it
+# only sees committed rows; and at start-up Celery's Django fix-up closes the database
+# connections of the thread that builds the worker (this one), which would break the
+# transaction that a plain `django_db` test runs inside.
+@pytest.mark.django_db(transaction=True)
+def test_worker_expires_leases_sent_over_the_broker(campaign, alice, worker):
+    assignment = task_lease_next(annotator=alice, campaign=campaign)
+    assert assignment is not None
+    Assignment.objects.filter(id=assignment.id).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert Task.objects.get(id=assignment.task_id).leased_count == 1
+
+    ran: list[str] = []
+    failed: list[BaseException] = []
+
+    def on_postrun(task_id, task, **kwargs) -> None:
+        ran.append(task.name)
+
+    def on_failure(exception, **kwargs) -> None:
+        failed.append(exception)
+
+    signals.task_postrun.connect(on_postrun, weak=False)
+    signals.task_failure.connect(on_failure, weak=False)
+    try:
+        leases_expire_task.delay()
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline and not failed:
+            a = Assignment.objects.get(id=assignment.id)
+            task = Task.objects.get(id=assignment.task_id)
+            if a.state == Assignment.State.EXPIRED and task.leased_count == 0:
+                break
+            time.sleep(0.1)
+    finally:
+        signals.task_postrun.disconnect(on_postrun)
+        signals.task_failure.disconnect(on_failure)
+
+    assert failed == [], f"the task failed in the worker: {failed!r}"
+    assert (a.state, a.finished_at is not None, task.leased_count) == (
+        Assignment.State.EXPIRED,
+        True,
+        0,
+    ), f"the worker did not expire the lease within {WAIT_SECONDS}s (tasks run: {ran})"
+    assert leases_expire_task.name in ran
