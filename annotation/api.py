@@ -72,8 +72,7 @@ class CampaignNextApi(APIView):
         },
     )
     def get(self, request: Request, campaign_id: int) -> Response:
-        campaign = access.campaign_for_annotator(user=api_user(request), campaign_id=campaign_id)
-        assignment = services.task_lease_next(annotator=api_user(request), campaign=campaign)
+        assignment = services.task_lease_next(annotator=api_user(request), campaign=campaign_id)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(NextOut(next_out(assignment)).data)
@@ -114,11 +113,10 @@ class JudgmentSubmitApi(APIView):
         ],
     )
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment = get_object_or_404(Assignment, pk=assignment_id)
         data = JudgmentIn(data=request.data)
         data.is_valid(raise_exception=True)
         judgment, created = services.judgment_submit(
-            assignment=assignment,
+            assignment=assignment_id,
             annotator=api_user(request),
             payload=data.validated_data["payload"],
             idempotency_key=data.validated_data["idempotency_key"],

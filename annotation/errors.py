@@ -25,3 +25,10 @@ class Conflict(RuleError):
 class Forbidden(RuleError):
     status = 403
     code = "forbidden"
+
+
+class NotFound(RuleError):
+    """Something this person may not know exists."""
+
+    status = 404
+    code = "not_found"

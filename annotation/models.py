@@ -110,6 +110,10 @@ class Membership(models.Model):
     is_flagged = models.BooleanField(default=False)
     # {candidate key: [times shown first, times shown second, ...]} for this person.
     placements = models.JSONField(default=dict, blank=True)
+    # The lease this person holds in the campaign, read with the membership in one query.
+    current_assignment = models.ForeignKey(
+        "Assignment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -210,6 +214,9 @@ class Task(models.Model):
     leased_count = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     gold = models.JSONField(null=True, blank=True)
+    # [[message id, counterbalancing key], ...] in candidate order, so that leasing needs no
+    # join: the key is the candidate's model, or its position for responses without one.
+    candidate_keys = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

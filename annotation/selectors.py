@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .models import Assignment, Campaign, Membership, Message, Task, User
@@ -32,12 +32,19 @@ def campaign_is_admin(*, user: User, campaign: Campaign) -> bool:
     return campaigns_administered_by(user=user).filter(pk=campaign.pk).exists()
 
 
+# Counting every open task of a large campaign on each page would cost more than the page;
+# past this many, the page says "1000+".
+AVAILABLE_COUNT_CAP = 1000
+
+
 @dataclass(frozen=True)
 class Progress:
     done: int  # judgments this annotator has given in the campaign
-    available: int  # tasks this annotator holds or could still be given now
-    campaign_done: int  # judgments given by everyone
-    campaign_needed: int  # judgments the campaign needs in all
+    available: int  # tasks this annotator holds or could still be given now (capped)
+
+    @property
+    def available_capped(self) -> bool:
+        return self.available >= AVAILABLE_COUNT_CAP
 
 
 def campaign_progress(*, campaign: Campaign, user: User) -> Progress:
@@ -45,26 +52,17 @@ def campaign_progress(*, campaign: Campaign, user: User) -> Progress:
     done = mine.filter(state=Assignment.State.SUBMITTED).count()
     # The task on screen (a live lease of mine) still counts as available to me.
     holding = mine.filter(state=Assignment.State.ACTIVE, expires_at__gt=timezone.now()).count()
-    available = holding + (
+    open_to_me = (
         Task.objects.filter(
             campaign=campaign,
             state=Task.State.OPEN,
             judgments_count__lt=F("overlap") - F("leased_count"),
         )
         .filter(~Exists(mine.filter(task=OuterRef("pk"))))
-        .count()
+        .order_by()
     )
-    totals = (
-        Task.objects.filter(campaign=campaign)
-        .exclude(state=Task.State.CANCELLED)
-        .aggregate(needed=Sum("overlap"), judged=Sum("judgments_count"))
-    )
-    return Progress(
-        done=done,
-        available=available,
-        campaign_done=totals["judged"] or 0,
-        campaign_needed=totals["needed"] or 0,
-    )
+    available = holding + open_to_me[: AVAILABLE_COUNT_CAP - holding].count()
+    return Progress(done=done, available=available)
 
 
 @dataclass(frozen=True)
@@ -76,24 +74,33 @@ class TaskView:
     candidates: list[Message]
 
 
-def conversation_path(*, message: Message) -> list[Message]:
-    """The messages from the root of the tree down to `message`, in one query."""
-    by_id = {m.id: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
+def _path(by_id: dict[int, Message], message_id: int | None) -> list[Message]:
     path = []
-    node: Message | None = by_id.get(message.id, message)
-    while node is not None:
+    while message_id is not None:
+        node = by_id[message_id]
         path.append(node)
-        node = by_id.get(node.parent_id) if node.parent_id else None
+        message_id = node.parent_id
     return path[::-1]
 
 
+def conversation_path(*, message: Message) -> list[Message]:
+    """The messages from the root of the tree down to `message`, in one query."""
+    by_id = {m.id: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
+    return _path(by_id, message.id)
+
+
 def task_view(*, assignment: Assignment) -> TaskView:
+    """The task as its annotator sees it, in one query: the candidates are in the same tree."""
     task = assignment.task
-    context = conversation_path(message=task.parent) if task.parent else []
-    by_id = {m.id: m for m in Message.objects.filter(id__in=assignment.display_order)}
+    by_id = {
+        m.id: m
+        for m in Message.objects.filter(conversation_id=task.conversation_id).only(
+            "id", "parent_id", "role", "text"
+        )
+    }
     return TaskView(
         task=task,
-        context=context,
+        context=_path(by_id, task.parent_id),
         candidates=[by_id[i] for i in assignment.display_order],
     )
 

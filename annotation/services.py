@@ -15,12 +15,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Value, When
+from django.db.models import Case, Exists, F, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from generation.services import language_model_get_or_create_external
 
-from .errors import Conflict, Forbidden, RuleError
+from .errors import Conflict, Forbidden, NotFound, RuleError
 from .kinds import kind_for, seconds_spent_clean
 from .models import (
     Assignment,
@@ -69,19 +69,6 @@ def membership_add(
     if not created and membership.role != role:
         membership.role = role
         membership.save(update_fields=["role"])
-    return membership
-
-
-def _membership_for_annotation(*, campaign: Campaign, user: User) -> Membership:
-    """The member's row, locked so one person's concurrent requests take turns."""
-    membership = Membership.objects.select_for_update().filter(campaign=campaign, user=user).first()
-    if membership is None:
-        if not campaign.is_public:
-            raise Forbidden("You are not a member of this campaign.")
-        Membership.objects.get_or_create(campaign=campaign, user=user)
-        membership = Membership.objects.select_for_update().get(campaign=campaign, user=user)
-    if membership.is_blocked:
-        raise Forbidden("You can no longer take tasks in this campaign.", code="blocked")
     return membership
 
 
@@ -255,6 +242,7 @@ def tasks_create_for_candidates(
     """
     if campaign.task_kind != Campaign.Kind.PAIRWISE or len(candidates) < 2:
         return []
+    position = {m.id: i for i, m in enumerate(candidates)}
     pairs = list(itertools.combinations(candidates, 2))
     tasks = Task.objects.bulk_create(
         [
@@ -264,8 +252,11 @@ def tasks_create_for_candidates(
                 parent=parent,
                 kind=campaign.task_kind,
                 overlap=campaign.overlap,
+                candidate_keys=[
+                    [m.id, f"m{m.model_id}" if m.model_id else f"p{position[m.id]}"] for m in pair
+                ],
             )
-            for _ in pairs
+            for pair in pairs
         ]
     )
     TaskCandidate.objects.bulk_create(
@@ -283,71 +274,59 @@ def tasks_create_for_candidates(
 
 def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = None) -> int:
     """Hand the tasks of leases past their time back to the pool. Returns how many."""
-    now = now or timezone.now()
+    qs = (
+        Assignment.objects.all()
+        if campaign is None
+        else Assignment.objects.filter(campaign=campaign)
+    )
     with transaction.atomic():
-        qs = Assignment.objects.filter(state=Assignment.State.ACTIVE, expires_at__lte=now)
-        if campaign is not None:
-            qs = qs.filter(campaign=campaign)
-        if connection.features.has_select_for_update_skip_locked:
-            # Another sweeper holding some of these rows will expire them itself.
-            qs = qs.select_for_update(skip_locked=True)
-        expired = list(qs.values_list("id", "task_id"))
-        if not expired:
-            return 0
-        Assignment.objects.filter(id__in=[a for a, _ in expired]).update(
-            state=Assignment.State.EXPIRED, finished_at=now
-        )
-        per_task = Counter(task_id for _, task_id in expired)
-        by_count: dict[int, list[int]] = {}
-        for task_id, n in per_task.items():
-            by_count.setdefault(n, []).append(task_id)
-        for n, task_ids in by_count.items():
-            Task.objects.filter(id__in=task_ids).update(leased_count=F("leased_count") - n)
-    return len(expired)
+        return _leases_release(qs, now=now or timezone.now())
 
 
 def task_lease_next(
-    *, annotator: User, campaign: Campaign, now: datetime | None = None
+    *, annotator: User, campaign: Campaign | int, now: datetime | None = None
 ) -> Assignment | None:
     """The annotator's current lease in the campaign, or a new one; None when nothing is left.
 
-    One query picks the task: open, still short of its overlap counting live leases, never
-    leased to this annotator before, fewest judgments first. On PostgreSQL the row is locked
-    with SKIP LOCKED so concurrent annotators never wait on each other nor share a last slot;
-    the check constraint on Task backs that up.
+    The hot path: one query reads (and locks) the member's row with the campaign and their
+    current lease; one picks the task: open, short of its overlap counting live leases, never
+    leased to this annotator, fewest judgments first, locked with SKIP LOCKED on PostgreSQL so
+    concurrent annotators neither wait on each other nor share a last slot (the check
+    constraint on Task backs that up); then the lease is written.
     """
-    if campaign.state != Campaign.State.OPEN:
-        raise Conflict(f"This campaign is {campaign.get_state_display().lower()}.", code="closed")
     now = now or timezone.now()
-    leases_expire(campaign=campaign, now=now)
+    campaign_id = campaign if isinstance(campaign, int) else campaign.id
     with transaction.atomic():
-        membership = _membership_for_annotation(campaign=campaign, user=annotator)
-        current = (
-            Assignment.objects.filter(
-                campaign=campaign,
-                annotator=annotator,
-                state=Assignment.State.ACTIVE,
-                expires_at__gt=now,
-            )
-            .order_by("-leased_at")
-            .first()
-        )
-        if current is not None:
-            return current
+        membership = _membership_for_annotation(campaign_id=campaign_id, user=annotator)
+        campaign = membership.campaign
+        current = membership.current_assignment
+        if current is not None and current.state == Assignment.State.ACTIVE:
+            if current.expires_at > now:
+                return current
+            # My own lease ran out. If nobody took the slot meanwhile, keep the same task
+            # (the annotator may still have it open); otherwise give it back.
+            renewed = Task.objects.filter(
+                id=current.task_id,
+                state=Task.State.OPEN,
+                judgments_count__lte=F("overlap") - F("leased_count"),
+            ).exists()
+            if renewed:
+                current.leased_at, current.expires_at = now, now + campaign.lease_length
+                current.save(update_fields=["leased_at", "expires_at"])
+                return current
+            _leases_release(Assignment.objects.filter(id=current.id), now=now)
 
-        candidates = Task.objects.filter(
-            campaign=campaign,
-            state=Task.State.OPEN,
-            judgments_count__lt=F("overlap") - F("leased_count"),
-        ).filter(~Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)))
-        candidates = candidates.order_by("judgments_count", "id")
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        task = candidates.first()
+        task = _task_pick(campaign=campaign, annotator=annotator, skip_locked=True)
+        if task is None and connection.features.has_select_for_update_skip_locked:
+            # Nothing free, but rows others hold for a moment may still have a slot: wait
+            # for them (PostgreSQL re-checks the counters once the row is free).
+            task = _task_pick(campaign=campaign, annotator=annotator, skip_locked=False)
+        if task is None and _leases_release(Assignment.objects.filter(campaign=campaign), now=now):
+            task = _task_pick(campaign=campaign, annotator=annotator, skip_locked=True)
         if task is None:
             return None
 
-        order = _display_order(task=task, membership=membership)
+        order = _display_order(candidate_keys=task.candidate_keys, placements=membership.placements)
         assignment = Assignment.objects.create(
             task=task,
             campaign=campaign,
@@ -361,23 +340,82 @@ def task_lease_next(
             counts = membership.placements.setdefault(key, [])
             counts.extend([0] * (position + 1 - len(counts)))
             counts[position] += 1
-        membership.save(update_fields=["placements"])
+        membership.current_assignment = assignment
+        membership.save(update_fields=["placements", "current_assignment"])
+    assignment.campaign = campaign
+    assignment.task = task
     return assignment
 
 
-def _display_order(*, task: Task, membership: Membership) -> list[tuple[int, str]]:
+def _membership_for_annotation(*, campaign_id: int, user: User) -> Membership:
+    """The member's row with its campaign and current lease, locked so that one person's
+    concurrent requests take turns. Joins a public campaign on first use."""
+    qs = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("campaign", "current_assignment")
+        .filter(campaign_id=campaign_id, user=user)
+    )
+    membership = qs.first()
+    if membership is None:
+        campaign = Campaign.objects.filter(id=campaign_id, is_public=True).first()
+        if campaign is None or campaign.state == Campaign.State.DRAFT:
+            raise NotFound("No such campaign.")
+        Membership.objects.get_or_create(campaign=campaign, user=user)
+        membership = qs.get()
+    campaign = membership.campaign
+    if campaign.state == Campaign.State.DRAFT:
+        raise NotFound("No such campaign.")
+    if membership.is_blocked:
+        raise Forbidden("You can no longer take tasks in this campaign.", code="blocked")
+    if campaign.state != Campaign.State.OPEN:
+        raise Conflict(f"This campaign is {campaign.get_state_display().lower()}.", code="closed")
+    return membership
+
+
+def _task_pick(*, campaign: Campaign, annotator: User, skip_locked: bool) -> Task | None:
+    tasks = (
+        Task.objects.filter(
+            campaign=campaign,
+            state=Task.State.OPEN,
+            judgments_count__lt=F("overlap") - F("leased_count"),
+        )
+        .filter(~Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)))
+        .order_by("judgments_count", "id")
+    )
+    if connection.features.has_select_for_update:
+        tasks = tasks.select_for_update(skip_locked=skip_locked, of=("self",))
+    return tasks.first()
+
+
+def _leases_release(assignments: QuerySet[Assignment], *, now: datetime) -> int:
+    """Expire the active leases among `assignments` whose time is up; their slots go back."""
+    qs = assignments.filter(state=Assignment.State.ACTIVE, expires_at__lte=now)
+    if connection.features.has_select_for_update_skip_locked:
+        # Another sweeper holding some of these rows will expire them itself.
+        qs = qs.select_for_update(skip_locked=True)
+    expired = list(qs.values_list("id", "task_id"))
+    if not expired:
+        return 0
+    Assignment.objects.filter(id__in=[a for a, _ in expired]).update(
+        state=Assignment.State.EXPIRED, finished_at=now
+    )
+    by_count: dict[int, list[int]] = {}
+    for task_id, n in Counter(task_id for _, task_id in expired).items():
+        by_count.setdefault(n, []).append(task_id)
+    for n, task_ids in by_count.items():
+        Task.objects.filter(id__in=task_ids).update(leased_count=F("leased_count") - n)
+    return len(expired)
+
+
+def _display_order(
+    *, candidate_keys: Sequence[Sequence[Any]], placements: dict[str, list[int]]
+) -> list[tuple[int, str]]:
     """Counterbalanced on-screen order: each model lands first about as often as second.
 
-    A candidate's key is its model (or, for responses without one, its import position); the
-    chosen order is the one that puts each key where this annotator has seen it least.
+    The chosen order puts each candidate's key (its model, or its import position) where this
+    annotator has seen that key least; ties are broken at random.
     """
-    rows = list(
-        TaskCandidate.objects.filter(task=task).values_list(
-            "message_id", "message__model_id", "position"
-        )
-    )
-    keyed = [(mid, f"m{model_id}" if model_id else f"p{pos}") for mid, model_id, pos in rows]
-    placements = membership.placements
+    keyed = [(int(message_id), str(key)) for message_id, key in candidate_keys]
 
     def cost(order: Iterable[tuple[int, str]]) -> int:
         total = 0
@@ -414,9 +452,14 @@ def _replay(*, annotator: User, key: str, assignment_id: int) -> Judgment | None
     return existing
 
 
+class _Replayed(Exception):
+    def __init__(self, judgment: Judgment):
+        self.judgment = judgment
+
+
 def judgment_submit(
     *,
-    assignment: Assignment,
+    assignment: Assignment | int,
     annotator: User,
     payload: Any,
     idempotency_key: Any,
@@ -430,24 +473,24 @@ def judgment_submit(
     """
     key = _idempotency_key_clean(idempotency_key)
     seconds = seconds_spent_clean(seconds_spent)
-    if assignment.annotator_id != annotator.id:
-        raise Forbidden("This task is leased to someone else.")
-    if (replayed := _replay(annotator=annotator, key=key, assignment_id=assignment.id)) is not None:
-        return replayed, False
+    assignment_id = assignment if isinstance(assignment, int) else assignment.id
     now = now or timezone.now()
     try:
         with transaction.atomic():
             judgment = _judgment_store(
-                assignment_id=assignment.id,
+                assignment_id=assignment_id,
                 annotator=annotator,
                 payload=payload,
                 key=key,
                 seconds=seconds,
                 now=now,
             )
+    except _Replayed as r:
+        return r.judgment, False
     except IntegrityError:
-        # A concurrent submit with the same key won the race; answer with its judgment.
-        replayed = _replay(annotator=annotator, key=key, assignment_id=assignment.id)
+        # The key is taken: a concurrent submit of this task won the race, or the client
+        # reused a key of another task.
+        replayed = _replay(annotator=annotator, key=key, assignment_id=assignment_id)
         if replayed is None:
             raise
         return replayed, False
@@ -463,12 +506,21 @@ def _judgment_store(
     seconds: float | None,
     now: datetime,
 ) -> Judgment:
+    latest_profile = Profile.objects.filter(user=OuterRef("annotator_id")).order_by("-version")
     a = (
         Assignment.objects.select_for_update(of=("self",))
         .select_related("task", "campaign")
-        .get(id=assignment_id)
+        .annotate(profile_id=Subquery(latest_profile.values("id")[:1]))
+        .filter(id=assignment_id)
+        .first()
     )
+    if a is None:
+        raise NotFound("No such task.")
+    if a.annotator_id != annotator.id:
+        raise Forbidden("This task is leased to someone else.")
     if a.state == Assignment.State.SUBMITTED:
+        if (replayed := _replay(annotator=annotator, key=key, assignment_id=a.id)) is not None:
+            raise _Replayed(replayed)
         raise Conflict("This task was already submitted.", code="already_submitted")
     if a.state == Assignment.State.SKIPPED:
         raise Conflict("This task was skipped.", code="skipped")
@@ -482,15 +534,12 @@ def _judgment_store(
     clean = kind.validate(
         payload, settings=kind.settings(a.campaign.settings), candidate_ids=a.display_order
     )
-    profile_id = (
-        Profile.objects.filter(user=annotator).order_by("-version").values_list("id", flat=True)
-    ).first()
     judgment = Judgment.objects.create(
         assignment=a,
         task_id=a.task_id,
         campaign_id=a.campaign_id,
         annotator=annotator,
-        profile_id=profile_id,
+        profile_id=a.profile_id,  # annotated above
         kind=a.task.kind,
         payload=clean,
         seconds_spent=seconds,

@@ -62,7 +62,15 @@ def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpRes
             return _task_response(
                 request, assignment.campaign, error=e.message, form=request.POST, status=422
             )
-        return _task_response(request, assignment.campaign, error=e.message, status=e.status)
+        # A late submit: if the task comes back to this person, their answer comes with it.
+        return _task_response(
+            request,
+            assignment.campaign,
+            error=e.message,
+            form=request.POST,
+            status=e.status,
+            failed_assignment_id=assignment.id,
+        )
     if not request.htmx:
         return redirect("campaign_task", campaign_id=assignment.campaign_id)
     return _task_response(request, assignment.campaign, notice="Saved.")
@@ -98,6 +106,7 @@ def _task_response(
     notice: str = "",
     form: Any = None,
     status: int = 200,
+    failed_assignment_id: int | None = None,
 ) -> HttpResponse:
     """The task page (or, for htmx, just its card) with this person's current or next task."""
     context: dict[str, Any] = {
@@ -111,6 +120,14 @@ def _task_response(
         assignment = services.task_lease_next(annotator=request.user, campaign=campaign)
     except RuleError as e:
         assignment, context["error"], status = None, e.message, e.status
+    if assignment is not None and failed_assignment_id is not None:
+        if assignment.id == failed_assignment_id:
+            context["error"] = (
+                "Your time on this task ran out, so your answer was not saved yet. "
+                "The task is still yours: check your answer and submit again."
+            )
+        else:
+            context["form"] = {}
     if assignment is not None:
         view = selectors.task_view(assignment=assignment)
         context.update(

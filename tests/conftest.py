@@ -99,3 +99,12 @@ def _static_without_manifest(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _forget_tokens():
+    from annotation.authentication import token_cache_clear
+
+    token_cache_clear()
+    yield
+    token_cache_clear()

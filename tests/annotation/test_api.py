@@ -5,6 +5,7 @@ import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from annotation.models import Assignment, Judgment
 from tests.conftest import api_client_for, pairwise_lines
@@ -172,3 +173,15 @@ def test_the_schema_and_docs_are_served_without_a_cdn(alice, client):
     html = docs.content.decode()
     assert "swagger-ui" in html and "/static/drf_spectacular_sidecar/" in html
     assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
+
+
+def test_a_deleted_token_is_refused_once_its_cache_entry_lapses(campaign, alice, monkeypatch):
+    from annotation import authentication
+
+    client = api_client_for(alice)
+    assert client.get("/api/v1/campaigns/").status_code == 200
+    Token.objects.filter(user=alice).delete()
+    # Remembered for at most TOKEN_CACHE_SECONDS; after that the database decides again.
+    monkeypatch.setattr(authentication, "TOKEN_CACHE_SECONDS", 0.0)
+    authentication.token_cache_clear()
+    assert client.get("/api/v1/campaigns/").status_code in (401, 403)

@@ -602,12 +602,35 @@ def test_a_late_submit_shows_the_expiry_message_and_stores_nothing(client, alice
     html = response.content.decode()
     assert response.status_code == 409
     assert "Your time on this task ran out" in html
+    assert "not saved" in html
+    assert not Judgment.objects.exists()
+    # Nobody took the slot meanwhile, so the same task comes back with the answer kept.
+    assert form_assignment_id(html) == assignment.id
+    choice = judge_form(assignment)["choice"]
+    assert re.search(rf'value="{choice}"[^>]*checked', html)
+    assert "<strong>0</strong> done" in html
+
+
+def test_a_late_submit_after_someone_took_the_slot_loses_the_task(
+    client, alice, bob, make_campaign
+):
+    c = make_campaign(members=[alice, bob], overlap=1)
+    prompts_import(campaign=c, content=pairwise_lines(1))
+    assignment = open_task(client, alice, c)
+    Assignment.objects.filter(id=assignment.id).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert task_lease_next(annotator=bob, campaign=c).task_id == assignment.task_id
+
+    response = client.post(submit_url(assignment), judge_form(assignment), **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 409
     assert "this answer was not stored" in html
     assert not Judgment.objects.exists()
     assignment.refresh_from_db()
     assert assignment.state == Assignment.State.EXPIRED
-    assert form_assignment_id(html) != assignment.id
-    assert "<strong>0</strong> done" in html
+    assert "Nothing left for you here" in html
 
 
 def test_a_draft_campaign_is_hidden_from_annotators(client, alice, make_campaign):
@@ -615,3 +638,12 @@ def test_a_draft_campaign_is_hidden_from_annotators(client, alice, make_campaign
     client.force_login(alice)
     assert client.get(task_url(draft)).status_code == 404
     assert draft.name not in client.get(reverse("home")).content.decode()
+
+
+def test_a_large_campaign_shows_a_capped_available_count(client, alice, campaign, monkeypatch):
+    from annotation import selectors
+
+    monkeypatch.setattr(selectors, "AVAILABLE_COUNT_CAP", 3)
+    client.force_login(alice)
+    html = client.get(task_url(campaign)).content.decode()
+    assert "<strong>3+</strong> available" in html

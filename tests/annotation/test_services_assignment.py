@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.errors import Conflict, Forbidden
+from annotation.errors import Conflict, Forbidden, NotFound
 from annotation.models import Assignment, Campaign, Membership, Message, Task
 from annotation.services import (
     assignment_skip,
@@ -105,7 +105,7 @@ def test_skipping_twice_is_harmless_and_a_submitted_task_cannot_be_skipped(campa
 
 
 def test_it_requires_campaign_membership(campaign, mallory):
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         task_lease_next(annotator=mallory, campaign=campaign)
     campaign.is_public = True
     campaign.save(update_fields=["is_public"])
@@ -149,3 +149,30 @@ def test_counterbalancing_keys_responses_without_a_model_by_import_position(make
         firsts_left += Message.objects.get(id=a.display_order[0]).text.startswith("first")
         judge(a, alice)
     assert firsts_left == 5
+
+
+def test_my_own_expired_lease_is_renewed_when_nobody_took_the_slot(make_campaign, alice, bob):
+    c = make_campaign(members=[alice, bob], overlap=1, lease_seconds=60)
+    prompts_import(campaign=c, content=pairwise_lines(1))
+    a = task_lease_next(annotator=alice, campaign=c)
+    later = timezone.now() + timedelta(seconds=61)
+    again = task_lease_next(annotator=alice, campaign=c, now=later)
+    assert again.id == a.id and again.expires_at == later + c.lease_length
+    assert Task.objects.get(id=a.task_id).leased_count == 1
+
+
+def test_my_own_expired_lease_is_lost_once_someone_else_took_the_slot(make_campaign, alice, bob):
+    c = make_campaign(members=[alice, bob], overlap=1, lease_seconds=60)
+    prompts_import(campaign=c, content=pairwise_lines(1))
+    a = task_lease_next(annotator=alice, campaign=c)
+    later = timezone.now() + timedelta(seconds=61)
+    assert task_lease_next(annotator=bob, campaign=c, now=later).task_id == a.task_id
+    assert task_lease_next(annotator=alice, campaign=c, now=later) is None
+    a.refresh_from_db()
+    assert a.state == Assignment.State.EXPIRED
+
+
+def test_a_draft_campaign_is_not_found(make_campaign, alice):
+    c = make_campaign(members=[alice], state=Campaign.State.DRAFT)
+    with pytest.raises(NotFound):
+        task_lease_next(annotator=alice, campaign=c.id)
