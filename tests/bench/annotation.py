@@ -107,17 +107,22 @@ def page_bench(base: str, campaign: int, n: int = 200) -> None:
 def main(args: argparse.Namespace) -> None:
     url = bench_database_url()
     dsn = urlunsplit(urlsplit(url)._replace(scheme="postgresql"))
-    recreate_database(url)
     env = env_for(url)
-    manage(env, "migrate", "--noinput")
-    manage(env, "collectstatic", "--noinput")
     tokens = str(ROOT / "var" / "bench" / "tokens.json")
-    seeded = subprocess.run(
-        [PY, "-m", "tests.bench.seed", "--tasks", str(args.tasks), "--tokens", tokens],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    print(seeded.stdout, end="", flush=True)
-    campaign = json.loads(seeded.stdout)["campaign"]
+    if args.reuse_db:
+        # For profiling iterations only: the figures to report come from a fresh database.
+        manage(env, "migrate", "--noinput")
+        campaign = 1
+    else:
+        recreate_database(url)
+        manage(env, "migrate", "--noinput")
+        seeded = subprocess.run(
+            [PY, "-m", "tests.bench.seed", "--tasks", str(args.tasks), "--tokens", tokens],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        print(seeded.stdout, end="", flush=True)
+        campaign = json.loads(seeded.stdout)["campaign"]
+    manage(env, "collectstatic", "--noinput")
 
     with gunicorn(env, port=args.port, workers=args.workers, threads=args.threads) as base:
         run_load(base, tokens, campaign, 4, 3)  # warm up connections and caches
@@ -158,4 +163,5 @@ if __name__ == "__main__":
     p.add_argument("--workers", type=int, default=3)
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--port", type=int, default=8931)
+    p.add_argument("--reuse-db", action="store_true", help="skip the fresh database and seed")
     main(p.parse_args())

@@ -1,0 +1,219 @@
+"""Importing prompts, and the rule that sibling candidates become tasks."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from generation.services import language_model_get_or_create_external
+
+from ..models import (
+    Campaign,
+    Conversation,
+    Message,
+    Task,
+    TaskCandidate,
+    User,
+)
+from ..prompt_files import PromptRow, prompt_rows_parse
+
+IMPORT_CHUNK = 500
+
+
+@dataclass
+class ImportReport:
+    """What happened to each line. Nothing is imported when any line is bad."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    conversations_created: int = 0
+    tasks_created: int = 0
+    duplicates: int = 0
+    errors: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+
+def prompts_import(
+    *,
+    campaign: Campaign,
+    content: str | bytes,
+    fmt: str = "jsonl",
+    created_by: User | None = None,
+) -> ImportReport:
+    """Import prompts (and any ready-made responses) from a JSONL or CSV file.
+
+    All or nothing: a file with a bad line imports nothing and the report names every bad
+    line, so fixing the file and sending it again never duplicates a prompt. Lines whose `id`
+    is already in the campaign are reported as duplicates and left alone.
+    """
+    rows, errors = prompt_rows_parse(content, fmt=fmt, max_lines=settings.AGORA_IMPORT_MAX_LINES)
+    report = ImportReport()
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.external_id:
+            if row.external_id in seen:
+                report.lines.append(
+                    {
+                        "line": row.line,
+                        "status": "error",
+                        "message": f"id {row.external_id!r} repeats line {seen[row.external_id]}",
+                    }
+                )
+                report.errors += 1
+            seen.setdefault(row.external_id, row.line)
+    for err in errors:
+        report.lines.append({"line": err.line, "status": "error", "message": err.message})
+        report.errors += 1
+    if report.errors:
+        report.lines.sort(key=lambda r: r["line"])
+        return report
+
+    existing = set(
+        Conversation.objects.filter(campaign=campaign, external_id__in=list(seen)).values_list(
+            "external_id", flat=True
+        )
+    )
+    fresh = []
+    for row in rows:
+        if row.external_id in existing:
+            report.lines.append(
+                {"line": row.line, "status": "duplicate", "message": "already imported"}
+            )
+            report.duplicates += 1
+        else:
+            fresh.append(row)
+    with transaction.atomic():
+        for start in range(0, len(fresh), IMPORT_CHUNK):
+            _import_chunk(campaign, fresh[start : start + IMPORT_CHUNK], created_by, report)
+    report.lines.sort(key=lambda r: r["line"])
+    return report
+
+
+def _import_chunk(
+    campaign: Campaign, rows: Sequence[PromptRow], created_by: User | None, report: ImportReport
+) -> None:
+    conversations = Conversation.objects.bulk_create(
+        [
+            Conversation(
+                campaign=campaign,
+                origin=Conversation.Origin.IMPORTED,
+                external_id=row.external_id,
+                metadata=row.metadata,
+                created_by=created_by,
+            )
+            for row in rows
+        ]
+    )
+    # The context of each prompt is a chain; create it one depth at a time so that each
+    # message's parent already has its id.
+    last: list[Message | None] = [None] * len(rows)
+    for depth in range(max(len(r.messages) for r in rows)):
+        batch = []
+        for i, row in enumerate(rows):
+            if depth < len(row.messages):
+                m = row.messages[depth]
+                batch.append(
+                    (
+                        i,
+                        Message(
+                            conversation=conversations[i],
+                            parent=last[i],
+                            role=m["role"],
+                            text=m["content"],
+                        ),
+                    )
+                )
+        for (i, _), saved in zip(
+            batch, Message.objects.bulk_create([m for _, m in batch]), strict=True
+        ):
+            last[i] = saved
+
+    models: dict[str, Any] = {}
+    responses: list[tuple[int, Message]] = []
+    for i, row in enumerate(rows):
+        for r in row.responses:
+            model = None
+            if r["model"]:
+                model = models.get(r["model"]) or language_model_get_or_create_external(
+                    name=r["model"]
+                )
+                models[r["model"]] = model
+            responses.append(
+                (
+                    i,
+                    Message(
+                        conversation=conversations[i],
+                        parent=last[i],
+                        role="assistant",
+                        text=r["text"],
+                        model=model,
+                        metadata=r.get("metadata") or {},
+                    ),
+                )
+            )
+    saved_responses = Message.objects.bulk_create([m for _, m in responses])
+    by_row: dict[int, list[Message]] = {}
+    for (i, _), saved in zip(responses, saved_responses, strict=True):
+        by_row.setdefault(i, []).append(saved)
+
+    tasks_created = 0
+    for i, row in enumerate(rows):
+        candidates = by_row.get(i, [])
+        parent = last[i]
+        assert parent is not None
+        tasks_created += len(
+            tasks_create_for_candidates(campaign=campaign, parent=parent, candidates=candidates)
+        )
+        report.lines.append(
+            {
+                "line": row.line,
+                "status": "created",
+                "conversation_id": conversations[i].id,
+                "responses": len(candidates),
+            }
+        )
+    report.conversations_created += len(rows)
+    report.tasks_created += tasks_created
+
+
+def tasks_create_for_candidates(
+    *, campaign: Campaign, parent: Message, candidates: Sequence[Message]
+) -> list[Task]:
+    """Sibling replies under one parent become the campaign's comparison tasks.
+
+    Pairwise: one task per pair of candidates. Fewer than two candidates: nothing yet.
+    """
+    if campaign.task_kind != Campaign.Kind.PAIRWISE or len(candidates) < 2:
+        return []
+    position = {m.id: i for i, m in enumerate(candidates)}
+    pairs = list(itertools.combinations(candidates, 2))
+    tasks = Task.objects.bulk_create(
+        [
+            Task(
+                campaign=campaign,
+                conversation_id=parent.conversation_id,
+                parent=parent,
+                kind=campaign.task_kind,
+                overlap=campaign.overlap,
+                candidate_keys=[
+                    [m.id, f"m{m.model_id}" if m.model_id else f"p{position[m.id]}"] for m in pair
+                ],
+            )
+            for pair in pairs
+        ]
+    )
+    TaskCandidate.objects.bulk_create(
+        [
+            TaskCandidate(task=task, message=m, position=pos)
+            for task, pair in zip(tasks, pairs, strict=True)
+            for pos, m in enumerate(pair)
+        ]
+    )
+    return tasks
