@@ -6,18 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from ..errors import Conflict, Forbidden, NotFound, RuleError
 from ..kinds import kind_for, seconds_spent_clean
-from ..models import (
-    Assignment,
-    Judgment,
-    Profile,
-    Task,
-    User,
-)
+from ..models import Assignment, Campaign, Judgment, Profile, Task, User
+from . import _sql
+
+ASSIGNMENT = Assignment._meta.db_table
+CAMPAIGN = Campaign._meta.db_table
+JUDGMENT = Judgment._meta.db_table
+PROFILE = Profile._meta.db_table
+TASK = Task._meta.db_table
 
 
 def _idempotency_key_clean(key: Any) -> str:
@@ -94,55 +94,74 @@ def _judgment_store(
     seconds: float | None,
     now: datetime,
 ) -> Judgment:
-    latest_profile = Profile.objects.filter(user=OuterRef("annotator_id")).order_by("-version")
-    a = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("task", "campaign")
-        .annotate(profile_id=Subquery(latest_profile.values("id")[:1]))
-        .filter(id=assignment_id)
-        .first()
+    row = _sql.fetchone(
+        f"SELECT a.annotator_id, a.state, a.expires_at, a.display_order, a.task_id,"
+        f" a.campaign_id, t.kind, c.settings, c.instructions_version,"
+        f" (SELECT p.id FROM {PROFILE} p WHERE p.user_id = a.annotator_id"
+        f"  ORDER BY p.version DESC LIMIT 1)"
+        f" FROM {ASSIGNMENT} a JOIN {TASK} t ON t.id = a.task_id"
+        f" JOIN {CAMPAIGN} c ON c.id = a.campaign_id"
+        f" WHERE a.id = %s" + _sql.for_update(of="a"),
+        [assignment_id],
     )
-    if a is None:
+    if row is None:
         raise NotFound("No such task.")
-    if a.annotator_id != annotator.id:
+    owner, state, expires_at, display_order, task_id, campaign_id, kind_name = row[:7]
+    settings, instructions_version, profile_id = row[7:]
+    if owner != annotator.id:
         raise Forbidden("This task is leased to someone else.")
-    if a.state == Assignment.State.SUBMITTED:
-        if (replayed := _replay(annotator=annotator, key=key, assignment_id=a.id)) is not None:
+    if state == Assignment.State.SUBMITTED:
+        if replayed := _replay(annotator=annotator, key=key, assignment_id=assignment_id):
             raise _Replayed(replayed)
         raise Conflict("This task was already submitted.", code="already_submitted")
-    if a.state == Assignment.State.SKIPPED:
+    if state == Assignment.State.SKIPPED:
         raise Conflict("This task was skipped.", code="skipped")
-    if a.state == Assignment.State.EXPIRED or a.expires_at <= now:
+    expires_at = _sql.datetime_out(expires_at)
+    assert expires_at is not None
+    if state == Assignment.State.EXPIRED or expires_at <= now:
         raise Conflict(
             "Your time on this task ran out and it went back to the pool; "
             "this answer was not stored.",
             code="lease_expired",
         )
-    kind = kind_for(a.task.kind)
+    kind = kind_for(kind_name)
     clean = kind.validate(
-        payload, settings=kind.settings(a.campaign.settings), candidate_ids=a.display_order
+        payload,
+        settings=kind.settings(_sql.json_out(settings)),
+        candidate_ids=_sql.json_out(display_order),
     )
-    judgment = Judgment.objects.create(
-        assignment=a,
-        task_id=a.task_id,
-        campaign_id=a.campaign_id,
+    judgment = Judgment(
+        assignment_id=assignment_id,
+        task_id=task_id,
+        campaign_id=campaign_id,
         annotator=annotator,
-        profile_id=a.profile_id,  # annotated above
-        kind=a.task.kind,
+        profile_id=profile_id,
+        kind=kind_name,
         payload=clean,
         seconds_spent=seconds,
         idempotency_key=key,
-        instructions_version=a.campaign.instructions_version,
+        instructions_version=instructions_version,
+        created_at=now,
     )
-    a.state = Assignment.State.SUBMITTED
-    a.finished_at = now
-    a.save(update_fields=["state", "finished_at"])
-    Task.objects.filter(id=a.task_id).update(
-        judgments_count=F("judgments_count") + 1,
-        leased_count=F("leased_count") - 1,
-        state=Case(
-            When(judgments_count__gte=F("overlap") - 1, then=Value(Task.State.COMPLETE)),
-            default=F("state"),
-        ),
+    inserted = _sql.fetchone(
+        f"INSERT INTO {JUDGMENT} (assignment_id, task_id, campaign_id, annotator_id,"
+        " profile_id, kind, payload, seconds_spent, idempotency_key, instructions_version,"
+        " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        [assignment_id, task_id, campaign_id, annotator.id, profile_id, kind_name,
+         _sql.json_in(clean), seconds, key, instructions_version, _sql.datetime_in(now)],
+    )  # fmt: skip
+    assert inserted is not None
+    judgment.id = inserted[0]
+    judgment._state.adding = False
+    _sql.execute(
+        f"UPDATE {ASSIGNMENT} SET state = %s, finished_at = %s WHERE id = %s",
+        [Assignment.State.SUBMITTED, _sql.datetime_in(now), assignment_id],
+    )
+    _sql.execute(
+        f"UPDATE {TASK} SET judgments_count = judgments_count + 1,"
+        " leased_count = leased_count - 1,"
+        " state = CASE WHEN judgments_count + 1 >= overlap THEN %s ELSE state END"
+        " WHERE id = %s",
+        [Task.State.COMPLETE, task_id],
     )
     return judgment

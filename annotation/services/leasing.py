@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from ..errors import Conflict, Forbidden, NotFound, RuleError
@@ -21,6 +23,7 @@ from ..models import (
     Task,
     User,
 )
+from . import _sql
 
 
 def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = None) -> int:
@@ -34,108 +37,181 @@ def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = No
         return _leases_release(qs, now=now or timezone.now())
 
 
+# How often a lease looks again when the only tasks left are locked by other annotators.
+LOCKED_RETRIES = 5
+ASSIGNMENT = Assignment._meta.db_table
+CAMPAIGN = Campaign._meta.db_table
+MEMBERSHIP = Membership._meta.db_table
+TASK = Task._meta.db_table
+
+
 def task_lease_next(
     *, annotator: User, campaign: Campaign | int, now: datetime | None = None
 ) -> Assignment | None:
     """The annotator's current lease in the campaign, or a new one; None when nothing is left.
 
-    The hot path: one query reads (and locks) the member's row with the campaign and their
-    current lease; one picks the task: open, short of its overlap counting live leases, never
-    leased to this annotator, fewest judgments first, locked with SKIP LOCKED on PostgreSQL so
-    concurrent annotators neither wait on each other nor share a last slot (the check
-    constraint on Task backs that up); then the lease is written.
+    The hot path: one statement reads (and locks) the member's row with the campaign and
+    their current lease; one picks the task: open, short of its overlap counting live leases,
+    never leased to this annotator, fewest judgments first, locked with SKIP LOCKED on
+    PostgreSQL so concurrent annotators neither wait on each other nor share a last slot (the
+    check constraint on Task backs that up); three write the lease.
     """
     now = now or timezone.now()
     campaign_id = campaign if isinstance(campaign, int) else campaign.id
     with transaction.atomic():
-        membership = _membership_for_annotation(campaign_id=campaign_id, user=annotator)
-        campaign = membership.campaign
-        current = membership.current_assignment
-        if current is not None and current.state == Assignment.State.ACTIVE:
-            if current.expires_at > now:
+        member = _membership_for_annotation(campaign_id=campaign_id, user=annotator)
+        if member.current_id is not None and member.current_state == Assignment.State.ACTIVE:
+            current = _current_lease(member=member, now=now)
+            if current is not None:
                 return current
-            # My own lease ran out. If nobody took the slot meanwhile, keep the same task
-            # (the annotator may still have it open); otherwise give it back.
-            renewed = Task.objects.filter(
-                id=current.task_id,
-                state=Task.State.OPEN,
-                judgments_count__lte=F("overlap") - F("leased_count"),
-            ).exists()
-            if renewed:
-                current.leased_at, current.expires_at = now, now + campaign.lease_length
-                current.save(update_fields=["leased_at", "expires_at"])
-                return current
-            _leases_release(Assignment.objects.filter(id=current.id), now=now)
 
-        task = _task_pick(campaign=campaign, annotator=annotator, skip_locked=True)
-        if task is None and connection.features.has_select_for_update_skip_locked:
-            # Nothing free, but rows others hold for a moment may still have a slot: wait
-            # for them (PostgreSQL re-checks the counters once the row is free).
-            task = _task_pick(campaign=campaign, annotator=annotator, skip_locked=False)
-        if task is None and _leases_release(Assignment.objects.filter(campaign=campaign), now=now):
-            task = _task_pick(campaign=campaign, annotator=annotator, skip_locked=True)
+        task = _task_pick(campaign_id=campaign_id, annotator=annotator)
+        for attempt in range(1, LOCKED_RETRIES + 1):
+            if task is not None or not _task_pick(
+                campaign_id=campaign_id, annotator=annotator, lock=False
+            ):
+                break
+            # Only rows others hold for a moment (leasing or judging them) still have a
+            # slot. Waiting on those locks could deadlock; look again in a moment instead.
+            time.sleep(0.005 * attempt)
+            task = _task_pick(campaign_id=campaign_id, annotator=annotator)
+        if task is None and _leases_release(
+            Assignment.objects.filter(campaign_id=campaign_id), now=now
+        ):
+            task = _task_pick(campaign_id=campaign_id, annotator=annotator)
         if task is None:
             return None
 
-        order = _display_order(candidate_keys=task.candidate_keys, placements=membership.placements)
-        assignment = Assignment.objects.create(
-            task=task,
-            campaign=campaign,
-            annotator=annotator,
-            leased_at=now,
-            expires_at=now + campaign.lease_length,
-            display_order=[message_id for message_id, _ in order],
-        )
-        Task.objects.filter(id=task.id).update(leased_count=F("leased_count") + 1)
+        order = _display_order(candidate_keys=task.candidate_keys, placements=member.placements)
+        display_order = [message_id for message_id, _ in order]
+        expires_at = now + member.campaign.lease_length
+        row = _sql.fetchone(
+            f"INSERT INTO {ASSIGNMENT} (task_id, campaign_id, annotator_id, state, leased_at,"
+            " expires_at, display_order, skip_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, '')"
+            " RETURNING id",
+            [task.id, campaign_id, annotator.id, Assignment.State.ACTIVE, _sql.datetime_in(now),
+             _sql.datetime_in(expires_at), _sql.json_in(display_order)],
+        )  # fmt: skip
+        assert row is not None
+        _sql.execute(f"UPDATE {TASK} SET leased_count = leased_count + 1 WHERE id = %s", [task.id])
         for position, (_, key) in enumerate(order):
-            counts = membership.placements.setdefault(key, [])
+            counts = member.placements.setdefault(key, [])
             counts.extend([0] * (position + 1 - len(counts)))
             counts[position] += 1
-        membership.current_assignment = assignment
-        membership.save(update_fields=["placements", "current_assignment"])
-    assignment.campaign = campaign
-    assignment.task = task
-    return assignment
+        _sql.execute(
+            f"UPDATE {MEMBERSHIP} SET placements = %s, current_assignment_id = %s WHERE id = %s",
+            [_sql.json_in(member.placements), row[0], member.id],
+        )
+    return Assignment(
+        id=row[0],
+        task=task,
+        campaign=member.campaign,
+        annotator=annotator,
+        state=Assignment.State.ACTIVE,
+        leased_at=now,
+        expires_at=expires_at,
+        display_order=display_order,
+    )
 
 
-def _membership_for_annotation(*, campaign_id: int, user: User) -> Membership:
+@dataclass
+class _Member:
+    id: int
+    placements: dict[str, list[int]]
+    campaign: Campaign
+    current_id: int | None
+    current_state: str | None
+
+
+def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
     """The member's row with its campaign and current lease, locked so that one person's
     concurrent requests take turns. Joins a public campaign on first use."""
-    qs = (
-        Membership.objects.select_for_update(of=("self",))
-        .select_related("campaign", "current_assignment")
-        .filter(campaign_id=campaign_id, user=user)
+    sql = (
+        f"SELECT m.id, m.is_blocked, m.placements, c.state, c.lease_seconds, c.settings,"
+        f" c.instructions_version, c.task_kind, a.id, a.state"
+        f" FROM {MEMBERSHIP} m JOIN {CAMPAIGN} c ON c.id = m.campaign_id"
+        f" LEFT JOIN {ASSIGNMENT} a ON a.id = m.current_assignment_id"
+        f" WHERE m.campaign_id = %s AND m.user_id = %s" + _sql.for_update(of="m")
     )
-    membership = qs.first()
-    if membership is None:
-        campaign = Campaign.objects.filter(id=campaign_id, is_public=True).first()
-        if campaign is None or campaign.state == Campaign.State.DRAFT:
+    row = _sql.fetchone(sql, [campaign_id, user.id])
+    if row is None:
+        public = Campaign.objects.filter(id=campaign_id, is_public=True).first()
+        if public is None or public.state == Campaign.State.DRAFT:
             raise NotFound("No such campaign.")
-        Membership.objects.get_or_create(campaign=campaign, user=user)
-        membership = qs.get()
-    campaign = membership.campaign
-    if campaign.state == Campaign.State.DRAFT:
+        Membership.objects.get_or_create(campaign=public, user=user)
+        row = _sql.fetchone(sql, [campaign_id, user.id])
+        assert row is not None
+    member_id, blocked, placements, state, lease_seconds, settings, version, kind = row[:8]
+    current_id, current_state = row[8:]
+    if state == Campaign.State.DRAFT:
         raise NotFound("No such campaign.")
-    if membership.is_blocked:
+    if blocked:
         raise Forbidden("You can no longer take tasks in this campaign.", code="blocked")
-    if campaign.state != Campaign.State.OPEN:
-        raise Conflict(f"This campaign is {campaign.get_state_display().lower()}.", code="closed")
-    return membership
-
-
-def _task_pick(*, campaign: Campaign, annotator: User, skip_locked: bool) -> Task | None:
-    tasks = (
-        Task.objects.filter(
-            campaign=campaign,
-            state=Task.State.OPEN,
-            judgments_count__lt=F("overlap") - F("leased_count"),
-        )
-        .filter(~Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)))
-        .order_by("judgments_count", "id")
+    if state != Campaign.State.OPEN:
+        label = Campaign.State(state).label.lower()
+        raise Conflict(f"This campaign is {label}.", code="closed")
+    campaign = Campaign(
+        id=campaign_id,
+        state=state,
+        lease_seconds=lease_seconds,
+        settings=_sql.json_out(settings),
+        instructions_version=version,
+        task_kind=kind,
     )
-    if connection.features.has_select_for_update:
-        tasks = tasks.select_for_update(skip_locked=skip_locked, of=("self",))
-    return tasks.first()
+    return _Member(
+        id=member_id,
+        placements=_sql.json_out(placements) or {},
+        campaign=campaign,
+        current_id=current_id,
+        current_state=current_state,
+    )
+
+
+def _current_lease(*, member: _Member, now: datetime) -> Assignment | None:
+    """My current lease, renewed if its time ran out and nobody took the slot meanwhile (the
+    annotator may still have the task open); otherwise it is given back."""
+    assert member.current_id is not None
+    current = Assignment.objects.select_related("task").get(id=member.current_id)
+    current.campaign = member.campaign
+    if current.expires_at > now:
+        return current
+    renewed = Task.objects.filter(
+        id=current.task_id,
+        state=Task.State.OPEN,
+        judgments_count__lte=F("overlap") - F("leased_count"),
+    ).exists()
+    if renewed:
+        current.leased_at, current.expires_at = now, now + member.campaign.lease_length
+        current.save(update_fields=["leased_at", "expires_at"])
+        return current
+    _leases_release(Assignment.objects.filter(id=current.id), now=now)
+    return None
+
+
+def _task_pick(*, campaign_id: int, annotator: User, lock: bool = True) -> Task | None:
+    """The next task for this annotator, locked (skipping rows others hold) unless
+    lock=False, which only looks."""
+    row = _sql.fetchone(
+        f"SELECT t.id, t.conversation_id, t.parent_id, t.kind, t.candidate_keys FROM {TASK} t"
+        f" WHERE t.campaign_id = %s AND t.state = %s"
+        f" AND t.judgments_count < t.overlap - t.leased_count"
+        f" AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a"
+        f"                 WHERE a.task_id = t.id AND a.annotator_id = %s)"
+        f" ORDER BY t.judgments_count, t.id LIMIT 1"
+        + (_sql.for_update(of="t", skip_locked=True) if lock else ""),
+        [campaign_id, Task.State.OPEN, annotator.id],
+    )
+    if row is None:
+        return None
+    task_id, conversation_id, parent_id, kind, keys = row
+    return Task(
+        id=task_id,
+        campaign_id=campaign_id,
+        conversation_id=conversation_id,
+        parent_id=parent_id,
+        kind=kind,
+        candidate_keys=_sql.json_out(keys),
+    )
 
 
 def _leases_release(assignments: QuerySet[Assignment], *, now: datetime) -> int:
