@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .models import Assignment, Campaign, Membership, Message, Task, User
@@ -48,17 +48,20 @@ class Progress:
 
 
 def campaign_progress(*, campaign: Campaign, user: User) -> Progress:
-    mine = Assignment.objects.filter(campaign=campaign, annotator=user)
-    done = mine.filter(state=Assignment.State.SUBMITTED).count()
-    # The task on screen (a live lease of mine) still counts as available to me.
-    holding = mine.filter(state=Assignment.State.ACTIVE, expires_at__gt=timezone.now()).count()
+    mine = Assignment.objects.filter(campaign=campaign, annotator=user).aggregate(
+        done=Count("id", filter=Q(state=Assignment.State.SUBMITTED)),
+        # The task on screen (a live lease of mine) still counts as available to me.
+        holding=Count("id", filter=Q(state=Assignment.State.ACTIVE, expires_at__gt=timezone.now())),
+    )
+    done, holding = mine["done"], mine["holding"]
     open_to_me = (
         Task.objects.filter(
             campaign=campaign,
             state=Task.State.OPEN,
             judgments_count__lt=F("overlap") - F("leased_count"),
         )
-        .filter(~Exists(mine.filter(task=OuterRef("pk"))))
+        # Matched on (task, annotator), the unique index: one probe per task.
+        .filter(~Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=user)))
         .order_by()
     )
     available = holding + open_to_me[: AVAILABLE_COUNT_CAP - holding].count()

@@ -123,6 +123,8 @@ def main(args: argparse.Namespace) -> None:
         print(seeded.stdout, end="", flush=True)
         campaign = json.loads(seeded.stdout)["campaign"]
     manage(env, "collectstatic", "--noinput")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE")  # as autovacuum would after a bulk import
 
     with gunicorn(env, port=args.port, workers=args.workers, threads=args.threads) as base:
         run_load(base, tokens, campaign, 4, 3)  # warm up connections and caches
@@ -160,8 +162,8 @@ if __name__ == "__main__":
     p.add_argument("--tasks", type=int, default=10_000)
     p.add_argument("--duration", type=float, default=20)
     p.add_argument("--concurrency", type=int, nargs="+", default=[4, 16, 64])
-    p.add_argument("--workers", type=int, default=3)
-    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=32)
     p.add_argument("--port", type=int, default=8931)
     p.add_argument("--reuse-db", action="store_true", help="skip the fresh database and seed")
     main(p.parse_args())
