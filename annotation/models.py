@@ -33,6 +33,7 @@ class Campaign(models.Model):
         PAIRWISE = "pairwise", "Pairwise comparison"
         RANKING = "ranking", "Ranking"
         RATING = "rating", "Rating"
+        BINARY = "binary", "Thumbs up or down"
         LABEL = "label", "Labels"
         CRITIQUE = "critique", "Critique"
         REWRITE = "rewrite", "Rewrite"
@@ -308,6 +309,9 @@ class Judgment(models.Model):
     seconds_spent = models.FloatField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=100)
     instructions_version = models.PositiveIntegerField()
+    # On a task with a known answer: 1.0 agrees, 0.0 does not. Such judgments score the
+    # annotator and stay out of exports unless asked for.
+    gold_score = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

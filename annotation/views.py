@@ -48,7 +48,12 @@ def campaign_task(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse:
 def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _my_assignment(request, assignment_id)
     try:
-        payload = kind_for(assignment.task.kind).payload_from_form(request.POST)
+        kind = kind_for(assignment.task.kind)
+        payload = kind.payload_from_form(
+            request.POST,
+            settings=kind.settings(assignment.campaign.settings),
+            candidate_ids=assignment.display_order,
+        )
         services.judgment_submit(
             assignment=assignment,
             annotator=request.user,

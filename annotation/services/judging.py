@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from ..errors import Conflict, Forbidden, NotFound, RuleError
 from ..kinds import kind_for, seconds_spent_clean
-from ..models import Assignment, Campaign, Judgment, Profile, Task, User
+from ..kinds.single import edit_distance, unified_diff
+from ..models import Assignment, Campaign, Judgment, Message, Profile, Task, User
 from . import _sql
 
 ASSIGNMENT = Assignment._meta.db_table
@@ -96,7 +97,7 @@ def _judgment_store(
 ) -> Judgment:
     row = _sql.fetchone(
         f"SELECT a.annotator_id, a.state, a.expires_at, a.display_order, a.task_id,"
-        f" a.campaign_id, t.kind, c.settings, c.instructions_version,"
+        f" a.campaign_id, t.kind, t.gold, c.settings, c.instructions_version,"
         f" (SELECT p.id FROM {PROFILE} p WHERE p.user_id = a.annotator_id"
         f"  ORDER BY p.version DESC LIMIT 1)"
         f" FROM {ASSIGNMENT} a JOIN {TASK} t ON t.id = a.task_id"
@@ -107,7 +108,7 @@ def _judgment_store(
     if row is None:
         raise NotFound("No such task.")
     owner, state, expires_at, display_order, task_id, campaign_id, kind_name = row[:7]
-    settings, instructions_version, profile_id = row[7:]
+    gold, settings, instructions_version, profile_id = row[7:]
     if owner != annotator.id:
         raise Forbidden("This task is leased to someone else.")
     if state == Assignment.State.SUBMITTED:
@@ -125,11 +126,16 @@ def _judgment_store(
             code="lease_expired",
         )
     kind = kind_for(kind_name)
+    candidate_ids = _sql.json_out(display_order)
     clean = kind.validate(
-        payload,
-        settings=kind.settings(_sql.json_out(settings)),
-        candidate_ids=_sql.json_out(display_order),
+        payload, settings=kind.settings(_sql.json_out(settings)), candidate_ids=candidate_ids
     )
+    gold = _sql.json_out(gold)
+    gold_score = kind.gold_score(clean, gold) if gold is not None else None
+    if kind_name in WRITES_A_MESSAGE:
+        clean = _message_write(
+            kind_name, clean, task_id=task_id, candidate_ids=candidate_ids, author=annotator
+        )
     judgment = Judgment(
         assignment_id=assignment_id,
         task_id=task_id,
@@ -141,14 +147,17 @@ def _judgment_store(
         seconds_spent=seconds,
         idempotency_key=key,
         instructions_version=instructions_version,
+        gold_score=gold_score,
         created_at=now,
     )
     inserted = _sql.fetchone(
         f"INSERT INTO {JUDGMENT} (assignment_id, task_id, campaign_id, annotator_id,"
         " profile_id, kind, payload, seconds_spent, idempotency_key, instructions_version,"
-        " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        " gold_score, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " RETURNING id",
         [assignment_id, task_id, campaign_id, annotator.id, profile_id, kind_name,
-         _sql.json_in(clean), seconds, key, instructions_version, _sql.datetime_in(now)],
+         _sql.json_in(clean), seconds, key, instructions_version, gold_score,
+         _sql.datetime_in(now)],
     )  # fmt: skip
     assert inserted is not None
     judgment.id = inserted[0]
@@ -165,3 +174,45 @@ def _judgment_store(
         [Task.State.COMPLETE, task_id],
     )
     return judgment
+
+
+WRITES_A_MESSAGE = ("rewrite", "reply")
+
+
+def _message_write(
+    kind_name: str,
+    clean: dict[str, Any],
+    *,
+    task_id: int,
+    candidate_ids: list[int],
+    author: User,
+) -> dict[str, Any]:
+    """A rewrite becomes a sibling of the response it improves, a reply a child of the
+    task's last message; both authored by the annotator. The payload names the new message
+    (and, for a rewrite, keeps the diff and the edit distance)."""
+    if kind_name == "rewrite":
+        original = Message.objects.get(id=candidate_ids[0])
+        written = Message.objects.create(
+            conversation_id=original.conversation_id,
+            parent_id=original.parent_id,
+            role=original.role,
+            text=clean["text"],
+            author=author,
+            metadata={"rewrite_of": original.id},
+        )
+        return {
+            **clean,
+            "message_id": written.id,
+            "rewrite_of": original.id,
+            "edit_distance": edit_distance(original.text, clean["text"]),
+            "diff": unified_diff(original.text, clean["text"]),
+        }
+    task = Task.objects.only("conversation_id", "parent_id").get(id=task_id)
+    written = Message.objects.create(
+        conversation_id=task.conversation_id,
+        parent_id=task.parent_id,
+        role=clean["role"],
+        text=clean["text"],
+        author=author,
+    )
+    return {**clean, "message_id": written.id}

@@ -251,7 +251,12 @@ def _display_order(
             total += counts[pos] if pos < len(counts) else 0
         return total
 
-    orders = list(itertools.permutations(keyed)) if len(keyed) <= 6 else [tuple(keyed)]
+    # Up to 6 candidates every order is weighed; past that (720 orders) a random one.
+    orders = (
+        list(itertools.permutations(keyed))
+        if len(keyed) <= 6
+        else [tuple(random.sample(keyed, len(keyed)))]
+    )
     random.shuffle(orders)
     return list(min(orders, key=cost))
 

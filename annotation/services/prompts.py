@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from django.db import transaction
 
 from generation.services import language_model_get_or_create_external
 
+from ..kinds import kind_for
 from ..models import (
     Campaign,
     Conversation,
@@ -186,14 +186,17 @@ def _import_chunk(
 def tasks_create_for_candidates(
     *, campaign: Campaign, parent: Message, candidates: Sequence[Message]
 ) -> list[Task]:
-    """Sibling replies under one parent become the campaign's comparison tasks.
+    """Sibling messages under one parent become the campaign's tasks (the tree's rule).
 
-    Pairwise: one task per pair of candidates. Fewer than two candidates: nothing yet.
+    The kind decides the grouping: pairwise makes one task per pair, ranking and rating one
+    task over all the candidates, binary, label, critique and rewrite one task per
+    candidate, reply one task to write the next message under the parent.
     """
-    if campaign.task_kind != Campaign.Kind.PAIRWISE or len(candidates) < 2:
-        return []
+    kind = kind_for(campaign.task_kind)
     position = {m.id: i for i, m in enumerate(candidates)}
-    pairs = list(itertools.combinations(candidates, 2))
+    groups = kind.task_groups(candidates)
+    if not groups:
+        return []
     tasks = Task.objects.bulk_create(
         [
             Task(
@@ -203,17 +206,17 @@ def tasks_create_for_candidates(
                 kind=campaign.task_kind,
                 overlap=campaign.overlap,
                 candidate_keys=[
-                    [m.id, f"m{m.model_id}" if m.model_id else f"p{position[m.id]}"] for m in pair
+                    [m.id, f"m{m.model_id}" if m.model_id else f"p{position[m.id]}"] for m in group
                 ],
             )
-            for pair in pairs
+            for group in groups
         ]
     )
     TaskCandidate.objects.bulk_create(
         [
             TaskCandidate(task=task, message=m, position=pos)
-            for task, pair in zip(tasks, pairs, strict=True)
-            for pos, m in enumerate(pair)
+            for task, group in zip(tasks, groups, strict=True)
+            for pos, m in enumerate(group)
         ]
     )
     return tasks

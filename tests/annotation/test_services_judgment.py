@@ -89,7 +89,7 @@ def test_only_the_lease_holder_may_submit(campaign, alice, bob):
         ({}, "payload.outcome", "outcome must be one of"),
         ({"outcome": "maybe"}, "payload.outcome", "outcome must be one of"),
         ({"outcome": "tie", "reason": "same"}, "payload.outcome", "does not allow ties"),
-        ({"outcome": "preferred", "strength": 2, "reason": "r"}, "payload.preferred", "id of one"),
+        ({"outcome": "preferred", "strength": 2, "reason": "r"}, "payload.preferred", "id of a candidate"),
         (
             {"outcome": "preferred", "preferred": 999999, "strength": 1, "reason": "r"},
             "payload.preferred",
@@ -98,7 +98,7 @@ def test_only_the_lease_holder_may_submit(campaign, alice, bob):
         (
             {"outcome": "preferred", "preferred": "left", "strength": 1, "reason": "r"},
             "payload.preferred",
-            "id of one",
+            "id of a candidate",
         ),
         (
             {"outcome": "preferred", "preferred": "FIRST", "strength": 4, "reason": "r"},

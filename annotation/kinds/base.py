@@ -1,0 +1,231 @@
+"""What every judgment kind shares: checked settings, checked payloads, clear errors.
+
+A kind's settings are the campaign's data (scale, attributes, labels, ties, rationale); they
+are checked when the campaign is saved, and every payload is checked against them. An error
+names the field, as `settings.attributes[1].scale` or `payload.ratings.812.helpfulness`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Generic, TypeVar
+
+from ..errors import RuleError
+
+TEXT_MAX_CHARS = 20_000
+REASON_MAX_CHARS = 5000
+RATIONALE = ("off", "optional", "required")
+
+S = TypeVar("S")
+
+
+def bad(message: str, field: str) -> RuleError:
+    return RuleError(message, field=field)
+
+
+def obj(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise bad(f"{field.rsplit('.', 1)[-1]} must be an object.", field)
+    return value
+
+
+def no_unknown(value: Mapping[str, Any], allowed: set[str], field: str) -> None:
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise bad(f"Unknown field {unknown[0]}.", f"{field}.{unknown[0]}")
+
+
+def integer(value: Any, field: str, *, lo: int | None = None, hi: int | None = None) -> int:
+    name = field.rsplit(".", 1)[-1]
+    bounds = f" from {lo} to {hi}" if lo is not None and hi is not None else ""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (lo is not None and value < lo)
+        or (hi is not None and value > hi)
+    ):
+        raise bad(f"{name} must be a whole number{bounds}.", field)
+    return value
+
+
+def number(value: Any, field: str, *, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise bad(f"{field.rsplit('.', 1)[-1]} must be a number.", field)
+    if not lo <= value <= hi:
+        raise bad(f"{field.rsplit('.', 1)[-1]} must be from {lo:g} to {hi:g}.", field)
+    return value
+
+
+def text(value: Any, field: str, *, required: bool = False, max_chars: int = TEXT_MAX_CHARS) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise bad(f"{field.rsplit('.', 1)[-1]} must be text.", field)
+    value = value.strip()
+    if required and not value:
+        raise bad(f"Please write the {field.rsplit('.', 1)[-1]}.", field)
+    if len(value) > max_chars:
+        raise bad(f"{field.rsplit('.', 1)[-1]} is longer than {max_chars} characters.", field)
+    return value
+
+
+def rationale(value: Any, mode: str, field: str) -> str:
+    """A reason/rationale the campaign may forbid, allow or require."""
+    value = text(value, field, max_chars=REASON_MAX_CHARS)
+    if mode == "required" and not value:
+        raise bad("Please give a reason.", field)
+    if mode == "off" and value:
+        raise bad("This campaign does not ask for a reason.", field)
+    return value
+
+
+def choice(value: Any, options: Sequence[Any], field: str) -> Any:
+    if value not in options:
+        raise bad(
+            f"{field.rsplit('.', 1)[-1]} must be one of {', '.join(map(str, options))}.", field
+        )
+    return value
+
+
+def candidate(value: Any, candidate_ids: Sequence[int], field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad(f"{field.rsplit('.', 1)[-1]} must be the id of a candidate.", field)
+    if value not in candidate_ids:
+        raise bad(f"Message {value} is not a candidate of this task.", field)
+    return value
+
+
+def names_unique(names: Sequence[str], field: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise bad("Each name must be non-empty text.", f"{field}[{i}].name")
+        if name in seen:
+            raise bad(f"{name!r} appears twice.", f"{field}[{i}].name")
+        seen.add(name)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A Likert scale with labelled points, or a slider with a range."""
+
+    type: str = "likert"  # "likert" or "slider"
+    points: tuple[str, ...] = ()  # likert: the label of each point, lowest first
+    min: float = 0  # likert: the value of the first point; slider: the range
+    max: float = 100
+    step: float = 1
+
+    @classmethod
+    def parse(cls, raw: Any, field: str) -> Scale:
+        raw = obj(raw, field)
+        no_unknown(raw, {f.name for f in fields(cls)}, field)
+        kind = choice(raw.get("type", "likert"), ("likert", "slider"), f"{field}.type")
+        if kind == "likert":
+            points = raw.get("points")
+            if not isinstance(points, list) or len(points) < 2:
+                raise bad("A Likert scale needs at least two labelled points.", f"{field}.points")
+            names_unique([str(p) for p in points], f"{field}.points")
+            start = integer(raw.get("min", 1), f"{field}.min")
+            return cls(
+                type="likert",
+                points=tuple(str(p) for p in points),
+                min=start,
+                max=start + len(points) - 1,
+                step=1,
+            )
+        lo = number(raw.get("min", 0), f"{field}.min", lo=-1e9, hi=1e9)
+        hi = number(raw.get("max", 100), f"{field}.max", lo=-1e9, hi=1e9)
+        step = number(raw.get("step", 1), f"{field}.step", lo=1e-9, hi=1e9)
+        if hi <= lo:
+            raise bad("A slider's max must be above its min.", f"{field}.max")
+        return cls(type="slider", points=(), min=lo, max=hi, step=step)
+
+    def value(self, raw: Any, field: str) -> float | int:
+        if self.type == "likert":
+            return integer(raw, field, lo=int(self.min), hi=int(self.max))
+        value = number(raw, field, lo=self.min, hi=self.max)
+        return int(value) if float(value).is_integer() else value
+
+    def labelled_points(self) -> list[tuple[int, str]]:
+        return [(int(self.min) + i, label) for i, label in enumerate(self.points)]
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    description: str = ""
+    scale: Scale = Scale()
+    rationale: str = "off"  # "off", "optional" or "required"
+
+    @classmethod
+    def parse_list(cls, raw: Any, field: str, *, required: bool) -> tuple[Attribute, ...]:
+        if raw is None:
+            raw = []
+        if not isinstance(raw, list) or (required and not raw):
+            raise bad("attributes must be a non-empty list.", field)
+        out = []
+        for i, item in enumerate(raw):
+            f = f"{field}[{i}]"
+            item = obj(item, f)
+            no_unknown(item, {"name", "description", "scale", "rationale"}, f)
+            out.append(
+                cls(
+                    name=text(item.get("name"), f"{f}.name", required=True, max_chars=100),
+                    description=text(item.get("description"), f"{f}.description"),
+                    scale=Scale.parse(item.get("scale", {}), f"{f}.scale"),
+                    rationale=choice(item.get("rationale", "off"), RATIONALE, f"{f}.rationale"),
+                )
+            )
+        names_unique([a.name for a in out], field)
+        return tuple(out)
+
+
+class Kind(Generic[S]):
+    """A judgment kind. Subclasses set `name`, `Settings` and implement the hooks."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    Settings: type[S]
+    # How many candidates one task shows: (min, max); None = no upper bound.
+    candidates: ClassVar[tuple[int, int | None]] = (2, 2)
+    template: ClassVar[str]
+
+    def settings(self, raw: Mapping[str, Any] | None) -> S:
+        raise NotImplementedError
+
+    def settings_dict(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+        return asdict(self.settings(raw))  # type: ignore[call-overload]  # S is a dataclass
+
+    def validate(
+        self, payload: Any, *, settings: S, candidate_ids: Sequence[int]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def payload_from_form(
+        self, data: Any, *, settings: S, candidate_ids: Sequence[int]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def shortcuts(self, settings: S) -> list[tuple[str, str]]:
+        return [("Enter", "Submit"), ("S", "Skip this task")]
+
+    def task_groups(self, candidates: Sequence[Any]) -> list[list[Any]]:
+        """Which sibling candidates go together into one task."""
+        lo, hi = self.candidates
+        if len(candidates) < lo:
+            return []
+        if hi == 1:
+            return [[c] for c in candidates]
+        return [list(candidates)]
+
+    def gold_score(self, payload: dict[str, Any], gold: Any) -> float | None:
+        """1.0 for agreement with a gold answer, 0.0 for disagreement, None if not scorable."""
+        return None
+
+
+def settings_object(raw: Mapping[str, Any] | None, allowed: set[str]) -> dict[str, Any]:
+    raw = dict(raw or {})
+    no_unknown(raw, allowed, "settings")
+    return raw

@@ -1,0 +1,102 @@
+"""ranking (OpenAssistant, InstructGPT): order k candidates best first; ties only where the
+campaign allows them. Stored as groups, best first: [[812], [815, 813], [814]]."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .base import RATIONALE, Kind, bad, candidate, choice, integer, obj, rationale, settings_object
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    question: str = "Order the responses from best to worst."
+    allow_ties: bool = False
+    reason: str = "optional"
+    max_candidates: int = 9
+
+
+class Ranking(Kind[RankingSettings]):
+    name = "ranking"
+    label = "Ranking"
+    Settings = RankingSettings
+    candidates = (2, None)
+    template = "annotation/kinds/_ranking.html"
+
+    def settings(self, raw: Mapping[str, Any] | None) -> RankingSettings:
+        raw = settings_object(raw, set(RankingSettings.__dataclass_fields__))
+        s = RankingSettings(**raw)
+        if not isinstance(s.allow_ties, bool):
+            raise bad("allow_ties must be true or false.", "settings.allow_ties")
+        choice(s.reason, RATIONALE, "settings.reason")
+        integer(s.max_candidates, "settings.max_candidates", lo=2, hi=26)
+        return s
+
+    def validate(
+        self, payload: Any, *, settings: RankingSettings, candidate_ids: Sequence[int]
+    ) -> dict[str, Any]:
+        payload = obj(payload, "payload")
+        unknown = sorted(set(payload) - {"ranking", "reason"})
+        if unknown:
+            raise bad(f"Unknown field {unknown[0]}.", f"payload.{unknown[0]}")
+        groups = payload.get("ranking")
+        if not isinstance(groups, list) or not groups:
+            raise bad("ranking must be a list of candidate ids, best first.", "payload.ranking")
+        ranked: list[list[int]] = []
+        seen: set[int] = set()
+        for i, group in enumerate(groups):
+            f = f"payload.ranking[{i}]"
+            ids = group if isinstance(group, list) else [group]
+            if not ids:
+                raise bad("An empty place in the ranking.", f)
+            if len(ids) > 1 and not settings.allow_ties:
+                raise bad("This campaign does not allow ties in a ranking.", f)
+            place = []
+            for message_id in ids:
+                candidate(message_id, candidate_ids, f)
+                if message_id in seen:
+                    raise bad(f"Message {message_id} is ranked twice.", f)
+                seen.add(message_id)
+                place.append(message_id)
+            ranked.append(place)
+        missing = [c for c in candidate_ids if c not in seen]
+        if missing:
+            raise bad(
+                f"Message {missing[0]} is not ranked; rank every candidate.", "payload.ranking"
+            )
+        out: dict[str, Any] = {"ranking": ranked}
+        if reason := rationale(payload.get("reason"), settings.reason, "payload.reason"):
+            out["reason"] = reason
+        return out
+
+    def payload_from_form(
+        self, data: Any, *, settings: RankingSettings, candidate_ids: Sequence[int]
+    ) -> dict[str, Any]:
+        """The page sends one `rank-<id>` field per candidate: 1 = best; equal = tied."""
+        places: dict[int, list[int]] = {}
+        for message_id in candidate_ids:
+            raw = data.get(f"rank-{message_id}", "")
+            if not str(raw).isdigit():
+                raise bad("Give every response a place (1 = best).", "payload.ranking")
+            places.setdefault(int(raw), []).append(message_id)
+        payload: dict[str, Any] = {
+            "ranking": [places[p] if len(places[p]) > 1 else places[p][0] for p in sorted(places)]
+        }
+        if data.get("reason"):
+            payload["reason"] = data["reason"]
+        return payload
+
+    def shortcuts(self, settings: RankingSettings) -> list[tuple[str, str]]:
+        return [
+            ("1 – 9", "Place the focused response"),
+            ("↑ / ↓", "Move the focused response up or down"),
+            ("Tab", "Next response"),
+            *super().shortcuts(settings),
+        ]
+
+    def gold_score(self, payload: dict[str, Any], gold: Any) -> float | None:
+        if not isinstance(gold, Mapping) or "ranking" not in gold:
+            return None
+        return 1.0 if payload.get("ranking") == gold["ranking"] else 0.0
