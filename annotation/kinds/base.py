@@ -17,6 +17,7 @@ from ..errors import RuleError
 TEXT_MAX_CHARS = 20_000
 REASON_MAX_CHARS = 5000
 RATIONALE = ("off", "optional", "required")
+DEFAULT_SCALE = {"type": "likert", "points": ["1", "2", "3", "4", "5"]}
 
 S = TypeVar("S")
 
@@ -174,7 +175,7 @@ class Attribute:
                 cls(
                     name=text(item.get("name"), f"{f}.name", required=True, max_chars=100),
                     description=text(item.get("description"), f"{f}.description"),
-                    scale=Scale.parse(item.get("scale", {}), f"{f}.scale"),
+                    scale=Scale.parse(item.get("scale", DEFAULT_SCALE), f"{f}.scale"),
                     rationale=choice(item.get("rationale", "off"), RATIONALE, f"{f}.rationale"),
                 )
             )
