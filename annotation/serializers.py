@@ -1,6 +1,6 @@
 """Shapes of the annotation API. Serializers validate and describe; they never save."""
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 
@@ -65,7 +65,76 @@ class PairwisePayload(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
 
-@extend_schema_field(PairwisePayload)
+class RankingPayload(serializers.Serializer):
+    """Candidates best first; a list in place of an id holds tied candidates."""
+
+    ranking = serializers.ListField(child=serializers.JSONField(), help_text="[812, [815, 813]]")
+    reason = serializers.CharField(required=False)
+
+
+class RatingFollowup(serializers.Serializer):
+    chosen = serializers.IntegerField(help_text="The highest-scored candidate.")
+    scores = serializers.DictField(child=serializers.FloatField(), required=False)
+    feedback = serializers.CharField(required=False)
+
+
+class RatingPayload(serializers.Serializer):
+    """Scores per candidate (message id as the key) and attribute, on each attribute's scale."""
+
+    ratings = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField()),
+        help_text='{"812": {"helpfulness": 4, "correctness": 3}}',
+    )
+    rationales = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField()), required=False
+    )
+    followup = RatingFollowup(required=False)
+
+
+class BinaryPayload(serializers.Serializer):
+    label = serializers.BooleanField(help_text="true = good, false = bad.")
+    reason = serializers.CharField(required=False)
+
+
+class LabelPayload(serializers.Serializer):
+    labels = serializers.DictField(
+        child=serializers.JSONField(), help_text='{"spam": false, "quality": 4}'
+    )
+
+
+class Span(serializers.Serializer):
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    note = serializers.CharField(required=False)
+
+
+class CritiquePayload(serializers.Serializer):
+    text = serializers.CharField()
+    spans = Span(many=True, required=False, help_text="Character offsets into the response.")
+
+
+class TextPayload(serializers.Serializer):
+    """rewrite (the edited response) and reply (the next message)."""
+
+    text = serializers.CharField()
+    reason = serializers.CharField(required=False)
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="Payload",
+        serializers=[
+            PairwisePayload,
+            RankingPayload,
+            RatingPayload,
+            BinaryPayload,
+            LabelPayload,
+            CritiquePayload,
+            TextPayload,
+        ],
+        resource_type_field_name=None,
+    )
+)
 class PayloadField(serializers.JSONField):
     """Kind-specific; checked against the campaign's settings by annotation.kinds."""
 
