@@ -47,6 +47,9 @@ class Campaign(models.Model):
 
     class Routing(models.TextChoices):
         FEWEST_JUDGMENTS = "fewest_judgments", "Fewest judgments first"
+        # The comparisons whose outcome tells the leaderboard most, under the current
+        # Bradley-Terry fit (Task.priority, refreshed by services.routing).
+        ACTIVE = "active", "Most informative comparisons first (active)"
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -67,9 +70,17 @@ class Campaign(models.Model):
         max_length=30, choices=Routing.choices, default=Routing.FEWEST_JUDGMENTS
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    # Self-consistency: the share of an annotator's leases that serve a pair they judged
+    # earlier again, sides swapped (pairwise campaigns; 0 = off).
+    repeat_share = models.FloatField(default=0.0)
     is_public = models.BooleanField(
         default=False, help_text="Any signed-in user may join; otherwise members only."
     )
+    # On-policy collection: candidates and tasks are generated in rounds; a new checkpoint
+    # starts a new round over the same prompts.
+    current_round = models.PositiveSmallIntegerField(default=1)
+    # Generated tasks to keep ahead of the annotators, so nobody waits for a GPU (0 = off).
+    generation_buffer = models.PositiveIntegerField(default=0)
     survey = models.JSONField(default=dict, blank=True)
     quotas = models.JSONField(default=dict, blank=True)
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
@@ -86,6 +97,10 @@ class Campaign(models.Model):
             models.CheckConstraint(condition=Q(overlap__gte=1), name="campaign_overlap_positive"),
             models.CheckConstraint(
                 condition=Q(lease_seconds__gte=10), name="campaign_lease_at_least_10s"
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_share__gte=0, repeat_share__lte=0.5),
+                name="campaign_repeat_share_range",
             ),
         ]
 
@@ -180,6 +195,10 @@ class Message(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     finish_reason = models.CharField(max_length=20, blank=True)
+    backend = models.CharField(max_length=20, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="The host that generated it.")
+    # The collection round it was generated in (on-policy rounds of a campaign).
+    round = models.PositiveSmallIntegerField(default=1)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -199,6 +218,8 @@ class Task(models.Model):
         OPEN = "open", "Open"
         COMPLETE = "complete", "Complete"
         CANCELLED = "cancelled", "Cancelled"
+        # A pair served again to the one annotator who judged it; never picked for others.
+        REPEAT = "repeat", "Repeat for one annotator"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tasks")
@@ -215,6 +236,12 @@ class Task(models.Model):
     leased_count = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     gold = models.JSONField(null=True, blank=True)
+    # Active routing: higher first; 0 = not in the current plan (services.routing).
+    priority = models.FloatField(default=0.0)
+    repeat_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeats"
+    )
+    round = models.PositiveSmallIntegerField(default=1)
     # [[message id, counterbalancing key], ...] in candidate order, so that leasing needs no
     # join: the key is the candidate's model, or its position for responses without one.
     candidate_keys = models.JSONField(default=list)
@@ -226,7 +253,16 @@ class Task(models.Model):
                 fields=["campaign", "judgments_count", "id"],
                 condition=Q(state="open"),
                 name="task_open_by_judgments",
-            )
+            ),
+            # Only planned tasks are in it, so campaigns without active routing never pay
+            # for its upkeep when their judgment counts move.
+            models.Index(
+                "campaign",
+                F("priority").desc(),
+                "id",
+                condition=Q(state="open", priority__gt=0),
+                name="task_open_by_priority",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

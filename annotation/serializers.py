@@ -92,7 +92,7 @@ class RatingPayload(serializers.Serializer):
 
 
 class BinaryPayload(serializers.Serializer):
-    label = serializers.BooleanField(help_text="true = good, false = bad.")
+    label = serializers.BooleanField(help_text="true = good, false = bad.")  # type: ignore[assignment]  # a field, not Field.label
     reason = serializers.CharField(required=False)
 
 

@@ -24,3 +24,55 @@ class LanguageModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class GenerationRequest(models.Model):
+    """Candidates wanted: n replies from one model to one parent message, in one round.
+
+    One request makes at most one set of messages: the set is stored in the same transaction
+    that marks the request done, so a retry or a second delivery of the task adds nothing.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    campaign = models.ForeignKey(
+        "annotation.Campaign", on_delete=models.CASCADE, related_name="generation_requests"
+    )
+    parent = models.ForeignKey(
+        "annotation.Message", on_delete=models.CASCADE, related_name="generation_requests"
+    )
+    language_model = models.ForeignKey(LanguageModel, on_delete=models.PROTECT, related_name="+")
+    n = models.PositiveSmallIntegerField(default=1)
+    sampling_params = models.JSONField(default=dict, blank=True, help_text="Overrides.")
+    round = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0, help_text="Wall time of the generation call.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent", "language_model", "round"], name="generation_once_per_round"
+            )
+        ]
+        indexes = [models.Index(fields=["campaign", "state"], name="generation_by_state")]
+
+    @property
+    def queue(self) -> str:
+        return queue_for(self.language_model.backend)
+
+
+def queue_for(backend: str) -> str:
+    """GPU models run on the `gpu` queue's workers, everything else on `default`."""
+    return "gpu" if backend == LanguageModel.Backend.VLLM else "default"

@@ -1,9 +1,216 @@
-from .models import LanguageModel
+"""Generating candidates: requests for them, running them on a worker, the tasks they make.
+
+A request asks one model for n replies to one parent message in one round. Running it calls
+the backend outside any transaction (it is slow), then stores the replies, their provenance
+and the request's completion in one transaction, so a second delivery stores nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from annotation.models import Campaign, Message, Task
+from annotation.selectors import conversation_path
+from annotation.services import tasks_create_for_candidates
+
+from .backends import BackendError, SamplingParams, backend_for
+from .backends import Message as ChatMessage
+from .models import GenerationRequest, LanguageModel
 
 
-def language_model_get_or_create_external(*, name: str) -> LanguageModel:
-    """The registry row for a model whose responses arrive with imported prompts."""
-    model, _ = LanguageModel.objects.get_or_create(
-        name=name, defaults={"backend": LanguageModel.Backend.EXTERNAL}
+def _enqueue(request: GenerationRequest) -> None:
+    from .tasks import generate_candidates_task
+
+    generate_candidates_task.apply_async(args=(request.id,), queue=request.queue)
+
+
+def generation_request_create(
+    *,
+    campaign: Campaign,
+    parent: Message,
+    language_model: LanguageModel,
+    n: int = 1,
+    sampling_params: dict | None = None,
+    enqueue: bool = True,
+) -> tuple[GenerationRequest, bool]:
+    """A request for n replies (once per parent, model and round); queued after commit."""
+    if language_model.backend == LanguageModel.Backend.EXTERNAL:
+        raise BackendError(f"{language_model.name} is external: its responses are imported.")
+    if not language_model.enabled:
+        raise BackendError(f"{language_model.name} is disabled.")
+    request, created = GenerationRequest.objects.get_or_create(
+        parent=parent,
+        language_model=language_model,
+        round=campaign.current_round,
+        defaults={"campaign": campaign, "n": n, "sampling_params": sampling_params or {}},
     )
-    return model
+    if created and enqueue:
+        transaction.on_commit(lambda: _enqueue(request))
+    return request, created
+
+
+def parents_needing_candidates(*, campaign: Campaign) -> QuerySet[Message]:
+    """Prompts of the campaign (user turns at the end of a branch) short of candidates."""
+    wanted = campaign.responses_per_prompt
+    return (
+        Message.objects.filter(conversation__campaign=campaign, role=Message.Role.USER)
+        .annotate(
+            candidates=Count(
+                "children",
+                filter=Q(children__role=Message.Role.ASSISTANT)
+                & Q(children__round=campaign.current_round),
+            ),
+            user_replies=Count("children", filter=Q(children__role=Message.Role.USER)),
+        )
+        .filter(candidates__lt=wanted, user_replies=0)
+        .order_by("id")
+    )
+
+
+def generation_requests_for_campaign(
+    *,
+    campaign: Campaign,
+    models: Sequence[LanguageModel] | None = None,
+    n: int | None = None,
+    limit: int | None = None,
+    enqueue: bool = True,
+) -> list[GenerationRequest]:
+    """Requests for every prompt still short of candidates, shared among the models."""
+    models = list(models or campaign.language_models.filter(enabled=True).exclude(
+        backend=LanguageModel.Backend.EXTERNAL
+    ))  # fmt: skip
+    if not models:
+        raise BackendError("The campaign names no model that can generate.")
+    per_model = n or max(1, math.ceil(campaign.responses_per_prompt / len(models)))
+    made = []
+    with transaction.atomic():
+        for parent in parents_needing_candidates(campaign=campaign)[:limit]:
+            for model in models:
+                request, created = generation_request_create(
+                    campaign=campaign, parent=parent, language_model=model, n=per_model,
+                    enqueue=enqueue,
+                )  # fmt: skip
+                if created:
+                    made.append(request)
+    return made
+
+
+def _claim(request_id: int, now: datetime) -> bool:
+    """Take the request for this worker; a done or failed request is not run again."""
+    return bool(
+        GenerationRequest.objects.filter(
+            id=request_id,
+            state__in=[GenerationRequest.State.QUEUED, GenerationRequest.State.RUNNING],
+        ).update(state=GenerationRequest.State.RUNNING, attempts=F("attempts") + 1,
+                 started_at=now)
+    )  # fmt: skip
+
+
+def generation_run(*, request_id: int) -> GenerationRequest:
+    """Generate the request's replies and store them with everything about how they were
+    made; create the comparison tasks once the parent has enough candidates."""
+    now = timezone.now()
+    if not _claim(request_id, now):
+        return GenerationRequest.objects.get(id=request_id)
+    request = GenerationRequest.objects.select_related("language_model", "parent", "campaign").get(
+        id=request_id
+    )
+    model = request.language_model
+    conversation: list[ChatMessage] = [
+        {"role": m.role, "content": m.text} for m in conversation_path(message=request.parent)
+    ]
+    params = SamplingParams.from_dict({**model.sampling_params, **request.sampling_params})
+    backend = backend_for(
+        model.backend,
+        model.settings,
+        allowed_base_urls=getattr(settings, "AGORA_OPENAI_ALLOWED_BASE_URLS", ()),
+    )
+    started = timezone.now()
+    [candidates] = backend.generate([conversation], params, n=request.n)
+    seconds = (timezone.now() - started).total_seconds()
+
+    with transaction.atomic():
+        # The parent's row is the lock that keeps two finishing requests from both
+        # creating the tasks, and a redelivered request from storing a second set.
+        Message.objects.select_for_update().filter(id=request.parent_id).first()
+        request.refresh_from_db(fields=["state"])
+        stored = Message.objects.filter(
+            parent_id=request.parent_id, metadata__generation_request=request.id
+        ).exists()
+        if request.state != GenerationRequest.State.RUNNING or stored:
+            return request
+        Message.objects.bulk_create(
+            [
+                Message(
+                    conversation_id=request.parent.conversation_id,
+                    parent_id=request.parent_id,
+                    role=Message.Role.ASSISTANT,
+                    text=c.text,
+                    model=model,
+                    sampling_params=c.params.to_dict(),
+                    prompt_tokens=c.prompt_tokens,
+                    completion_tokens=c.completion_tokens,
+                    latency_ms=c.latency_ms,
+                    finish_reason=c.finish_reason,
+                    backend=c.backend,
+                    worker=c.worker,
+                    round=request.round,
+                    metadata={"generation_request": request.id, "model_identifier": c.model},
+                )
+                for c in candidates
+            ]
+        )
+        request.state = GenerationRequest.State.DONE
+        request.error = ""
+        request.worker = candidates[0].worker if candidates else ""
+        request.prompt_tokens = sum(c.prompt_tokens or 0 for c in candidates)
+        request.completion_tokens = sum(c.completion_tokens or 0 for c in candidates)
+        request.seconds = seconds
+        request.finished_at = timezone.now()
+        request.save(
+            update_fields=["state", "error", "worker", "prompt_tokens", "completion_tokens",
+                           "seconds", "finished_at"]
+        )  # fmt: skip
+        _tasks_when_enough(request)
+    return request
+
+
+def _tasks_when_enough(request: GenerationRequest) -> list[Task]:
+    """The tree's rule: enough sibling candidates in this round make the campaign's tasks."""
+    campaign = request.campaign
+    if Task.objects.filter(parent_id=request.parent_id, round=request.round).exists():
+        return []
+    siblings = list(
+        Message.objects.filter(
+            parent_id=request.parent_id, role=Message.Role.ASSISTANT, round=request.round
+        ).order_by("id")
+    )
+    if len(siblings) < campaign.responses_per_prompt:
+        return []
+    return tasks_create_for_candidates(
+        campaign=campaign, parent=request.parent, candidates=siblings
+    )
+
+
+def generation_fail(*, request_id: int, error: str) -> None:
+    GenerationRequest.objects.filter(id=request_id).exclude(
+        state=GenerationRequest.State.DONE
+    ).update(state=GenerationRequest.State.FAILED, error=error[:5000], finished_at=timezone.now())
+
+
+def generation_retry(*, request: GenerationRequest) -> GenerationRequest:
+    """Send a failed request again (the admin's retry)."""
+    updated = GenerationRequest.objects.filter(
+        id=request.id, state=GenerationRequest.State.FAILED
+    ).update(state=GenerationRequest.State.QUEUED, error="")
+    if updated:
+        transaction.on_commit(lambda: _enqueue(request))
+    request.refresh_from_db()
+    return request

@@ -1,14 +1,21 @@
 """The cast: alice and bob annotate, carol administers, mallory has no access."""
 
 import json
-from collections.abc import Callable
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
+from celery import signals
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.models import Campaign, Membership, User
 from annotation.services import campaign_create, membership_add, prompts_import
+from webapp.celery import app as celery_app
 
 
 def _user(username: str, **extra) -> User:
@@ -108,3 +115,48 @@ def _forget_tokens():
     token_cache_clear()
     yield
     token_cache_clear()
+
+
+WAIT_SECONDS = 10
+
+
+@pytest.fixture
+def worker(monkeypatch) -> Iterator[object]:
+    """An embedded worker (solo pool) for the length of one test, stopped afterwards."""
+
+    # The embedded worker sets up Celery's logging, which by default takes over the root
+    # logger for the rest of the session; a `setup_logging` receiver tells Celery to leave
+    # logging alone. It also exports its log level into the environment; monkeypatch puts
+    # that back.
+    def keep_logging(**kwargs) -> None:
+        return None
+
+    signals.setup_logging.connect(keep_logging, weak=False)
+    monkeypatch.setenv("CELERY_LOG_LEVEL", "")
+    monkeypatch.setenv("CELERY_LOG_FILE", "")
+    root_level = logging.getLogger().level
+    threads_before = set(threading.enumerate())
+    try:
+        # No ping check: it waits on a result, and Agora has no result backend
+        # (CELERY_TASK_IGNORE_RESULT); the test watches the database instead.
+        with start_worker(
+            celery_app,
+            pool="solo",
+            concurrency=1,
+            perform_ping_check=False,
+            queues=[settings.CELERY_TASK_DEFAULT_QUEUE],
+            shutdown_timeout=WAIT_SECONDS,
+        ) as w:
+            yield w
+    finally:
+        signals.setup_logging.disconnect(keep_logging)
+        logging.captureWarnings(False)
+        logging.getLogger().setLevel(root_level)
+    # start_worker joins the worker's thread (and raises if it does not stop); make sure it
+    # left nothing else behind either.
+    deadline = time.monotonic() + WAIT_SECONDS
+    while (left := [t for t in threading.enumerate() if t not in threads_before]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert left == [], f"threads left running after the worker stopped: {left}"

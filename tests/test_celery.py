@@ -7,15 +7,11 @@ a thread of this process, so it shares the test database.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from celery import signals
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.utils import timezone
 
@@ -33,48 +29,6 @@ def test_app_reads_celery_settings_and_knows_the_beat_tasks():
     celery_app.loader.import_default_modules()  # autodiscovery, as a worker does at start
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in celery_app.tasks
-
-
-@pytest.fixture
-def worker(monkeypatch) -> Iterator[object]:
-    """An embedded worker (solo pool) for the length of one test, stopped afterwards."""
-
-    # The embedded worker sets up Celery's logging, which by default takes over the root
-    # logger for the rest of the session; a `setup_logging` receiver tells Celery to leave
-    # logging alone. It also exports its log level into the environment; monkeypatch puts
-    # that back.
-    def keep_logging(**kwargs) -> None:
-        return None
-
-    signals.setup_logging.connect(keep_logging, weak=False)
-    monkeypatch.setenv("CELERY_LOG_LEVEL", "")
-    monkeypatch.setenv("CELERY_LOG_FILE", "")
-    root_level = logging.getLogger().level
-    threads_before = set(threading.enumerate())
-    try:
-        # No ping check: it waits on a result, and Agora has no result backend
-        # (CELERY_TASK_IGNORE_RESULT); the test watches the database instead.
-        with start_worker(
-            celery_app,
-            pool="solo",
-            concurrency=1,
-            perform_ping_check=False,
-            queues=[settings.CELERY_TASK_DEFAULT_QUEUE],
-            shutdown_timeout=WAIT_SECONDS,
-        ) as w:
-            yield w
-    finally:
-        signals.setup_logging.disconnect(keep_logging)
-        logging.captureWarnings(False)
-        logging.getLogger().setLevel(root_level)
-    # start_worker joins the worker's thread (and raises if it does not stop); make sure it
-    # left nothing else behind either.
-    deadline = time.monotonic() + WAIT_SECONDS
-    while (left := [t for t in threading.enumerate() if t not in threads_before]) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
-    assert left == [], f"threads left running after the worker stopped: {left}"
 
 
 # transaction=True: the worker runs in its own thread with its own database connection, so it

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from generation.services import language_model_get_or_create_external
+from generation.registry import language_model_get_or_create_external
 
 from ..kinds import kind_for
 from ..models import (
@@ -205,6 +205,7 @@ def tasks_create_for_candidates(
                 parent=parent,
                 kind=campaign.task_kind,
                 overlap=campaign.overlap,
+                round=campaign.current_round,
                 candidate_keys=[
                     [m.id, f"m{m.model_id}" if m.model_id else f"p{position[m.id]}"] for m in group
                 ],
