@@ -214,3 +214,55 @@ def generation_retry(*, request: GenerationRequest) -> GenerationRequest:
         transaction.on_commit(lambda: _enqueue(request))
     request.refresh_from_db()
     return request
+
+
+def generation_buffer_top_up(*, campaign: Campaign) -> list[GenerationRequest]:
+    """Keep `generation_buffer` tasks ready ahead of the annotators: count the tasks with a
+    free slot and the requests still in flight, and ask for the difference."""
+    if campaign.generation_buffer <= 0 or campaign.state != Campaign.State.OPEN:
+        return []
+    ready = (
+        Task.objects.filter(
+            campaign=campaign,
+            state=Task.State.OPEN,
+            judgments_count__lt=F("overlap") - F("leased_count"),
+        )
+        .order_by()[: campaign.generation_buffer]
+        .count()
+    )
+    in_flight = (
+        GenerationRequest.objects.filter(
+            campaign=campaign,
+            state__in=[GenerationRequest.State.QUEUED, GenerationRequest.State.RUNNING],
+        )
+        .values("parent_id")
+        .distinct()
+        .count()
+    )
+    short = campaign.generation_buffer - ready - in_flight
+    if short <= 0:
+        return []
+    return generation_requests_for_campaign(campaign=campaign, limit=short)
+
+
+def campaign_round_start(
+    *, campaign: Campaign, models: Sequence[LanguageModel]
+) -> list[GenerationRequest]:
+    """A new round of on-policy collection: the campaign's models become `models` (e.g. a new
+    checkpoint), and every prompt gets fresh candidates, tasks and judgments in this round."""
+    with transaction.atomic():
+        Campaign.objects.filter(id=campaign.id).update(current_round=F("current_round") + 1)
+        campaign.refresh_from_db(fields=["current_round"])
+        campaign.language_models.set(models)
+        return generation_requests_for_campaign(campaign=campaign, models=models)
+
+
+def generation_buffers_top_up() -> int:
+    campaigns = Campaign.objects.filter(state=Campaign.State.OPEN, generation_buffer__gt=0)
+    made = 0
+    for campaign in campaigns:
+        try:
+            made += len(generation_buffer_top_up(campaign=campaign))
+        except BackendError:
+            continue  # a campaign without a generating model has nothing to top up
+    return made

@@ -22,3 +22,9 @@ def generate_candidates_task(self, request_id: int) -> None:
         if not permanent and self.request.retries < self.max_retries:
             raise self.retry(exc=e, countdown=2 ** (self.request.retries + 1)) from e
         services.generation_fail(request_id=request_id, error=f"{type(e).__name__}: {e}")
+
+
+@shared_task(name="generation.tasks.generation_buffers_task", ignore_result=True)
+def generation_buffers_task() -> int:
+    """Top up every open campaign's buffer of generated tasks (run by beat)."""
+    return services.generation_buffers_top_up()

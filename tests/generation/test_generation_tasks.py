@@ -10,7 +10,12 @@ from django.core.management import call_command
 from annotation.models import Message, Task
 from annotation.services import prompts_import
 from generation.models import GenerationRequest, LanguageModel
-from generation.services import generation_request_create, generation_run
+from generation.services import (
+    campaign_round_start,
+    generation_buffer_top_up,
+    generation_request_create,
+    generation_run,
+)
 from generation.tasks import MAX_RETRIES, generate_candidates_task
 from tests.conftest import WAIT_SECONDS
 
@@ -129,3 +134,40 @@ def test_the_cli_generates_for_every_prompt_short_of_candidates(prompt_campaign,
     assert Task.objects.filter(campaign=prompt_campaign).count() == 2
     call_command("generate", "--campaign", prompt_campaign.slug, "--here")
     assert "Generated 0 requests" in capsys.readouterr().out
+
+
+def test_the_buffer_asks_for_what_the_annotators_will_need(prompt_campaign, smollm):
+    prompts_import(
+        campaign=prompt_campaign,
+        content="\n".join(json.dumps({"id": f"b{i}", "prompt": f"Say {i}."}) for i in range(5)),
+    )
+    prompt_campaign.generation_buffer = 3
+    prompt_campaign.save(update_fields=["generation_buffer"])
+    made = generation_buffer_top_up(campaign=prompt_campaign)
+    assert len(made) == 3  # nothing ready, nothing in flight: three prompts' worth
+    assert generation_buffer_top_up(campaign=prompt_campaign) == []  # all three in flight
+    for request in made:
+        generation_run(request_id=request.id)
+    assert Task.objects.filter(campaign=prompt_campaign).count() == 3
+    assert generation_buffer_top_up(campaign=prompt_campaign) == []  # three tasks ready
+
+
+def test_a_new_round_generates_fresh_candidates_for_the_same_prompts(prompt_campaign, smollm):
+    parent = the_prompt(prompt_campaign)
+    first, _ = generation_request_create(
+        campaign=prompt_campaign, parent=parent, language_model=smollm, n=2, enqueue=False
+    )
+    generation_run(request_id=first.id)
+    checkpoint = LanguageModel.objects.create(
+        name="smollm2-step-2", backend="transformers", settings={"threads": 1},
+        sampling_params={**TINY, "seed": 99},
+    )  # fmt: skip
+    made = campaign_round_start(campaign=prompt_campaign, models=[checkpoint])
+    assert [(r.parent_id, r.round, r.language_model_id) for r in made] == [
+        (parent.id, 2, checkpoint.id)
+    ]
+    generation_run(request_id=made[0].id)
+    tasks = Task.objects.filter(parent=parent).order_by("round")
+    assert [t.round for t in tasks] == [1, 2]
+    round_two = set(tasks[1].candidates.values_list("model__name", flat=True))
+    assert round_two == {"smollm2-step-2"}
