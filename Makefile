@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint format migrate clean bench
+.PHONY: setup run test lint format migrate clean bench bench-generate
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: setup lint
 ## bench: annotation throughput/latency under load and the task page, on PostgreSQL (one JSON line each).
 bench: setup
 	$(PY) -m tests.bench.annotation
+
+## bench-generate: tokens/s of the default model through a Celery worker vs transformers directly.
+bench-generate: setup
+	$(PY) -m tests.bench.generate
 
 lint: setup
 	$(VENV)/bin/ruff check .

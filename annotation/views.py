@@ -1,10 +1,11 @@
 """The annotator's pages. Each view parses the request and calls the services the API calls."""
 
+import string
 import uuid
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,16 +15,9 @@ from .http import AuthedHttpRequest
 from .kinds import kind_for
 from .models import Assignment, Campaign
 
-SHORTCUTS = [
-    ("A or ←", "Response A is better"),
-    ("B or →", "Response B is better"),
-    ("T", "About the same (tie)"),
-    ("X", "Both are bad"),
-    ("1 – 3", "How much better"),
-    ("R", "Write a reason"),
-    ("Enter", "Submit"),
-    ("S", "Skip this task"),
-]
+# What a refused form gives back to the page: everything the annotator entered, nothing of
+# the submit's own bookkeeping (a fresh idempotency key and clock come with the page).
+NOT_ECHOED = {"csrfmiddlewaretoken", "idempotency_key", "seconds_spent"}
 
 
 @login_required
@@ -109,17 +103,22 @@ def _task_response(
     *,
     error: str = "",
     notice: str = "",
-    form: Any = None,
+    form: QueryDict | None = None,
     status: int = 200,
     failed_assignment_id: int | None = None,
 ) -> HttpResponse:
-    """The task page (or, for htmx, just its card) with this person's current or next task."""
+    """The task page (or, for htmx, just its card) with this person's current or next task.
+
+    The card shows the kind's own controls (`kind.template`) and the page its shortcuts. A
+    refused form comes back as `form` (for fields with fixed names) and as `draft` (every
+    field by name, for the page's script to put back where the names are per candidate).
+    """
     context: dict[str, Any] = {
         "campaign": campaign,
         "error": error,
         "notice": notice,
         "form": form or {},
-        "shortcuts": SHORTCUTS,
+        "shortcuts": [],
     }
     try:
         assignment = services.task_lease_next(annotator=request.user, campaign=campaign)
@@ -135,13 +134,20 @@ def _task_response(
             context["form"] = {}
     if assignment is not None:
         view = selectors.task_view(assignment=assignment)
+        kind = kind_for(view.task.kind)
+        settings = kind.settings(campaign.settings)
         context.update(
             assignment=assignment,
             view=view,
-            settings=kind_for(view.task.kind).settings(campaign.settings),
+            kind=kind,
+            settings=settings,
+            shortcuts=kind.shortcuts(settings),
+            # Candidates are named by their place on screen (A, B, C...), never by model.
+            candidates=list(zip(string.ascii_uppercase, view.candidates, strict=False)),
             idempotency_key=uuid.uuid4().hex,
-            labels="AB",
         )
+    if context["form"]:
+        context["draft"] = {k: v for k, v in context["form"].lists() if k not in NOT_ECHOED}
     context["progress"] = selectors.campaign_progress(campaign=campaign, user=request.user)
     template = "annotation/_task_card.html" if request.htmx else "annotation/task.html"
     return render(request, template, context, status=status)

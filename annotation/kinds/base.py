@@ -7,6 +7,7 @@ names the field, as `settings.attributes[1].scale` or `payload.ratings.812.helpf
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -197,7 +198,10 @@ class Kind(Generic[S]):
         raise NotImplementedError
 
     def settings_dict(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-        return asdict(self.settings(raw))  # type: ignore[call-overload]  # S is a dataclass
+        """The checked settings with their defaults, as JSON would hold them (lists, not
+        tuples), so that what is stored reads back the same."""
+        checked = asdict(self.settings(raw))  # type: ignore[call-overload]  # S is a dataclass
+        return dict(json.loads(json.dumps(checked)))
 
     def validate(
         self, payload: Any, *, settings: S, candidate_ids: Sequence[int]

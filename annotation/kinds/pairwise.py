@@ -191,9 +191,9 @@ class Pairwise(Kind[PairwiseSettings]):
         out: dict[str, Any]
         if picked in ("tie", "both_bad"):
             out = {"outcome": picked}
-        elif picked.isdigit():
+        elif picked.isdecimal():
             out = {"outcome": "preferred", "preferred": int(picked)}
-            if data.get(strength_key, "").isdigit():
+            if data.get(strength_key, "").isdecimal():
                 out["strength"] = int(data[strength_key])
         else:
             where = f" for {attribute}" if attribute else ""

@@ -78,7 +78,7 @@ class Ranking(Kind[RankingSettings]):
         places: dict[int, list[int]] = {}
         for message_id in candidate_ids:
             raw = data.get(f"rank-{message_id}", "")
-            if not str(raw).isdigit():
+            if not str(raw).isdecimal():
                 raise bad("Give every response a place (1 = best).", "payload.ranking")
             places.setdefault(int(raw), []).append(message_id)
         payload: dict[str, Any] = {

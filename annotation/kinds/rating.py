@@ -193,7 +193,7 @@ class Rating(Kind[RatingSettings]):
             payload["rationales"] = rationales
         if settings.followup:
             chosen = data.get("chosen", "")
-            followup: dict[str, Any] = {"chosen": int(chosen) if chosen.isdigit() else None}
+            followup: dict[str, Any] = {"chosen": int(chosen) if chosen.isdecimal() else None}
             scores = {
                 a.name: num(data[f"followup-{i}"])
                 for i, a in enumerate(settings.followup.attributes)

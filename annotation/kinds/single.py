@@ -214,7 +214,7 @@ class Label(_Single):
             raw = data.get(f"label-{i}", "")
             if spec.type == "flag":
                 labels[spec.name] = raw == "on"
-            elif raw.lstrip("-").isdigit():
+            elif raw.lstrip("-").isdecimal():
                 labels[spec.name] = int(raw)
         return {"labels": labels}
 
@@ -290,7 +290,7 @@ class Critique(_Single):
             data.getlist("span_note"),
             strict=False,
         ):
-            if start.isdigit() and end.isdigit():
+            if start.isdecimal() and end.isdecimal():
                 spans.append({"start": int(start), "end": int(end), "note": note})
         if spans:
             payload["spans"] = spans

@@ -1,35 +1,346 @@
-// Keyboard shortcuts and time-on-task for the task page. Works with the card swapped in by htmx.
+// The task page: keyboard shortcuts, drag-to-rank, marking spans, slider values, a refused
+// form's answers put back, and time on task. Every listener is on the document, so all of it
+// keeps working on a card htmx swaps in. The page's markup says what each key does
+// (data-key, data-focus-key, data-points, data-rank-item), so this file knows few kinds.
 (function () {
   "use strict";
   let shownAt = performance.now();
+  let shownFor = null; // the task the clock runs for: a refused form keeps its clock
 
-  function card() { return document.getElementById("task"); }
+  function judge() { return document.getElementById("judge"); }
+  const TEXT_INPUTS = ["text", "number", "search", "email", "url", "tel", "password"];
   function typing(el) {
-    return el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type === "text"));
+    if (!el || !el.tagName) return false;
+    if (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
+    return el.tagName === "INPUT" && TEXT_INPUTS.includes(el.type);
   }
-  function pick(key) {
-    const input = card() && card().querySelector('input[data-key="' + key + '"]');
-    if (input) { input.checked = true; input.focus(); return true; }
-    return false;
+  // Radios, checkboxes and sliders already move with the arrow keys.
+  function arrowsAreNative(el) {
+    return el && el.tagName === "INPUT" && ["radio", "checkbox", "range"].includes(el.type);
   }
+  function changed(el) { el.dispatchEvent(new Event("change", { bubbles: true })); }
+
+  // --- picking answers by key -------------------------------------------------------------
+
+  // The part of the form a key answers: the one with focus, else the first still unanswered
+  // (a per-attribute pairwise form has one per attribute).
+  function keyScope(form, target) {
+    const mine = target.closest && target.closest("[data-key-scope]");
+    if (mine && form.contains(mine)) return mine;
+    const scopes = Array.from(form.querySelectorAll("[data-key-scope]"));
+    return scopes.find(function (s) { return !s.querySelector("input:checked"); }) || scopes[0] || form;
+  }
+  function pick(scope, key) {
+    const input = scope.querySelector('input[data-key="' + key + '"]');
+    if (!input) return false;
+    input.checked = true;
+    input.focus();
+    changed(input);
+    return true;
+  }
+  // 1-9 on a focused Likert scale: that point, counted from the lowest.
+  function pickPoint(target, digit) {
+    const points = target.closest && target.closest("[data-points]");
+    if (!points) return false;
+    const input = points.querySelectorAll("input[data-point]")[digit - 1];
+    if (!input) return false;
+    input.checked = true;
+    input.focus();
+    changed(input);
+    return true;
+  }
+
+  // --- ranking ------------------------------------------------------------------------------
+
+  function rankItems(list) { return Array.from(list.querySelectorAll(":scope > [data-rank-item]")); }
+  function placeInput(item) { return item.querySelector(".place-input"); }
+  // The places follow the order on screen: 1 for the first, 2 for the next...
+  function renumber(list) {
+    rankItems(list).forEach(function (item, i) { placeInput(item).value = i + 1; });
+  }
+  // The order on screen follows the places typed; unplaced ones stay last, in their order.
+  function sortByPlace(list) {
+    rankItems(list)
+      .map(function (item, i) {
+        const place = parseInt(placeInput(item).value, 10);
+        return [isNaN(place) ? Infinity : place, i, item];
+      })
+      .sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; })
+      .forEach(function (entry) { list.appendChild(entry[2]); });
+  }
+  function moveTo(item, index) {
+    const list = item.parentNode;
+    const others = rankItems(list).filter(function (i) { return i !== item; });
+    index = Math.max(0, Math.min(index, others.length));
+    list.insertBefore(item, others[index] || null);
+    renumber(list);
+    item.focus();
+    item.scrollIntoView({ block: "nearest" });
+  }
+  function rankKey(e, item) {
+    const list = item.parentNode;
+    const items = rankItems(list);
+    const at = items.indexOf(item);
+    if (/^[1-9]$/.test(e.key)) {
+      const place = Number(e.key);
+      if (place > items.length) return false;
+      if (list.dataset.allowTies === "true") {
+        // With ties allowed a place is a number others may share; nothing else moves.
+        placeInput(item).value = place;
+        sortByPlace(list);
+        item.focus();
+      } else {
+        moveTo(item, place - 1);
+      }
+      return true;
+    }
+    if (e.key === "ArrowUp" && at > 0) { moveTo(item, at - 1); return true; }
+    if (e.key === "ArrowDown" && at < items.length - 1) { moveTo(item, at + 1); return true; }
+    return e.key === "ArrowUp" || e.key === "ArrowDown";
+  }
+
+  let dragged = null;
+  document.addEventListener("dragstart", function (e) {
+    const grip = e.target.closest && e.target.closest("[data-grip]");
+    if (!grip) return;
+    dragged = grip.closest("[data-rank-item]");
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", ""); // some browsers start no drag without data
+    e.dataTransfer.setDragImage(dragged, 24, 24);
+    dragged.classList.add("dragging");
+  });
+  document.addEventListener("dragover", function (e) {
+    if (!dragged) return;
+    const over = e.target.closest && e.target.closest("[data-rank-item]");
+    if (!over || over.parentNode !== dragged.parentNode) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "move";
+    if (over === dragged) return;
+    const list = over.parentNode;
+    const r = over.getBoundingClientRect();
+    // Side by side, the half of the item the pointer is in says before or after; stacked,
+    // the same along the height.
+    const columns = getComputedStyle(list).gridTemplateColumns.split(" ").length;
+    const after = columns > 1 ? e.clientX > r.left + r.width / 2 : e.clientY > r.top + r.height / 2;
+    const ref = after ? over.nextElementSibling : over;
+    if (ref !== dragged && dragged.nextElementSibling !== ref) list.insertBefore(dragged, ref);
+  });
+  document.addEventListener("drop", function (e) { if (dragged) e.preventDefault(); });
+  document.addEventListener("dragend", function () {
+    if (!dragged) return;
+    dragged.classList.remove("dragging");
+    renumber(dragged.parentNode);
+    dragged = null;
+  });
+
+  // --- sliders ------------------------------------------------------------------------------
+
+  const UNMOVED = "Move the slider to give a score.";
+  function sliderShow(input) {
+    const out = input.parentNode.querySelector("output");
+    if (out) { out.textContent = input.value; delete out.dataset.untouched; }
+    input.setCustomValidity("");
+  }
+
+  // --- spans of a critique -----------------------------------------------------------------
+
+  function spanError(form, message) {
+    const box = form.querySelector("[data-span-error]");
+    if (!box) return;
+    box.textContent = message;
+    box.hidden = !message;
+  }
+  function rawText() {
+    const data = document.getElementById("critique-raw");
+    return data ? JSON.parse(data.textContent) : "";
+  }
+  // The text as a page shows it: the browser reads "\r\n" and "\r" as "\n".
+  function shown(raw) { return raw.replace(/\r\n?/g, "\n"); }
+  // An offset into the shown text, as an offset into the stored text in code points (what
+  // Python counts; an emoji is one character there, two here).
+  function storedOffset(raw, at) {
+    let i = 0;
+    for (let n = 0; n < at && i < raw.length; n++) i += raw[i] === "\r" && raw[i + 1] === "\n" ? 2 : 1;
+    return Array.from(raw.slice(0, i)).length;
+  }
+  function textBefore(root, node, offset) {
+    const r = document.createRange();
+    r.selectNodeContents(root);
+    r.setEnd(node, offset);
+    return r.toString().length;
+  }
+  // Where selected words of the formatted response are in the plain text: the words in order,
+  // with whitespace or Markdown marks between them; of several matches, the one nearest
+  // to where the selection sits in the formatted text.
+  function findInText(text, needle, near) {
+    const words = needle.trim().split(/\s+/).filter(Boolean);
+    if (!words.length) return null;
+    const escaped = words.map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); });
+    const re = new RegExp(escaped.join("[\\s*_`#>~|+-]+"), "g");
+    let best = null;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      const d = Math.abs(m.index / Math.max(text.length, 1) - near);
+      if (!best || d < best[2]) best = [m.index, m.index + m[0].length, d];
+      if (m[0].length === 0) re.lastIndex++;
+    }
+    return best && [best[0], best[1]];
+  }
+  function spanAdd(form, start, end, quote, note) {
+    const template = form.querySelector("[data-span-template]");
+    const row = template.content.firstElementChild.cloneNode(true);
+    row.querySelector('[name="span_start"]').value = start;
+    row.querySelector('[name="span_end"]').value = end;
+    row.querySelector("[data-span-quote]").textContent = quote.length > 160 ? quote.slice(0, 157) + "…" : quote;
+    row.querySelector('[name="span_note"]').value = note || "";
+    form.querySelector("[data-span-list]").appendChild(row);
+    return row;
+  }
+  function markSelection(form) {
+    const article = form.querySelector("[data-critique]");
+    if (!article || !form.querySelector("[data-spans]")) return false;
+    const pre = article.querySelector("[data-raw]");
+    const rendered = article.querySelector("[data-rendered]");
+    const sel = window.getSelection();
+    if (!sel || sel.isCollapsed || !sel.rangeCount) {
+      spanError(form, "Select some words of the response first, then mark them.");
+      return true;
+    }
+    const range = sel.getRangeAt(0);
+    const raw = rawText();
+    const text = shown(raw);
+    let start, end;
+    if (!pre.hidden && pre.contains(range.startContainer) && pre.contains(range.endContainer)) {
+      start = textBefore(pre, range.startContainer, range.startOffset);
+      end = textBefore(pre, range.endContainer, range.endOffset);
+    } else if (rendered.contains(range.startContainer) && rendered.contains(range.endContainer)) {
+      const near = textBefore(rendered, range.startContainer, range.startOffset) /
+        Math.max(rendered.textContent.length, 1);
+      const found = findInText(text, sel.toString(), near);
+      if (!found) {
+        spanError(form, "That selection crosses formatting this page cannot trace back; " +
+          "press “Show plain text” and select it there.");
+        return true;
+      }
+      start = found[0];
+      end = found[1];
+    } else {
+      spanError(form, "Select words inside the response.");
+      return true;
+    }
+    while (start < end && /\s/.test(text[start])) start++;
+    while (end > start && /\s/.test(text[end - 1])) end--;
+    if (end <= start) { spanError(form, "Select some words of the response first, then mark them."); return true; }
+    spanError(form, "");
+    const row = spanAdd(form, storedOffset(raw, start), storedOffset(raw, end), text.slice(start, end), "");
+    sel.removeAllRanges();
+    row.querySelector('[name="span_note"]').focus();
+    return true;
+  }
+
+  // --- a refused form, put back ------------------------------------------------------------
+
+  // The server puts back the answers whose field names are fixed; those named per candidate
+  // or per attribute (rank-812, rate-812-0, label-3...) come back here from #judge-draft.
+  function restore(form) {
+    const data = document.getElementById("judge-draft");
+    if (!data || !form.contains(data)) return;
+    const draft = JSON.parse(data.textContent);
+    Object.keys(draft).forEach(function (name) {
+      if (name.indexOf("span_") === 0) return;
+      const values = draft[name];
+      let n = 0;
+      form.querySelectorAll('[name="' + CSS.escape(name) + '"]').forEach(function (el) {
+        if (el.type === "radio" || el.type === "checkbox") el.checked = values.includes(el.value);
+        else if (el.type !== "hidden" && el.type !== "file" && n < values.length) el.value = values[n++];
+        if (el.matches("[data-slider]")) sliderShow(el);
+      });
+    });
+    if (draft.span_start && form.querySelector("[data-span-template]")) {
+      const raw = Array.from(rawText());
+      draft.span_start.forEach(function (start, i) {
+        const end = (draft.span_end || [])[i];
+        const s = parseInt(start, 10);
+        const e = parseInt(end, 10);
+        if (isNaN(s) || isNaN(e)) return;
+        spanAdd(form, s, e, shown(raw.slice(s, e).join("")), (draft.span_note || [])[i]);
+      });
+    }
+    form.querySelectorAll("[data-ranking]").forEach(sortByPlace);
+  }
+
+  function setUp() {
+    const form = judge();
+    if (!form || form.dataset.ready) return;
+    form.dataset.ready = "1";
+    form.querySelectorAll("[data-slider]").forEach(function (input) {
+      input.setCustomValidity(UNMOVED); // its midpoint is no answer until it is moved
+    });
+    restore(form);
+    if (shownFor !== form.action) { shownFor = form.action; shownAt = performance.now(); }
+  }
+  document.addEventListener("DOMContentLoaded", setUp);
+  document.addEventListener("htmx:load", setUp);
+
+  // --- events ---------------------------------------------------------------------------------
+
+  document.addEventListener("input", function (e) {
+    if (e.target.matches && e.target.matches("[data-slider]")) sliderShow(e.target);
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches(".place-input")) {
+      const list = e.target.closest("[data-ranking]");
+      sortByPlace(list);
+      e.target.focus();
+    }
+  });
+  document.addEventListener("click", function (e) {
+    const form = judge();
+    const t = e.target.closest ? e.target : null;
+    if (!form || !t) return;
+    if (t.closest("[data-mark]")) { e.preventDefault(); markSelection(form); }
+    else if (t.closest("[data-span-remove]")) { e.preventDefault(); t.closest(".span-row").remove(); }
+    else if (t.closest("[data-raw-toggle]")) {
+      const button = t.closest("[data-raw-toggle]");
+      const article = button.closest("[data-critique]");
+      const plain = button.getAttribute("aria-pressed") !== "true";
+      article.querySelector("[data-raw]").hidden = !plain;
+      article.querySelector("[data-rendered]").hidden = plain;
+      button.setAttribute("aria-pressed", plain ? "true" : "false");
+      button.textContent = plain ? "Show formatted" : "Show plain text";
+    }
+  });
 
   document.addEventListener("keydown", function (e) {
-    if (!card() || e.ctrlKey || e.metaKey || e.altKey) return;
-    const form = document.getElementById("judge");
-    if (!form) return;
-    if (typing(e.target)) {
-      if (e.key === "Escape") { e.target.blur(); }
-      else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { form.requestSubmit(); }
+    const form = judge();
+    if (!form || e.defaultPrevented) return;
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && form.contains(e.target)) {
+      e.preventDefault();
+      form.requestSubmit();
       return;
     }
-    const k = e.key.toLowerCase();
+    if (typing(e.target)) {
+      if (e.key === "Escape") e.target.blur();
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
     let handled = false;
-    if (k === "a" || e.key === "ArrowLeft") handled = pick("a");
-    else if (k === "b" || e.key === "ArrowRight") handled = pick("b");
-    else if (k === "t" || k === "x" || /^[1-9]$/.test(k)) handled = pick(k);
-    else if (k === "r") { const r = document.getElementById("reason"); if (r) { r.focus(); handled = true; } }
-    else if (k === "s") { document.getElementById("skip-button").click(); handled = true; }
-    else if (e.key === "Enter") { form.requestSubmit(); handled = true; }
+    const item = t.matches && t.matches("[data-rank-item]") ? t : null;
+    if (item && form.contains(item)) handled = rankKey(e, item);
+    if (!handled && /^[1-9]$/.test(k)) handled = pickPoint(t, Number(k));
+    if (!handled && (k === "ArrowLeft" || k === "ArrowRight") && !arrowsAreNative(t)) {
+      handled = pick(keyScope(form, t), k === "ArrowLeft" ? "a" : "b");
+    }
+    if (!handled && k.length === 1) handled = pick(keyScope(form, t), k);
+    if (!handled && k.length === 1) {
+      const field = form.querySelector('[data-focus-key="' + CSS.escape(k) + '"]');
+      if (field) { field.focus(); handled = true; }
+    }
+    if (!handled && k === "m") handled = markSelection(form);
+    if (!handled && k === "s") { document.getElementById("skip-button").click(); handled = true; }
+    if (!handled && k === "Enter" && !t.closest("button, a, summary")) { form.requestSubmit(); handled = true; }
     if (handled) e.preventDefault();
   });
 
@@ -38,7 +349,6 @@
     const field = e.target.querySelector && e.target.querySelector('input[name="seconds_spent"]');
     if (field) field.value = ((performance.now() - shownAt) / 1000).toFixed(1);
   }, true);
-  document.addEventListener("htmx:afterSettle", function () { shownAt = performance.now(); });
 
   // A failed request leaves the form as it was and offers to send it again.
   let lastFailed = null;

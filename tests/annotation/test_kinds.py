@@ -292,3 +292,24 @@ def test_inconsistent_campaign_settings_are_refused_when_saved(
     with pytest.raises(RuleError) as e:
         make_campaign(task_kind=kind, settings=kind_settings)
     assert e.value.field == field
+
+
+def test_stored_settings_read_back_the_same_without_a_reload(make_campaign):
+    c = make_campaign(task_kind="rating", settings=PRISM)
+    from annotation.kinds import kind_for
+
+    kind = kind_for("rating")
+    assert kind.settings_dict(c.settings) == c.settings  # no tuples, nothing lost
+
+
+def test_a_crafted_form_with_unicode_digits_is_a_clear_error_not_a_crash(
+    client, make_campaign, alice
+):
+    _, a = setup(make_campaign, alice, "ranking", responses=3)
+    client.force_login(alice)
+    form = {f"rank-{m}": "²" for m in a.display_order}
+    response = client.post(
+        f"/assignments/{a.id}/submit/", {**form, "idempotency_key": "k"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    assert not Judgment.objects.exists()

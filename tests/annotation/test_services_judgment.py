@@ -89,7 +89,11 @@ def test_only_the_lease_holder_may_submit(campaign, alice, bob):
         ({}, "payload.outcome", "outcome must be one of"),
         ({"outcome": "maybe"}, "payload.outcome", "outcome must be one of"),
         ({"outcome": "tie", "reason": "same"}, "payload.outcome", "does not allow ties"),
-        ({"outcome": "preferred", "strength": 2, "reason": "r"}, "payload.preferred", "id of a candidate"),
+        (
+            {"outcome": "preferred", "strength": 2, "reason": "r"},
+            "payload.preferred",
+            "id of a candidate",
+        ),
         (
             {"outcome": "preferred", "preferred": 999999, "strength": 1, "reason": "r"},
             "payload.preferred",
