@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from .errors import RuleError
+from .kinds import kind_for
 from .models import Assignment, Campaign, Conversation, Judgment, Membership, Profile, Task, User
 
 admin.site.register(User, UserAdmin)
@@ -13,8 +16,27 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ["user"]
 
 
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = "__all__"  # noqa: DJ007 - the admin edits every field
+
+    def clean(self) -> dict:
+        """The kind's settings are checked (and completed with defaults) when saved here too."""
+        data = super().clean() or {}
+        try:
+            data["settings"] = kind_for(data.get("task_kind", "")).settings_dict(
+                data.get("settings") or {}
+            )
+        except RuleError as e:
+            self.add_error("settings" if e.field != "task_kind" else "task_kind",
+                           f"{e.field}: {e.message}")  # fmt: skip
+        return data
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
     list_display = ["name", "task_kind", "state", "overlap", "created_at"]
     list_filter = ["state", "task_kind"]
     prepopulated_fields = {"slug": ["name"]}

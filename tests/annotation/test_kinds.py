@@ -6,7 +6,7 @@ import json
 import pytest
 
 from annotation.errors import RuleError
-from annotation.models import Judgment, Message, Task
+from annotation.models import Campaign, Judgment, Message, Task
 from annotation.services import prompts_import, task_lease_next
 from tests.conftest import api_client_for
 
@@ -313,3 +313,31 @@ def test_a_crafted_form_with_unicode_digits_is_a_clear_error_not_a_crash(
     )
     assert response.status_code == 422
     assert not Judgment.objects.exists()
+
+
+def test_the_django_admin_refuses_inconsistent_settings_with_the_reason(client, carol):
+    carol.is_staff = carol.is_superuser = True
+    carol.save()
+    client.force_login(carol)
+    response = client.post(
+        "/admin/annotation/campaign/add/",
+        {
+            "name": "Bad",
+            "slug": "bad",
+            "task_kind": "rating",
+            "settings": json.dumps({"attributes": [{"name": "x", "scale": {"points": ["1"]}}]}),
+            "overlap": 3,
+            "lease_seconds": 600,
+            "responses_per_prompt": 2,
+            "routing": "fewest_judgments",
+            "state": "draft",
+            "instructions_version": 1,
+            "current_round": 1,
+            "generation_buffer": 0,
+            "survey": "{}",
+            "quotas": "{}",
+        },
+    )
+    assert response.status_code == 200  # the form again, not a redirect
+    assert "settings.attributes[0].scale.points" in response.content.decode()
+    assert not Campaign.objects.filter(slug="bad").exists()
