@@ -7,3 +7,9 @@ from . import services
 def leases_expire_task() -> int:
     """Hand expired leases back (leasing also does this lazily; this keeps counts honest)."""
     return services.leases_expire()
+
+
+@shared_task(name="annotation.tasks.task_priorities_refresh_task", ignore_result=True)
+def task_priorities_refresh_task() -> int:
+    """Re-plan active routing (which comparisons to serve next) for the campaigns using it."""
+    return services.campaigns_priorities_refresh()

@@ -1,18 +1,35 @@
 """Every write and rule of annotation. The pages, the API, the CLI and the tests call these."""
 
+from .campaign_admin import (
+    campaign_setup_start,
+    campaign_state_set,
+    campaign_update,
+    members_add,
+    membership_block,
+    membership_flag,
+)
 from .campaigns import campaign_create, membership_add
 from .judging import judgment_submit
 from .leasing import assignment_skip, leases_expire, task_lease_next
 from .prompts import ImportReport, prompts_import, tasks_create_for_candidates
+from .routing import campaigns_priorities_refresh, task_priorities_refresh
 
 __all__ = [
     "ImportReport",
     "assignment_skip",
     "campaign_create",
+    "campaign_setup_start",
+    "campaign_state_set",
+    "campaign_update",
+    "campaigns_priorities_refresh",
     "judgment_submit",
     "leases_expire",
+    "members_add",
     "membership_add",
+    "membership_block",
+    "membership_flag",
     "prompts_import",
     "task_lease_next",
+    "task_priorities_refresh",
     "tasks_create_for_candidates",
 ]

@@ -23,7 +23,7 @@ from ..models import (
     Task,
     User,
 )
-from . import _sql
+from . import _sql, routing
 
 
 def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = None) -> int:
@@ -65,7 +65,19 @@ def task_lease_next(
             if current is not None:
                 return current
 
-        task = _task_pick(campaign_id=campaign_id, annotator=annotator)
+        # Routing hook: a due repeat (self-consistency), else the next task in the campaign's
+        # routing order. Both read fields of the campaign row fetched above; with repeats off
+        # and the default routing, the statements are those of before.
+        active = member.campaign.routing == Campaign.Routing.ACTIVE
+        task = (
+            routing.repeat_maybe(
+                campaign_id=campaign_id,
+                annotator_id=annotator.id,
+                share=member.campaign.repeat_share,
+            )
+            if member.campaign.repeat_share
+            else None
+        ) or _task_pick(campaign_id=campaign_id, annotator=annotator, active=active)
         for attempt in range(1, LOCKED_RETRIES + 1):
             if task is not None or not _task_pick(
                 campaign_id=campaign_id, annotator=annotator, lock=False
@@ -74,15 +86,20 @@ def task_lease_next(
             # Only rows others hold for a moment (leasing or judging them) still have a
             # slot. Waiting on those locks could deadlock; look again in a moment instead.
             time.sleep(0.005 * attempt)
-            task = _task_pick(campaign_id=campaign_id, annotator=annotator)
+            task = _task_pick(campaign_id=campaign_id, annotator=annotator, active=active)
         if task is None and _leases_release(
             Assignment.objects.filter(campaign_id=campaign_id), now=now
         ):
-            task = _task_pick(campaign_id=campaign_id, annotator=annotator)
+            task = _task_pick(campaign_id=campaign_id, annotator=annotator, active=active)
         if task is None:
             return None
 
-        order = _display_order(candidate_keys=task.candidate_keys, placements=member.placements)
+        order = (
+            # A repeat shows the sides of the first time, swapped (kept in its keys' order).
+            [(int(m), str(key)) for m, key in task.candidate_keys]
+            if task.state == Task.State.REPEAT
+            else _display_order(candidate_keys=task.candidate_keys, placements=member.placements)
+        )
         display_order = [message_id for message_id, _ in order]
         expires_at = now + member.campaign.lease_length
         row = _sql.fetchone(
@@ -128,7 +145,7 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
     concurrent requests take turns. Joins a public campaign on first use."""
     sql = (
         f"SELECT m.id, m.is_blocked, m.placements, c.state, c.lease_seconds, c.settings,"
-        f" c.instructions_version, c.task_kind, a.id, a.state"
+        f" c.instructions_version, c.task_kind, a.id, a.state, c.routing, c.repeat_share"
         f" FROM {MEMBERSHIP} m JOIN {CAMPAIGN} c ON c.id = m.campaign_id"
         f" LEFT JOIN {ASSIGNMENT} a ON a.id = m.current_assignment_id"
         f" WHERE m.campaign_id = %s AND m.user_id = %s" + _sql.for_update(of="m")
@@ -142,7 +159,7 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         row = _sql.fetchone(sql, [campaign_id, user.id])
         assert row is not None
     member_id, blocked, placements, state, lease_seconds, settings, version, kind = row[:8]
-    current_id, current_state = row[8:]
+    current_id, current_state, routing_name, repeat_share = row[8:]
     if state == Campaign.State.DRAFT:
         raise NotFound("No such campaign.")
     if blocked:
@@ -157,6 +174,8 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         settings=_sql.json_out(settings),
         instructions_version=version,
         task_kind=kind,
+        routing=routing_name,
+        repeat_share=repeat_share,
     )
     return _Member(
         id=member_id,
@@ -188,19 +207,33 @@ def _current_lease(*, member: _Member, now: datetime) -> Assignment | None:
     return None
 
 
-def _task_pick(*, campaign_id: int, annotator: User, lock: bool = True) -> Task | None:
+# (extra condition, order) of a pick. Default routing: fewest judgments first. Active routing
+# first looks among the tasks its current plan ranks (Task.priority > 0, the rows of the
+# partial index task_open_by_priority), then falls back to the default order, so annotators
+# never wait for a plan; services.routing refreshes the plan from the Bradley-Terry fit.
+PICK_DEFAULT = ("", "t.judgments_count, t.id")
+PICK_PLANNED = (" AND t.priority > 0", "t.priority DESC, t.id")
+
+
+def _task_pick(
+    *, campaign_id: int, annotator: User, lock: bool = True, active: bool = False
+) -> Task | None:
     """The next task for this annotator, locked (skipping rows others hold) unless
     lock=False, which only looks."""
-    row = _sql.fetchone(
-        f"SELECT t.id, t.conversation_id, t.parent_id, t.kind, t.candidate_keys FROM {TASK} t"
-        f" WHERE t.campaign_id = %s AND t.state = %s"
-        f" AND t.judgments_count < t.overlap - t.leased_count"
-        f" AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a"
-        f"                 WHERE a.task_id = t.id AND a.annotator_id = %s)"
-        f" ORDER BY t.judgments_count, t.id LIMIT 1"
-        + (_sql.for_update(of="t", skip_locked=True) if lock else ""),
-        [campaign_id, Task.State.OPEN, annotator.id],
-    )
+    row = None
+    for planned, order in [PICK_PLANNED, PICK_DEFAULT] if active else [PICK_DEFAULT]:
+        row = _sql.fetchone(
+            f"SELECT t.id, t.conversation_id, t.parent_id, t.kind, t.candidate_keys FROM {TASK} t"
+            f" WHERE t.campaign_id = %s AND t.state = %s"
+            f" AND t.judgments_count < t.overlap - t.leased_count"
+            f" AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a"
+            f"                 WHERE a.task_id = t.id AND a.annotator_id = %s)"
+            f"{planned} ORDER BY {order} LIMIT 1"
+            + (_sql.for_update(of="t", skip_locked=True) if lock else ""),
+            [campaign_id, Task.State.OPEN, annotator.id],
+        )
+        if row is not None:
+            break
     if row is None:
         return None
     task_id, conversation_id, parent_id, kind, keys = row
