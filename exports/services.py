@@ -1,35 +1,325 @@
-from collections.abc import Iterator
+"""Every way out of Agora for data: rows of a format, written to a container, directly or as an
+export job on a worker. The API, the CLI, the Python helper and the tests call these."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from annotation.errors import RuleError
-from annotation.models import Campaign
+from django.core.files import File
+from django.core.files.storage import storages
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from .formats import FORMATS
-from .writers import jsonl_lines
+from annotation.errors import Conflict, RuleError
+from annotation.models import Campaign, User
+
+from .card import ConfigInfo, card_render
+from .formats import FORMATS, Format
+from .formats.base import ExportContext
+from .formats.spec import plain
+from .models import ExportJob
+from .options import COMMON, ExportOptions, container_check, options_parse
+from .writers import features_yaml, jsonl_lines, write_jsonl, write_parquet, write_parquet_shards
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
 
 
-def export_rows(*, campaign: Campaign, fmt: str, **options: Any) -> Iterator[dict[str, Any]]:
+@dataclass(frozen=True)
+class ExportPlan:
+    """A checked request: the format, the tables to write and the options."""
+
+    format: Format
+    container: str
+    tables: tuple[str, ...]
+    options: ExportOptions
+
+
+def export_plan(
+    *,
+    campaign: Campaign,
+    fmt: str,
+    container: str = "jsonl",
+    options: ExportOptions | Mapping[str, Any] | None = None,
+    all_tables: bool = False,
+) -> ExportPlan:
+    """Check a request before any row is written, so that a stream never breaks off with an
+    error halfway: the format, the container, the options and the table."""
     try:
-        rows = FORMATS[fmt]
+        format_ = FORMATS[fmt]
     except KeyError:
         raise RuleError(
             f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.", field="format"
         ) from None
-    return rows(campaign, **options)
+    container = container_check(container)
+    opts = options if isinstance(options, ExportOptions) else options_parse(options)
+    for name in opts.as_dict():
+        if name not in COMMON and name not in format_.options:
+            raise RuleError(f"The option {name} does not apply to the {fmt} format.", field=name)
+    if opts.table is not None and opts.table not in format_.tables:
+        raise RuleError(
+            f"The {fmt} format has the tables {', '.join(format_.tables)}.", field="table"
+        )
+    typed = tuple(name for name, t in format_.tables.items() if t.schema is not None)
+    default = format_.table_for(container, None)
+    if opts.table is not None:
+        tables: tuple[str, ...] = (opts.table,)
+    elif container == "hf":
+        tables = typed
+    elif default is not None:
+        tables = (default,)
+    elif all_tables:
+        tables = tuple(format_.tables) if container == "jsonl" else typed
+    else:
+        raise RuleError(
+            f"The {fmt} format has several tables; choose one with table="
+            f"{'|'.join(format_.tables)} (or export it as a dataset folder).",
+            field="table",
+        )
+    for table in tables:
+        if container != "jsonl" and format_.tables[table].schema is None:
+            raise RuleError(
+                f"The {fmt} table {table} nests without a fixed depth and is written as JSON "
+                f"Lines only; for {container}, choose table={'|'.join(typed)}.",
+                field="table",
+            )
+    if format_.check is not None:
+        format_.check(ExportContext(campaign, opts))
+    return ExportPlan(format_, container, tables, opts)
+
+
+def export_rows(
+    *,
+    campaign: Campaign,
+    fmt: str,
+    table: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    **options: Any,
+) -> Iterator[dict[str, Any]]:
+    """The rows of one table of a format (checked now, read as they are consumed)."""
+    if table is not None:
+        options["table"] = table
+    plan = export_plan(campaign=campaign, fmt=fmt, options=options)
+    return plain(_rows(campaign=campaign, plan=plan, progress=progress))
+
+
+def _rows(
+    *, campaign: Campaign, plan: ExportPlan, progress: Callable[[int], None] | None = None
+) -> Iterator[Any]:
+    ctx = ExportContext(campaign, plan.options, progress=progress)
+    return plan.format.tables[plan.tables[0]].rows(ctx)
 
 
 def export_jsonl_stream(*, campaign: Campaign, fmt: str, **options: Any) -> Iterator[bytes]:
-    return jsonl_lines(export_rows(campaign=campaign, fmt=fmt, **options))
+    """JSON Lines of one table, a line at a time (checked now, read as they are consumed)."""
+    plan = export_plan(campaign=campaign, fmt=fmt, options=options)
+    return jsonl_lines(_rows(campaign=campaign, plan=plan))
 
 
 def export_to_file(*, campaign: Campaign, fmt: str, path: Path, **options: Any) -> int:
-    """Write a JSONL export; returns the number of rows."""
-    count = 0
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as f:
-        for line in export_jsonl_stream(campaign=campaign, fmt=fmt, **options):
-            f.write(line)
-            count += 1
-    tmp.replace(path)
-    return count
+    """Write one table as JSON Lines; returns the number of rows."""
+    result = export_write(
+        campaign=campaign, fmt=fmt, container="jsonl", path=Path(path), options=options
+    )
+    return result.rows
+
+
+@dataclass
+class ExportResult:
+    path: Path  # the file, or the dataset folder
+    rows: int  # rows of every table written
+    tables: dict[str, int] = field(default_factory=dict)  # rows per table
+
+
+def export_size(*, campaign: Campaign, plan: ExportPlan) -> int:
+    """How many units (judgments, conversations, people) the export reads, for progress."""
+    ctx = ExportContext(campaign, plan.options)
+    return sum(plan.format.tables[t].size(ctx) for t in plan.tables)
+
+
+def export_write(
+    *,
+    campaign: Campaign,
+    fmt: str,
+    container: str,
+    path: Path,
+    options: ExportOptions | Mapping[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Write an export: a JSON Lines or Parquet file at path, or a dataset folder at path.
+
+    A file is written under a temporary name and renamed when complete, so a reader never
+    sees half an export.
+    """
+    plan = export_plan(campaign=campaign, fmt=fmt, container=container, options=options)
+    ctx = ExportContext(campaign, plan.options, progress=progress)
+    if plan.container == "hf":
+        return _write_folder(ctx, plan, Path(path))
+    table = plan.format.tables[plan.tables[0]]
+    part = path.with_name(path.name + ".part")
+    if plan.container == "jsonl":
+        with part.open("wb") as f:
+            rows = write_jsonl(table.rows(ctx), f)
+    else:
+        assert table.schema is not None
+        rows = write_parquet(table.rows(ctx), part, table.schema(plan.options)).rows
+    os.replace(part, path)
+    return ExportResult(path=path, rows=rows, tables={plan.tables[0]: rows})
+
+
+def _write_folder(ctx: ExportContext, plan: ExportPlan, folder: Path) -> ExportResult:
+    """Parquet shards under data/<config>/ and a README.md dataset card."""
+    building = folder.with_name(folder.name + ".part")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    configs = []
+    result = ExportResult(path=folder, rows=0)
+    single = len(plan.format.tables) == 1
+    for name in plan.tables:
+        table = plan.format.tables[name]
+        assert table.schema is not None
+        schema = table.schema(plan.options)
+        config = "default" if single else name
+        stats = write_parquet_shards(table.rows(ctx), building / "data" / config, schema)
+        configs.append(
+            ConfigInfo(
+                name=config,
+                path=f"data/{config}/train-*",
+                rows=stats.rows,
+                num_bytes=stats.num_bytes,
+                download_size=sum(f.stat().st_size for f in stats.files),
+                features=features_yaml(schema),
+            )
+        )
+        result.tables[config] = stats.rows
+        result.rows += stats.rows
+    (building / "README.md").write_text(
+        card_render(ctx=ctx, fmt=plan.format, configs=configs, exported_at=timezone.now())
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(building, folder)
+    return result
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+# A job still "running" this long after it started lost its worker: a redelivery may take it.
+JOB_STALE_AFTER = timedelta(hours=3)
+PROGRESS_EVERY_S = 1.0
+
+
+@transaction.atomic
+def export_job_start(
+    *,
+    campaign: Campaign,
+    requested_by: User,
+    fmt: str,
+    container: str = "jsonl",
+    options: Mapping[str, Any] | None = None,
+) -> ExportJob:
+    """Queue an export for a worker; the job is checked now, so a bad request fails here."""
+    plan = export_plan(campaign=campaign, fmt=fmt, container=container, options=options)
+    job = ExportJob.objects.create(
+        campaign=campaign,
+        format=plan.format.name,
+        container=plan.container,
+        options=plan.options.as_dict(),
+        schema_version=plan.format.version,
+        requested_by=requested_by,
+    )
+    from .tasks import export_job_run_task  # tasks import this module
+
+    transaction.on_commit(lambda: export_job_run_task.delay(job.id))
+    return job
+
+
+def export_job_run(*, job_id: int) -> None:
+    """Run a queued job. A second delivery of the same job does nothing: the job is claimed
+    with a conditional update, and only a queued job (or one whose worker died) is taken."""
+    now = timezone.now()
+    claimed = ExportJob.objects.filter(
+        Q(state=ExportJob.State.QUEUED)
+        | Q(state=ExportJob.State.RUNNING, started_at__lt=now - JOB_STALE_AFTER),
+        id=job_id,
+    ).update(state=ExportJob.State.RUNNING, started_at=now, progress=0.0, error="")
+    if not claimed:
+        return
+    job = ExportJob.objects.select_related("campaign").get(id=job_id)
+    try:
+        name, result = _job_write(job)
+    except Exception as e:
+        logger.exception("export job %s failed", job_id)
+        message = e.message if isinstance(e, RuleError) else f"{type(e).__name__}: {e}"
+        ExportJob.objects.filter(id=job_id).update(
+            state=ExportJob.State.FAILED, error=message[:2000], finished_at=timezone.now()
+        )
+        return
+    ExportJob.objects.filter(id=job_id).update(
+        state=ExportJob.State.DONE,
+        progress=1.0,
+        row_count=result.rows,
+        file=name,
+        finished_at=timezone.now(),
+    )
+
+
+def _job_write(job: ExportJob) -> tuple[str, ExportResult]:
+    plan = export_plan(
+        campaign=job.campaign, fmt=job.format, container=job.container, options=job.options
+    )
+    total = max(export_size(campaign=job.campaign, plan=plan), 1)
+    done = 0
+    last = time.monotonic()
+
+    def progress(n: int) -> None:
+        nonlocal done, last
+        done += n
+        if time.monotonic() - last >= PROGRESS_EVERY_S:
+            last = time.monotonic()
+            ExportJob.objects.filter(id=job.id).update(progress=min(done / total, 0.99))
+
+    filename = job.filename
+    with tempfile.TemporaryDirectory(prefix="agora-export-") as tmp:
+        out = Path(tmp) / filename
+        if job.container == "hf":
+            folder = Path(tmp) / filename.removesuffix(".zip")
+            result = export_write(
+                campaign=job.campaign, fmt=job.format, container="hf", path=folder,
+                options=plan.options, progress=progress,
+            )  # fmt: skip
+            _zip_folder(folder, out)
+        else:
+            result = export_write(
+                campaign=job.campaign, fmt=job.format, container=job.container, path=out,
+                options=plan.options, progress=progress,
+            )  # fmt: skip
+        with out.open("rb") as f:
+            name = storages["exports"].save(f"{job.campaign.slug}/{job.id}/{filename}", File(f))
+    return name, result
+
+
+def _zip_folder(folder: Path, out: Path) -> None:
+    # Parquet is compressed already: the archive only stores.
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                z.write(path, Path(folder.name) / path.relative_to(folder))
+
+
+def export_job_file(*, job: ExportJob) -> str:
+    """The stored file of a finished job (its name in the `exports` storage)."""
+    if job.state != ExportJob.State.DONE or not job.file:
+        raise Conflict(f"The export is {job.state}, not done.", code="not_done")
+    return job.file

@@ -1,10 +1,219 @@
-"""Containers for rows: JSON Lines, streamed a line at a time."""
+"""Containers for rows: JSON Lines (streamed a line at a time), Parquet (written a row group at a
+time), and a Hugging Face dataset folder (Parquet shards and a README.md dataset card).
 
+Each writer holds at most one row group of rows in memory, whatever the export's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
 import json
+import os
 from collections.abc import Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .formats.spec import Shared, SplitRow
+
+# Rows per Parquet row group: small enough to bound memory (and to let the Hub's viewer read
+# a page without a whole file), large enough for columnar compression to work.
+ROW_GROUP_ROWS = 2_000
+# Rows per shard of a dataset folder.
+SHARD_ROWS = 500_000
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
-def jsonl_lines(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+def encode_row(row: dict[str, Any] | SplitRow) -> str:
+    """One row as a line of JSON (without the newline); a SplitRow's shared columns are
+    encoded once for all the rows that share them."""
+    if not isinstance(row, SplitRow):
+        return _ENCODER.encode(row)
+    shared = row.shared
+    if shared.json is None:
+        shared.json = _ENCODER.encode(shared.columns)[1:-1]
+    own = _ENCODER.encode(row.own)
+    if not shared.json:
+        return own
+    return "{" + shared.json + ("," + own[1:] if len(own) > 2 else "}")
+
+
+def jsonl_lines(rows: Iterable[dict[str, Any] | SplitRow]) -> Iterator[bytes]:
     for row in rows:
-        yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
+        yield (encode_row(row) + "\n").encode()
+
+
+def write_jsonl(rows: Iterable[dict[str, Any] | SplitRow], out: BinaryIO) -> int:
+    """Write rows as JSON Lines; returns how many. Lines are written in blocks of ~1 MB."""
+    count = 0
+    encode = encode_row
+    block: list[str] = []
+    size = 0
+    for row in rows:
+        line = encode(row)
+        block.append(line)
+        size += len(line)
+        count += 1
+        if size > 1 << 20:
+            out.write(("\n".join(block) + "\n").encode())
+            block, size = [], 0
+    if block:
+        out.write(("\n".join(block) + "\n").encode())
+    return count
+
+
+@dataclass
+class ParquetStats:
+    rows: int = 0
+    num_bytes: int = 0  # the Arrow size of the data, as datasets' `num_bytes`
+    files: list[Path] = field(default_factory=list)
+
+
+class _Columns:
+    """Rows gathered column by column, a row group at a time.
+
+    The shared columns of SplitRows are converted to Arrow once per Shared and repeated with
+    `take`, so a task's prompt and responses cost one conversion, not one per judgment.
+    """
+
+    def __init__(self, schema: pa.Schema):
+        self.schema = schema
+        self.names = schema.names
+        self.columns: list[list[Any]] = [[] for _ in self.names]
+        self.rows = 0
+        self.shared: list[Shared] = []
+        self.shared_at: dict[int, int] = {}  # id(Shared) -> its place in self.shared
+        self.takes: list[int] = []
+
+    def add(self, row: dict[str, Any] | SplitRow) -> None:
+        if isinstance(row, SplitRow):
+            place = self.shared_at.get(id(row.shared))
+            if place is None:
+                place = self.shared_at[id(row.shared)] = len(self.shared)
+                self.shared.append(row.shared)
+            self.takes.append(place)
+            get = row.own.get
+        else:
+            get = row.get
+        for column, name in zip(self.columns, self.names, strict=True):
+            column.append(get(name))
+        self.rows += 1
+
+    def table(self) -> pa.Table:
+        arrays = [pa.array(c, type=f.type) for c, f in zip(self.columns, self.schema, strict=True)]
+        if self.shared:
+            names = list(self.shared[0].columns)
+            fields = [self.schema.field(n) for n in names]
+            unique = pa.Table.from_pylist([s.columns for s in self.shared], pa.schema(fields))
+            repeated = unique.take(pa.array(self.takes, type=pa.int64()))
+            for name in names:
+                arrays[self.names.index(name)] = repeated.column(name).combine_chunks()
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        self.columns = [[] for _ in self.names]
+        self.rows = 0
+        self.shared, self.shared_at, self.takes = [], {}, []
+        return table
+
+
+def _release_memory_promptly() -> None:
+    """pyarrow's jemalloc keeps freed pages for a while; an export frees a row group's worth
+    every few thousand rows, so give them back at once and keep the worker's RSS flat."""
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        pa.jemalloc_set_decay_ms(0)
+
+
+def write_parquet(
+    rows: Iterable[dict[str, Any] | SplitRow],
+    path: Path,
+    schema: pa.Schema,
+    *,
+    row_group_rows: int = ROW_GROUP_ROWS,
+    max_rows: int | None = None,
+) -> ParquetStats:
+    """Write rows to one Parquet file, a row group at a time (at most max_rows rows: the
+    caller passes an iterator and continues it into the next file)."""
+    _release_memory_promptly()
+    stats = ParquetStats(files=[path])
+    columns = _Columns(schema)
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for row in rows:
+            columns.add(row)
+            stats.rows += 1
+            if columns.rows >= row_group_rows:
+                table = columns.table()
+                stats.num_bytes += table.nbytes
+                writer.write_table(table)
+            if max_rows is not None and stats.rows >= max_rows:
+                break
+        if columns.rows or stats.rows == 0:
+            table = columns.table()
+            stats.num_bytes += table.nbytes
+            writer.write_table(table)
+    return stats
+
+
+def write_parquet_shards(
+    rows: Iterable[dict[str, Any] | SplitRow],
+    folder: Path,
+    schema: pa.Schema,
+    *,
+    split: str = "train",
+    shard_rows: int = SHARD_ROWS,
+) -> ParquetStats:
+    """Rows as `{split}-00000-of-0000N.parquet` shards in folder (the Hub's naming)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    it = iter(rows)
+    total = ParquetStats()
+    parts: list[Path] = []
+    while True:
+        part = folder / f".{split}-{len(parts):05d}.parquet.part"
+        stats = write_parquet(it, part, schema, max_rows=shard_rows)
+        if stats.rows == 0 and parts:
+            part.unlink()
+            break
+        parts.append(part)
+        total.rows += stats.rows
+        total.num_bytes += stats.num_bytes
+        if stats.rows < shard_rows:
+            break
+    for i, part in enumerate(parts):
+        final = folder / f"{split}-{i:05d}-of-{len(parts):05d}.parquet"
+        os.replace(part, final)
+        total.files.append(final)
+    return total
+
+
+# --- the dataset card's typed features ------------------------------------------------------
+
+
+def features_yaml(schema: pa.Schema) -> list[dict[str, Any]]:
+    """An Arrow schema as the `dataset_info.features` list of a dataset card (the YAML form of
+    `datasets.Features`)."""
+    return [{"name": f.name, **_feature(f.type)} for f in schema]
+
+
+def _dtype(kind: pa.DataType) -> str:
+    if pa.types.is_float64(kind):
+        return "float64"
+    if pa.types.is_float32(kind):
+        return "float32"
+    if pa.types.is_boolean(kind):
+        return "bool"
+    return str(kind)  # string, int64, int32, ...
+
+
+def _feature(kind: pa.DataType) -> dict[str, Any]:
+    if pa.types.is_struct(kind):
+        return {"struct": [{"name": f.name, **_feature(f.type)} for f in kind]}
+    if pa.types.is_list(kind):
+        inner = kind.value_type
+        if pa.types.is_struct(inner):
+            return {"list": _feature(inner)["struct"]}
+        if pa.types.is_list(inner):
+            return {"list": _feature(inner)}
+        return {"list": _dtype(inner)}
+    return {"dtype": _dtype(kind)}

@@ -6,6 +6,7 @@ import datasets
 from django.core.management import call_command
 
 from annotation.models import Campaign, Judgment, Task
+from exports.formats.base import annotator_pseudonym
 from tests.conftest import api_client_for, pairwise_lines
 
 
@@ -36,7 +37,10 @@ def test_import_lease_judge_export_and_load(make_campaign, alice, bob, carol, tm
                 format="json",
             )
             assert submitted.status_code == 201
-            picked[(user.pseudonym, body["task"]["id"])] = right["text"]
+            exported_as = annotator_pseudonym(
+                campaign_id=campaign.id, user_pseudonym=user.pseudonym
+            )
+            picked[(exported_as, body["task"]["id"])] = right["text"]
         assert r.status_code == 204
     assert Judgment.objects.count() == 10
     assert set(Task.objects.values_list("state", flat=True)) == {"complete"}

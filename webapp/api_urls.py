@@ -23,6 +23,13 @@ urlpatterns = [
         exports_api.CampaignExportApi.as_view(),
         name="api_campaign_export",
     ),
+    path("exports/", exports_api.ExportJobListApi.as_view(), name="api_export_jobs"),
+    path("exports/<int:job_id>/", exports_api.ExportJobApi.as_view(), name="api_export_job"),
+    path(
+        "exports/<int:job_id>/download/",
+        exports_api.ExportJobDownloadApi.as_view(),
+        name="api_export_job_download",
+    ),
     path(
         "assignments/<int:assignment_id>/judgment/",
         annotation_api.JudgmentSubmitApi.as_view(),

@@ -1,14 +1,17 @@
 """Agora settings, read from the environment (12-factor).
 
 Every default serves `make run` on a bare machine: SQLite under var/, a Celery broker that
-needs no server, a secret key generated into var/ on first run. Production sets DATABASE_URL,
-CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS (see docker/.env.example).
+needs no server, a secret key generated into var/ on first run, plain-text logs, plain HTTP.
+Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS, the SECURE_*
+variables and LOG_FORMAT=json; docker/.env.example lists every variable with one line each.
 """
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,8 +36,22 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+if not DEBUG and SECRET_KEY.startswith("change-me"):
+    # The placeholder of docker/.env.example is public: sessions signed with it can be forged.
+    raise ImproperlyConfigured("SECRET_KEY is still the example's placeholder; set a random one")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS. Off by default so `make run` and the tests speak plain HTTP; production turns each on
+# (`manage.py check --deploy` says which are missing). Behind a proxy that terminates TLS,
+# TRUST_X_FORWARDED_PROTO=1 lets Django see the original scheme; the proxy must then set
+# (never pass through) X-Forwarded-Proto.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -55,12 +72,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id and the request's duration cover everything below.
+    "webapp.logging.RequestLogMiddleware",
+    # Before SecurityMiddleware and CommonMiddleware: probes skip host checks and redirects.
+    "webapp.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The page's language from Accept-Language; the annotator's profile may override it below.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "annotation.language.ProfileLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -86,8 +110,12 @@ TEMPLATES = [
     }
 ]
 
+# An empty DATABASE_URL or CELERY_BROKER_URL means the default, as every variable left empty
+# in docker/.env.example does.
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'agora.sqlite3'}")
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'agora.sqlite3'}"
+    )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time, taken at BEGIN, so concurrent leases queue instead of failing
@@ -100,6 +128,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable server fails fast (and /readyz with it) instead of hanging a worker.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "annotation.User"
@@ -114,12 +146,53 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The annotator's pages are translated (locale/<lang>/LC_MESSAGES, compiled .mo committed).
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
+MEDIA_ROOT = VAR_DIR / "media"
+EXPORTS_DIR = Path(env.str("AGORA_EXPORTS_DIR", default=str(VAR_DIR / "exports")))
+
+
+def _exports_storage() -> dict[str, Any]:
+    """Where export files go: EXPORTS_DIR, or a bucket when AGORA_EXPORTS_S3_BUCKET is set.
+
+    Any S3-compatible store works (AWS, MinIO, Ceph, R2...) through django-storages. Keys left
+    unset fall back to boto3's own chain (AWS_* variables, an instance role).
+    """
+    bucket = env.str("AGORA_EXPORTS_S3_BUCKET", default="")
+    if not bucket:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": EXPORTS_DIR, "base_url": None},
+        }
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "location": env.str("AGORA_EXPORTS_S3_PREFIX", default="exports"),
+        "default_acl": None,
+        "file_overwrite": False,
+        # Downloads go through short-lived signed URLs; the bucket stays private.
+        "querystring_auth": True,
+        "querystring_expire": env.int("AGORA_EXPORTS_S3_URL_EXPIRE", default=3600),
+        # Signature V4: what current AWS regions and S3-compatible stores accept.
+        "signature_version": "s3v4",
+    }
+    for option, variable in (
+        ("endpoint_url", "AGORA_EXPORTS_S3_ENDPOINT_URL"),
+        ("region_name", "AGORA_EXPORTS_S3_REGION"),
+        ("access_key", "AGORA_EXPORTS_S3_ACCESS_KEY_ID"),
+        ("secret_key", "AGORA_EXPORTS_S3_SECRET_ACCESS_KEY"),
+    ):
+        if value := env.str(variable, default=""):
+            options[option] = value
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -127,10 +200,10 @@ STORAGES = {
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
+    # Export files: `django.core.files.storage.storages["exports"]`.
+    "exports": _exports_storage(),
 }
 WHITENOISE_USE_FINDERS = DEBUG
-MEDIA_ROOT = VAR_DIR / "media"
-EXPORTS_DIR = Path(env.str("AGORA_EXPORTS_DIR", default=str(VAR_DIR / "exports")))
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -170,7 +243,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: a broker that needs no server by default (messages as files under var/), Redis or
 # RabbitMQ in production. Pages and the API never need the broker to be up.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
     _queue_dir.mkdir(parents=True, exist_ok=True)
@@ -193,17 +266,64 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"exports.tasks.*": {"queue": "exports"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.leases_expire_task", "schedule": 60.0},
+    "top-up-generation-buffers": {
+        "task": "generation.tasks.generation_buffers_task",
+        "schedule": 30.0,
+    },
+    "refresh-active-routing": {
+        "task": "annotation.tasks.task_priorities_refresh_task",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Task events for `celery -A webapp events` or Flower (which can also switch them on at run
+# time); off by default, since every task then sends extra messages.
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=False)
+CELERY_TASK_SEND_SENT_EVENT = env.bool("CELERY_TASK_SEND_SENT_EVENT", default=False)
 
-LOGGING = {
+# Readiness (/readyz): seconds each check may take.
+READYZ_TIMEOUT = env.float("READYZ_TIMEOUT", default=2.0)
+
+# Logs go to stderr: plain text for people (`make run`), or one JSON object a line for a log
+# pipeline (LOG_FORMAT=json), with a line per HTTP request and per Celery task (LOG_REQUESTS,
+# on by default with JSON). See webapp/logging.py.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+LOG_REQUESTS = env.bool("LOG_REQUESTS", default=LOG_FORMAT == "json")
+_event_level = "INFO" if LOG_REQUESTS else "WARNING"
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "webapp.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "agora.request": {"level": _event_level},
+        "agora.task": {"level": _event_level},
+    },
 }
+if LOG_FORMAT == "json":
+    LOGGING["loggers"].update(
+        {
+            # runserver's own access line and Celery's "Task ... succeeded" say what the
+            # request and task lines say; their warnings and errors still come through.
+            "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+            "celery.app.trace": {"level": "WARNING" if LOG_REQUESTS else "INFO"},
+            # A worker gives its task logger a plain handler of its own; send it to the root.
+            "celery.task": {"handlers": [], "propagate": True},
+        }
+    )
 
 # Agora's own knobs.
+# OpenAI-compatible endpoints a model may use (exact base URLs, comma separated); any other
+# base URL is refused before a request is made. API keys come from the environment only.
+AGORA_OPENAI_ALLOWED_BASE_URLS = env.list("AGORA_OPENAI_ALLOWED_BASE_URLS", default=[])
 AGORA_EXPORT_BATCH_SIZE = env.int("AGORA_EXPORT_BATCH_SIZE", default=1000)
 AGORA_IMPORT_MAX_LINES = env.int("AGORA_IMPORT_MAX_LINES", default=100_000)

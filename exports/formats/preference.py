@@ -1,51 +1,270 @@
-"""`preference`: TRL's conversational preference format with provenance columns.
+"""`preference`: TRL's preference format (explicit prompt), with provenance columns.
 
-One row per pairwise judgment that preferred one response (ties and "both bad" carry no
-preference and are left out). `prompt` is the conversation from its root to the judged turn;
-`chosen` and `rejected` are one-message assistant lists, as DPOTrainer and RewardTrainer read
-them. Documented in docs/exports.md.
+Rows come from pairwise judgments, from rankings and from ratings on one attribute (see
+pairs.py): one row per judgment and pair, or one per task and pair by majority. `prompt` is the
+conversation from its root (system message included) to the judged turn; `chosen` and
+`rejected` are one-message assistant lists, as DPOTrainer and RewardTrainer read them; with
+`text`, all three are plain strings. Documented in docs/exports.md.
 """
 
+from __future__ import annotations
+
+import difflib
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from annotation.models import Campaign
+import pyarrow as pa
 
-from .base import MessageIndex, as_chat, judgments_in_batches
+from annotation.errors import RuleError
 
-SCHEMA_VERSION = "agora.preference/1"
+from ..options import ExportOptions
+from .base import Batch, ExportContext, plain_text, system_text
+from .pairs import PREFERRED, Tally, Vote, votes_of
+from .spec import MESSAGES, Format, Shared, SplitRow, Table, arrow_schema
+
+SCHEMA_VERSION = "agora.preference/2"
+KINDS = ("pairwise", "ranking", "rating")
 
 
-def rows(campaign: Campaign, **_: Any) -> Iterator[dict[str, Any]]:
-    strength_levels = campaign.settings.get("strength_levels", 0)
-    for batch in judgments_in_batches(campaign, kind="pairwise"):
-        index = MessageIndex({j.task.conversation_id for j in batch})
-        for j in batch:
-            payload = j.payload
-            if payload.get("outcome") != "preferred":
+def rating_attribute(ctx: ExportContext) -> str | None:
+    """The rated attribute that orders responses: the option, else the campaign's first."""
+    settings = ctx.kind_settings("rating")
+    names = [a.name for a in settings.attributes] if settings else []
+    chosen = ctx.options.rating_attribute
+    if chosen is not None and names and chosen not in names:
+        raise RuleError(
+            f"rating_attribute must be one of {', '.join(names)}.", field="rating_attribute"
+        )
+    return chosen or (names[0] if names else None)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def similarity(a: str, b: str, how: str) -> float:
+    """How alike two responses are, 0 to 1: the Jaccard index of their sets of lower-cased
+    words, or difflib's ratio of matching characters."""
+    if how == "difflib":
+        return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    if not wa and not wb:
+        return 1.0
+    return len(wa & wb) / len(wa | wb)
+
+
+def rows(ctx: ExportContext) -> Iterator[SplitRow]:
+    o = ctx.options
+    attribute = rating_attribute(ctx)
+    pairwise_levels = ctx.campaign.settings.get("strength_levels", 0)
+    if ctx.campaign.task_kind != "pairwise":
+        pairwise_levels = None
+    for batch in ctx.batches_by_task(KINDS):
+        votes: list[Vote] = []
+        for j in batch.judgments:
+            votes += votes_of(j, pairs=o.pairs, rating_attribute=attribute)
+        tally = Tally(votes)
+        pairs = _Pairs(ctx, batch)
+        if o.aggregate == "majority":
+            yield from _majority_rows(ctx, pairs, votes, tally)
+            continue
+        person = ctx.person
+        for v in votes:
+            if v.outcome != PREFERRED and not o.keep_ties:
                 continue
-            chosen, rejected = index[payload["preferred"]], index[payload["rejected"]]
-            yield {
-                "prompt": as_chat(index.path(j.task.parent_id)),
-                "chosen": as_chat([chosen]),
-                "rejected": as_chat([rejected]),
-                "chosen_model": chosen.model.name if chosen.model else None,
-                "rejected_model": rejected.model.name if rejected.model else None,
-                "strength": payload.get("strength"),
-                "strength_levels": strength_levels,
-                "reason": payload.get("reason"),
-                "chosen_position": j.assignment.display_order.index(chosen.id),
-                "chosen_message_id": chosen.id,
-                "rejected_message_id": rejected.id,
-                "judgment_id": j.id,
-                "task_id": j.task_id,
-                "conversation_id": j.task.conversation_id,
-                "conversation_external_id": j.task.conversation.external_id or None,
-                "campaign": campaign.slug,
-                "annotator": j.annotator.pseudonym,
-                "profile_version": j.profile.version if j.profile else None,
-                "instructions_version": j.instructions_version,
-                "seconds_spent": j.seconds_spent,
-                "created_at": j.created_at.isoformat(),
-                "schema_version": SCHEMA_VERSION,
-            }
+            agreement, total = tally.agreement(v)
+            if o.min_agreement is not None and agreement < o.min_agreement:
+                continue
+            shared = pairs.shared(v)
+            if shared is None:
+                continue
+            j = v.judgment
+            order = j.display_order
+            yield SplitRow(
+                shared,
+                {
+                    "outcome": v.outcome,
+                    "strength": v.strength,
+                    "strength_levels": pairwise_levels if j.kind == "pairwise" else None,
+                    "chosen_score": v.chosen_score,
+                    "rejected_score": v.rejected_score,
+                    "chosen_rank": v.chosen_rank,
+                    "rejected_rank": v.rejected_rank,
+                    "reason": j.payload.get("reason"),
+                    "chosen_position": order.index(v.chosen) if v.chosen in order else None,
+                    "votes": total,
+                    "agreement": agreement,
+                    "judgment_id": j.id,
+                    "judgment_ids": [j.id],
+                    "annotator": person(j.annotator_id),
+                    "profile_version": j.profile_version,
+                    "instructions_version": j.instructions_version,
+                    "seconds_spent": j.seconds_spent,
+                    "created_at": j.created_at.isoformat(),
+                },
+            )
+
+
+def _majority_rows(
+    ctx: ExportContext, pairs: _Pairs, votes: list[Vote], tally: Tally
+) -> Iterator[SplitRow]:
+    """One row per pair of a task, saying what most of its votes say; the columns of single
+    judgments are null."""
+    o = ctx.options
+    by_pair: dict[tuple[Any, ...], list[Vote]] = {}
+    for v in votes:
+        by_pair.setdefault(v.pair, []).append(v)
+    for pair, pair_votes in by_pair.items():
+        majority = tally.majority(pair)
+        if majority is None:
+            continue  # the votes split evenly: no majority, no row
+        (outcome, winner), agreement, total = majority
+        if outcome != PREFERRED and not o.keep_ties:
+            continue
+        if o.min_agreement is not None and agreement < o.min_agreement:
+            continue
+        agreeing = [w for w in pair_votes if w.says == (outcome, winner)]
+        rep = agreeing[0]
+        if outcome == PREFERRED:
+            lo, hi = pair[2], pair[3]
+            chosen, rejected = (lo, hi) if winner == lo else (hi, lo)
+            rep = Vote(rep.judgment, rep.attribute, chosen, rejected, outcome)
+        shared = pairs.shared(rep)
+        if shared is None:
+            continue
+        yield SplitRow(
+            shared,
+            {
+                **dict.fromkeys(_OWN),
+                "outcome": outcome,
+                "votes": total,
+                "agreement": agreement,
+                "judgment_ids": [w.judgment.id for w in agreeing],
+                "created_at": max(w.judgment.created_at for w in agreeing).isoformat(),
+            },
+        )
+
+
+class _Pairs:
+    """The columns that every row about the same pair (of the same task, in the same
+    direction) shares: built, and encoded by a JSON Lines writer, once per batch."""
+
+    def __init__(self, ctx: ExportContext, batch: Batch):
+        self.ctx, self.batch = ctx, batch
+        self.cache: dict[tuple[Any, ...], Shared | None] = {}
+
+    def shared(self, v: Vote) -> Shared | None:
+        """None when the pair is left out (too similar, or written by someone who withdrew)."""
+        key = (v.judgment.task_id, v.attribute, v.chosen, v.rejected)
+        if key in self.cache:
+            return self.cache[key]
+        ctx, batch, o = self.ctx, self.batch, self.ctx.options
+        j = v.judgment
+        chosen, rejected = batch.messages[v.chosen], batch.messages[v.rejected]
+        shared: Shared | None = None
+        if (
+            o.max_similarity is None
+            or similarity(chosen.text, rejected.text, o.similarity) < o.max_similarity
+        ) and not batch.withdrawn(v.chosen, v.rejected):
+            chat = batch.chat(j.parent_id)
+            prompt: Any
+            pair: tuple[Any, Any]
+            if o.text:
+                prompt, pair = plain_text(chat), (chosen.text, rejected.text)
+            else:
+                prompt, pair = chat, (batch.reply(v.chosen), batch.reply(v.rejected))
+            shared = Shared(
+                {
+                    "prompt": prompt,
+                    "chosen": pair[0],
+                    "rejected": pair[1],
+                    "system": system_text(chat),
+                    "attribute": v.attribute,
+                    "source_kind": j.kind,
+                    "chosen_model": ctx.model_name(chosen.model_id),
+                    "rejected_model": ctx.model_name(rejected.model_id),
+                    "chosen_message_id": chosen.id,
+                    "rejected_message_id": rejected.id,
+                    "task_id": j.task_id,
+                    "round": j.round,
+                    "conversation_id": j.conversation_id,
+                    "conversation_external_id": batch.external_id(j.conversation_id),
+                    "campaign": ctx.campaign.slug,
+                    "schema_version": SCHEMA_VERSION,
+                }
+            )
+        self.cache[key] = shared
+        return shared
+
+
+COLUMNS: list[tuple[str, pa.DataType]] = [
+    # Shared by every row about the same pair.
+    ("prompt", MESSAGES),
+    ("chosen", MESSAGES),
+    ("rejected", MESSAGES),
+    ("system", pa.string()),
+    ("attribute", pa.string()),
+    ("source_kind", pa.string()),
+    ("chosen_model", pa.string()),
+    ("rejected_model", pa.string()),
+    ("chosen_message_id", pa.int64()),
+    ("rejected_message_id", pa.int64()),
+    ("task_id", pa.int64()),
+    ("round", pa.int64()),
+    ("conversation_id", pa.int64()),
+    ("conversation_external_id", pa.string()),
+    ("campaign", pa.string()),
+    ("schema_version", pa.string()),
+    # The row's own.
+    ("outcome", pa.string()),
+    ("strength", pa.int64()),
+    ("strength_levels", pa.int64()),
+    ("chosen_score", pa.float64()),
+    ("rejected_score", pa.float64()),
+    ("chosen_rank", pa.int64()),
+    ("rejected_rank", pa.int64()),
+    ("reason", pa.string()),
+    ("chosen_position", pa.int64()),
+    ("votes", pa.int64()),
+    ("agreement", pa.float64()),
+    ("judgment_id", pa.int64()),
+    ("judgment_ids", pa.list_(pa.int64())),
+    ("annotator", pa.string()),
+    ("profile_version", pa.int64()),
+    ("instructions_version", pa.int64()),
+    ("seconds_spent", pa.float64()),
+    ("created_at", pa.string()),
+]
+_OWN = [name for name, _ in COLUMNS[16:]]
+
+
+def schema(options: ExportOptions) -> pa.Schema:
+    if options.text:
+        return arrow_schema(*[(n, pa.string()) if t == MESSAGES else (n, t) for n, t in COLUMNS])
+    return arrow_schema(*COLUMNS)
+
+
+FORMAT = Format(
+    name="preference",
+    version=SCHEMA_VERSION,
+    kinds=KINDS,
+    check=rating_attribute,
+    summary="Preference pairs (prompt, chosen, rejected) in TRL's format, with provenance.",
+    tables={
+        "default": Table(rows=rows, schema=schema, size=lambda ctx: ctx.judgments_count(KINDS))
+    },
+    options=frozenset(
+        {
+            "pairs",
+            "rating_attribute",
+            "keep_ties",
+            "aggregate",
+            "min_agreement",
+            "max_similarity",
+            "similarity",
+            "text",
+        }
+    ),
+    tags=("human-feedback", "preference", "dpo", "rlhf"),
+    task_categories=("text-generation",),
+)

@@ -1,23 +1,52 @@
 // The task page: keyboard shortcuts, drag-to-rank, marking spans, slider values, a refused
-// form's answers put back, and time on task. Every listener is on the document, so all of it
-// keeps working on a card htmx swaps in. The page's markup says what each key does
-// (data-key, data-focus-key, data-points, data-rank-item), so this file knows few kinds.
+// form's answers put back, drafts kept in the browser, and time on task. Every listener is on
+// the document, so all of it keeps working on a card htmx swaps in. The page's markup says
+// what each key does (data-key, data-focus-key, data-points, data-rank-item), so this file
+// knows few kinds. Its words come from the page (#agora-strings), in the page's language.
 (function () {
   "use strict";
   let shownAt = performance.now();
   let shownFor = null; // the task the clock runs for: a refused form keeps its clock
 
   function judge() { return document.getElementById("judge"); }
+  // A message in the page's language: the template's translation if it has one, else English.
+  function msg(key, english) {
+    const el = document.querySelector('#agora-strings [data-msg="' + key + '"]');
+    return el ? el.textContent.trim() : english;
+  }
   const TEXT_INPUTS = ["text", "number", "search", "email", "url", "tel", "password"];
   function typing(el) {
     if (!el || !el.tagName) return false;
     if (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
     return el.tagName === "INPUT" && TEXT_INPUTS.includes(el.type);
   }
-  // Radios, checkboxes and sliders already move with the arrow keys.
+  // Radios, checkboxes and sliders already move with the arrow keys; so does a focused
+  // panel or code block that scrolls.
   function arrowsAreNative(el) {
+    if (el && el.dataset && el.dataset.scrollFocus) return true;
     return el && el.tagName === "INPUT" && ["radio", "checkbox", "range"].includes(el.type);
   }
+
+  // A response panel or code block that scrolls can be scrolled from the keyboard: it takes
+  // focus (Tab), then the arrow keys scroll it. Only those that do overflow, so short answers
+  // add no tab stops; looked at again when the card changes or the window is resized.
+  function scrollersReachable() {
+    document.querySelectorAll("main .scroll, main .md pre, main pre.raw").forEach(function (el) {
+      const scrolls = el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
+      if (scrolls && !el.hasAttribute("tabindex")) {
+        el.tabIndex = 0;
+        el.dataset.scrollFocus = "1";
+      } else if (!scrolls && el.dataset.scrollFocus) {
+        el.removeAttribute("tabindex");
+        delete el.dataset.scrollFocus;
+      }
+    });
+  }
+  let resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(scrollersReachable, 150);
+  });
   function changed(el) { el.dispatchEvent(new Event("change", { bubbles: true })); }
 
   // --- picking answers by key -------------------------------------------------------------
@@ -130,12 +159,13 @@
     if (!dragged) return;
     dragged.classList.remove("dragging");
     renumber(dragged.parentNode);
+    keep(dragged);
     dragged = null;
   });
 
   // --- sliders ------------------------------------------------------------------------------
 
-  const UNMOVED = "Move the slider to give a score.";
+  function unmoved() { return msg("slider-unmoved", "Move the slider to give a score."); }
   function sliderShow(input) {
     const out = input.parentNode.querySelector("output");
     if (out) { out.textContent = input.value; delete out.dataset.untouched; }
@@ -203,7 +233,7 @@
     const rendered = article.querySelector("[data-rendered]");
     const sel = window.getSelection();
     if (!sel || sel.isCollapsed || !sel.rangeCount) {
-      spanError(form, "Select some words of the response first, then mark them.");
+      spanError(form, msg("span-none", "Select some words of the response first, then mark them."));
       return true;
     }
     const range = sel.getRangeAt(0);
@@ -218,19 +248,19 @@
         Math.max(rendered.textContent.length, 1);
       const found = findInText(text, sel.toString(), near);
       if (!found) {
-        spanError(form, "That selection crosses formatting this page cannot trace back; " +
-          "press “Show plain text” and select it there.");
+        spanError(form, msg("span-formatting", "That selection crosses formatting this page " +
+          "cannot trace back; press “Show plain text” and select it there."));
         return true;
       }
       start = found[0];
       end = found[1];
     } else {
-      spanError(form, "Select words inside the response.");
+      spanError(form, msg("span-outside", "Select words inside the response."));
       return true;
     }
     while (start < end && /\s/.test(text[start])) start++;
     while (end > start && /\s/.test(text[end - 1])) end--;
-    if (end <= start) { spanError(form, "Select some words of the response first, then mark them."); return true; }
+    if (end <= start) { spanError(form, msg("span-none", "Select some words of the response first, then mark them.")); return true; }
     spanError(form, "");
     const row = spanAdd(form, storedOffset(raw, start), storedOffset(raw, end), text.slice(start, end), "");
     sel.removeAllRanges();
@@ -242,10 +272,14 @@
 
   // The server puts back the answers whose field names are fixed; those named per candidate
   // or per attribute (rank-812, rate-812-0, label-3...) come back here from #judge-draft.
-  function restore(form) {
+  // A draft kept in this browser has the same shape ({name: [values]}) and comes back the same
+  // way.
+  function serverDraft(form) {
     const data = document.getElementById("judge-draft");
-    if (!data || !form.contains(data)) return;
-    const draft = JSON.parse(data.textContent);
+    return data && form.contains(data) ? JSON.parse(data.textContent) : null;
+  }
+  function restore(form, draft) {
+    if (!draft) return;
     Object.keys(draft).forEach(function (name) {
       if (name.indexOf("span_") === 0) return;
       const values = draft[name];
@@ -269,23 +303,91 @@
     form.querySelectorAll("[data-ranking]").forEach(sortByPlace);
   }
 
+  // --- drafts: what the annotator entered, kept in this browser until it is stored ----------
+
+  // Kept in localStorage under the assignment's id, saved as the annotator works: a reload, a
+  // closed tab, a lost connection or a login that ran out mid-task never loses an answer. A
+  // stored or skipped task clears its draft; a draft older than a week is dropped.
+  const DRAFT_PREFIX = "agora:draft:";
+  const DRAFT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+  const NOT_KEPT = ["csrfmiddlewaretoken", "idempotency_key", "seconds_spent"];
+  function storage() {
+    try { return window.localStorage; } catch (err) { return null; } // storage may be off
+  }
+  function assignmentIn(path) {
+    const m = /\/assignments\/(\d+)\//.exec(path || "");
+    return m ? m[1] : null;
+  }
+  function assignmentOf(form) { return assignmentIn(form && form.getAttribute("action")); }
+  function draftLoad(form) {
+    const store = storage();
+    const id = assignmentOf(form);
+    if (!store || !id) return null;
+    try {
+      const kept = JSON.parse(store.getItem(DRAFT_PREFIX + id) || "null");
+      return kept && kept.fields;
+    } catch (err) { return null; }
+  }
+  function draftSave(form) {
+    const store = storage();
+    const id = assignmentOf(form);
+    if (!store || !id) return;
+    const fields = {};
+    Array.from(form.elements).forEach(function (el) {
+      if (!el.name || el.disabled || NOT_KEPT.includes(el.name)) return;
+      if (["submit", "button", "file", "reset"].includes(el.type)) return;
+      if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
+      // An unmoved slider sits at its midpoint, which is no answer.
+      if (el.matches("[data-slider]") && el.validationMessage) return;
+      (fields[el.name] = fields[el.name] || []).push(el.value);
+    });
+    try {
+      store.setItem(DRAFT_PREFIX + id, JSON.stringify({ saved: Date.now(), fields: fields }));
+    } catch (err) { /* storage full or off: the form itself still holds the answer */ }
+  }
+  function draftClear(id) {
+    const store = storage();
+    if (store && id) store.removeItem(DRAFT_PREFIX + id);
+  }
+  function draftsPrune() {
+    const store = storage();
+    if (!store) return;
+    const now = Date.now();
+    for (let i = store.length - 1; i >= 0; i--) {
+      const key = store.key(i);
+      if (!key || key.indexOf(DRAFT_PREFIX) !== 0) continue;
+      let saved = 0;
+      try { saved = JSON.parse(store.getItem(key)).saved || 0; } catch (err) { /* unreadable */ }
+      if (now - saved > DRAFT_MAX_AGE_MS) store.removeItem(key);
+    }
+  }
+  function keep(target) {
+    const form = judge();
+    if (form && target && form.contains(target)) draftSave(form);
+  }
+
   function setUp() {
     const form = judge();
     if (!form || form.dataset.ready) return;
     form.dataset.ready = "1";
     form.querySelectorAll("[data-slider]").forEach(function (input) {
-      input.setCustomValidity(UNMOVED); // its midpoint is no answer until it is moved
+      input.setCustomValidity(unmoved()); // its midpoint is no answer until it is moved
     });
-    restore(form);
+    draftsPrune();
+    // What this browser kept is at least as recent as what a refused form sent back.
+    restore(form, draftLoad(form) || serverDraft(form));
     if (shownFor !== form.action) { shownFor = form.action; shownAt = performance.now(); }
   }
   document.addEventListener("DOMContentLoaded", setUp);
   document.addEventListener("htmx:load", setUp);
+  document.addEventListener("DOMContentLoaded", scrollersReachable);
+  document.addEventListener("htmx:load", scrollersReachable);
 
   // --- events ---------------------------------------------------------------------------------
 
   document.addEventListener("input", function (e) {
     if (e.target.matches && e.target.matches("[data-slider]")) sliderShow(e.target);
+    keep(e.target);
   });
   document.addEventListener("change", function (e) {
     if (e.target.matches && e.target.matches(".place-input")) {
@@ -293,13 +395,18 @@
       sortByPlace(list);
       e.target.focus();
     }
+    keep(e.target);
   });
   document.addEventListener("click", function (e) {
     const form = judge();
     const t = e.target.closest ? e.target : null;
     if (!form || !t) return;
-    if (t.closest("[data-mark]")) { e.preventDefault(); markSelection(form); }
-    else if (t.closest("[data-span-remove]")) { e.preventDefault(); t.closest(".span-row").remove(); }
+    if (t.closest("[data-mark]")) { e.preventDefault(); markSelection(form); draftSave(form); }
+    else if (t.closest("[data-span-remove]")) {
+      e.preventDefault();
+      t.closest(".span-row").remove();
+      draftSave(form);
+    }
     else if (t.closest("[data-raw-toggle]")) {
       const button = t.closest("[data-raw-toggle]");
       const article = button.closest("[data-critique]");
@@ -307,7 +414,8 @@
       article.querySelector("[data-raw]").hidden = !plain;
       article.querySelector("[data-rendered]").hidden = plain;
       button.setAttribute("aria-pressed", plain ? "true" : "false");
-      button.textContent = plain ? "Show formatted" : "Show plain text";
+      button.textContent = plain ? msg("show-formatted", "Show formatted") : msg("show-plain", "Show plain text");
+      scrollersReachable();
     }
   });
 
@@ -341,7 +449,7 @@
     if (!handled && k === "m") handled = markSelection(form);
     if (!handled && k === "s") { document.getElementById("skip-button").click(); handled = true; }
     if (!handled && k === "Enter" && !t.closest("button, a, summary")) { form.requestSubmit(); handled = true; }
-    if (handled) e.preventDefault();
+    if (handled) { e.preventDefault(); draftSave(form); }
   });
 
   // Time on task, sent with the judgment.
@@ -350,14 +458,38 @@
     if (field) field.value = ((performance.now() - shownAt) / 1000).toFixed(1);
   }, true);
 
-  // A failed request leaves the form as it was and offers to send it again.
+  // A failed request leaves the form as it was and offers to send it again, with the same
+  // idempotency key, so a submit that did reach the server is stored once.
   let lastFailed = null;
   document.addEventListener("htmx:sendError", function (e) {
     lastFailed = e.detail.elt;
     document.getElementById("net-error").hidden = false;
+    document.getElementById("net-retry").focus();
   });
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.detail.successful) document.getElementById("net-error").hidden = true;
+    // A 2xx answer to a submit or a skip means the task is done with: its draft goes. (The
+    // form that sent it may be gone by now, swapped out; the request's path names the task.)
+    const xhr = e.detail.xhr;
+    if (xhr && xhr.status >= 200 && xhr.status < 300 && !sentToLogin(xhr)) {
+      draftClear(assignmentIn(e.detail.requestConfig && e.detail.requestConfig.path));
+    }
+  });
+
+  // A login that ran out mid-task: the request was sent to the login page. Rather than show
+  // that page inside the card, go there for real and come back here; the draft waits.
+  function sentToLogin(xhr) {
+    const login = document.body.dataset.loginUrl;
+    if (!login || !xhr || !xhr.responseURL) return false;
+    return new URL(xhr.responseURL).pathname === new URL(login, location.href).pathname;
+  }
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!sentToLogin(e.detail.xhr)) return;
+    const login = document.body.dataset.loginUrl;
+    e.detail.shouldSwap = false;
+    const form = judge();
+    if (form) draftSave(form);
+    window.location.assign(login + "?next=" + encodeURIComponent(location.pathname + location.search));
   });
   document.addEventListener("click", function (e) {
     if (e.target && e.target.id === "net-retry" && lastFailed) {

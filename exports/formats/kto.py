@@ -1,0 +1,158 @@
+"""`kto`: TRL's unpaired preference format: `prompt`, `completion`, `label` (desirable or not).
+
+From binary judgments (thumbs up = true), from ratings on one attribute (at or above a
+threshold = true), and from pairwise choices (the preferred response true, the other false; a
+"both bad" makes two false rows when ties are kept). Documented in docs/exports.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from ..options import ExportOptions
+from .base import Batch, ExportContext, J, iso, plain_text, system_text
+from .pairs import BOTH_BAD, PREFERRED, pairwise_votes
+from .preference import rating_attribute
+from .spec import MESSAGES, Format, Table, arrow_schema
+
+SCHEMA_VERSION = "agora.kto/1"
+KINDS = ("binary", "rating", "pairwise")
+
+
+def _threshold(ctx: ExportContext, attribute: str | None) -> tuple[float | None, bool]:
+    """(threshold, strict): the option (score >= it is desirable), else the middle of the
+    attribute's scale (above it desirable, below not, the middle itself left out)."""
+    if ctx.options.threshold is not None:
+        return ctx.options.threshold, False
+    settings = ctx.kind_settings("rating")
+    if attribute is None or settings is None:
+        return None, True
+    scale = next(a.scale for a in settings.attributes if a.name == attribute)
+    return (scale.min + scale.max) / 2, True
+
+
+def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
+    attribute = rating_attribute(ctx)
+    threshold, strict = _threshold(ctx, attribute)
+    keep_both_bad = ctx.options.keep_ties
+    for batch in ctx.batches_by_task(KINDS):
+        for j in batch.judgments:
+            if j.kind == "binary":
+                for mid in j.display_order[:1]:
+                    yield from _row(ctx, batch, j, mid, j.payload["label"], attribute=None)
+            elif j.kind == "rating":
+                if attribute is None or threshold is None:
+                    continue
+                for key, scores in (j.payload.get("ratings") or {}).items():
+                    score = scores.get(attribute)
+                    if score is None or (strict and score == threshold):
+                        continue
+                    label = score > threshold if strict else score >= threshold
+                    yield from _row(
+                        ctx, batch, j, int(key), label, attribute=attribute,
+                        score=score, threshold=threshold,
+                    )  # fmt: skip
+            else:
+                for v in pairwise_votes(j):
+                    if v.outcome == PREFERRED:
+                        yield from _row(ctx, batch, j, v.chosen, True, attribute=v.attribute)
+                        yield from _row(ctx, batch, j, v.rejected, False, attribute=v.attribute)
+                    elif v.outcome == BOTH_BAD and keep_both_bad:
+                        yield from _row(ctx, batch, j, v.chosen, False, attribute=v.attribute)
+                        yield from _row(ctx, batch, j, v.rejected, False, attribute=v.attribute)
+
+
+def _row(
+    ctx: ExportContext,
+    batch: Batch,
+    j: J,
+    message_id: int,
+    label: bool,
+    *,
+    attribute: str | None,
+    score: float | None = None,
+    threshold: float | None = None,
+) -> Iterator[dict[str, Any]]:
+    if batch.withdrawn(message_id):
+        return
+    m = batch.messages[message_id]
+    chat = batch.chat(j.parent_id)
+    completion: Any = [{"role": m.role, "content": m.text}]
+    yield {
+        "prompt": plain_text(chat) if ctx.options.text else chat,
+        "completion": m.text if ctx.options.text else completion,
+        "label": bool(label),
+        "system": system_text(chat),
+        "attribute": attribute,
+        "source_kind": j.kind,
+        "score": score,
+        "threshold": threshold,
+        "reason": j.payload.get("reason"),
+        "model": ctx.model_name(m.model_id),
+        "message_id": m.id,
+        "position": j.display_order.index(m.id) if m.id in j.display_order else None,
+        "judgment_id": j.id,
+        "annotator": ctx.person(j.annotator_id),
+        "profile_version": j.profile_version,
+        "instructions_version": j.instructions_version,
+        "seconds_spent": j.seconds_spent,
+        "task_id": j.task_id,
+        "round": j.round,
+        "conversation_id": j.conversation_id,
+        "conversation_external_id": batch.external_id(j.conversation_id),
+        "campaign": ctx.campaign.slug,
+        "created_at": iso(j.created_at),
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("prompt", MESSAGES),
+    ("completion", MESSAGES),
+    ("label", pa.bool_()),
+    ("system", pa.string()),
+    ("attribute", pa.string()),
+    ("source_kind", pa.string()),
+    ("score", pa.float64()),
+    ("threshold", pa.float64()),
+    ("reason", pa.string()),
+    ("model", pa.string()),
+    ("message_id", pa.int64()),
+    ("position", pa.int64()),
+    ("judgment_id", pa.int64()),
+    ("annotator", pa.string()),
+    ("profile_version", pa.int64()),
+    ("instructions_version", pa.int64()),
+    ("seconds_spent", pa.float64()),
+    ("task_id", pa.int64()),
+    ("round", pa.int64()),
+    ("conversation_id", pa.int64()),
+    ("conversation_external_id", pa.string()),
+    ("campaign", pa.string()),
+    ("created_at", pa.string()),
+    ("schema_version", pa.string()),
+]
+
+
+def schema(options: ExportOptions) -> pa.Schema:
+    if options.text:
+        return arrow_schema(*[(n, pa.string()) if t == MESSAGES else (n, t) for n, t in COLUMNS])
+    return arrow_schema(*COLUMNS)
+
+
+FORMAT = Format(
+    name="kto",
+    version=SCHEMA_VERSION,
+    kinds=KINDS,
+    check=rating_attribute,
+    summary="Unpaired feedback (prompt, completion, label) in TRL's format, with provenance.",
+    tables={
+        "default": Table(rows=rows, schema=schema, size=lambda ctx: ctx.judgments_count(KINDS))
+    },
+    options=frozenset({"rating_attribute", "threshold", "keep_ties", "text"}),
+    tags=("human-feedback", "kto", "rlhf"),
+    task_categories=("text-generation",),
+)

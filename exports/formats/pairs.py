@@ -1,0 +1,170 @@
+"""Judgments as votes on pairs of responses: what pairwise, ranking and rating judgments say
+about which of two responses is better, and how much a task's annotators agree on it.
+
+A pairwise judgment is one vote (or one per attribute); a ranking of k responses is a vote on
+every one of its k(k-1)/2 pairs (or only best against worst); ratings on an attribute are a
+vote on every pair of rated responses (or best-scored against worst-scored). Equal places or
+equal scores are ties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .base import J
+
+PREFERRED, TIE, BOTH_BAD = "preferred", "tie", "both_bad"
+
+
+class Vote:
+    """What one judgment says about one pair (per attribute, for per-attribute choices)."""
+
+    __slots__ = (
+        "attribute",
+        "chosen",
+        "chosen_rank",
+        "chosen_score",
+        "judgment",
+        "outcome",
+        "pair",
+        "rejected",
+        "rejected_rank",
+        "rejected_score",
+        "says",
+        "strength",
+    )
+
+    def __init__(
+        self,
+        judgment: J,
+        attribute: str | None,
+        chosen: int,  # the better message; for a tie or both bad, the one shown first
+        rejected: int,
+        outcome: str,  # preferred, tie or both_bad
+        strength: int | None = None,
+        chosen_score: float | None = None,
+        rejected_score: float | None = None,
+        chosen_rank: int | None = None,  # 0 = best place in a ranking
+        rejected_rank: int | None = None,
+    ):
+        self.judgment = judgment
+        self.attribute = attribute
+        self.chosen = chosen
+        self.rejected = rejected
+        self.outcome = outcome
+        self.strength = strength
+        self.chosen_score = chosen_score
+        self.rejected_score = rejected_score
+        self.chosen_rank = chosen_rank
+        self.rejected_rank = rejected_rank
+        # The pair voted on, whichever way round: (task, attribute, lower id, higher id).
+        lo, hi = (chosen, rejected) if chosen < rejected else (rejected, chosen)
+        self.pair: tuple[int, str | None, int, int] = (judgment.task_id, attribute, lo, hi)
+        # What the vote says about its pair: which message won, or a tie / both bad.
+        self.says: tuple[str, int | None] = (outcome, chosen if outcome == PREFERRED else None)
+
+
+def _first_on_screen(j: J, a: int, b: int) -> tuple[int, int]:
+    order = j.display_order
+    if a in order and b in order and order.index(b) < order.index(a):
+        return b, a
+    return a, b
+
+
+def _pairwise_choice(j: J, choice: dict[str, Any], attribute: str | None) -> Vote | None:
+    outcome = choice.get("outcome")
+    if outcome == PREFERRED:
+        return Vote(j, attribute, choice["preferred"], choice["rejected"], PREFERRED,
+                    choice.get("strength"))  # fmt: skip
+    if outcome in (TIE, BOTH_BAD) and len(j.display_order) == 2:
+        first, second = j.display_order
+        return Vote(j, attribute, first, second, outcome)
+    return None
+
+
+def pairwise_votes(j: J) -> list[Vote]:
+    attributes = j.payload.get("attributes")
+    if not attributes:
+        vote = _pairwise_choice(j, j.payload, None)
+        return [] if vote is None else [vote]
+    votes = (_pairwise_choice(j, attributes[name], name) for name in sorted(attributes))
+    return [v for v in votes if v is not None]
+
+
+def ranking_votes(j: J, *, pairs: str) -> Iterator[Vote]:
+    groups: list[list[int]] = [g if isinstance(g, list) else [g] for g in j.payload["ranking"]]
+    if pairs == "best_vs_worst" and len(groups) > 1:
+        for a in groups[0]:
+            for b in groups[-1]:
+                yield Vote(j, None, a, b, PREFERRED, chosen_rank=0, rejected_rank=len(groups) - 1)
+        return
+    for i, group in enumerate(groups):
+        for x, a in enumerate(group):
+            for b in group[x + 1 :]:  # tied places
+                first, second = _first_on_screen(j, a, b)
+                yield Vote(j, None, first, second, TIE, chosen_rank=i, rejected_rank=i)
+            for k in range(i + 1, len(groups)):
+                for b in groups[k]:
+                    yield Vote(j, None, a, b, PREFERRED, chosen_rank=i, rejected_rank=k)
+
+
+def rating_votes(j: J, *, attribute: str, pairs: str) -> Iterator[Vote]:
+    ratings = j.payload.get("ratings") or {}
+    scores = {int(mid): s[attribute] for mid, s in ratings.items() if attribute in s}
+    order = [m for m in j.display_order if m in scores] or sorted(scores)
+    if len(order) < 2:
+        return
+    candidates: Iterable[tuple[int, int]]
+    top, bottom = max(scores.values()), min(scores.values())
+    if pairs == "best_vs_worst" and top != bottom:
+        candidates = [
+            (a, b) for a in order if scores[a] == top for b in order if scores[b] == bottom
+        ]
+    else:
+        candidates = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
+    for a, b in candidates:
+        sa, sb = scores[a], scores[b]
+        if sa < sb:
+            a, b, sa, sb = b, a, sb, sa
+        yield Vote(j, None, a, b, PREFERRED if sa > sb else TIE, chosen_score=sa, rejected_score=sb)
+
+
+def votes_of(j: J, *, pairs: str, rating_attribute: str | None) -> list[Vote]:
+    if j.kind == "pairwise":
+        return pairwise_votes(j)
+    if j.kind == "ranking":
+        return list(ranking_votes(j, pairs=pairs))
+    if j.kind == "rating" and rating_attribute:
+        return list(rating_votes(j, attribute=rating_attribute, pairs=pairs))
+    return []
+
+
+class Tally:
+    """How a batch's votes split on each pair, for agreement and majorities."""
+
+    def __init__(self, votes: list[Vote]):
+        self.counts: dict[tuple[Any, ...], dict[tuple[str, int | None], int]] = {}
+        self.totals: dict[tuple[Any, ...], int] = {}
+        counts, totals = self.counts, self.totals
+        for v in votes:
+            pair = v.pair
+            says = counts.get(pair)
+            if says is None:
+                says = counts[pair] = {}
+            says[v.says] = says.get(v.says, 0) + 1
+            totals[pair] = totals.get(pair, 0) + 1
+
+    def agreement(self, vote: Vote) -> tuple[float, int]:
+        """The share of the pair's votes that say what this one says, and the votes."""
+        total = self.totals[vote.pair]
+        return self.counts[vote.pair][vote.says] / total, total
+
+    def majority(self, pair: tuple[Any, ...]) -> tuple[tuple[str, int | None], float, int] | None:
+        """What most votes on the pair say, its share and the votes; None if the top is split."""
+        ranked = sorted(self.counts[pair].items(), key=lambda kv: -kv[1])
+        says, n = ranked[0]
+        if len(ranked) > 1 and ranked[1][1] == n:
+            return None
+        total = self.totals[pair]
+        return says, n / total, total

@@ -1,0 +1,90 @@
+"""How a format describes itself: its tables, each with its rows and its typed schema, the
+options it reads, and what a dataset card says about it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ..options import ExportOptions
+from .base import ExportContext
+
+# Rows are dicts, or SplitRows where many rows share columns.
+Rows = Callable[[ExportContext], Iterator[Any]]
+
+
+@dataclass(frozen=True)
+class Table:
+    rows: Rows
+    # The Arrow schema of a row (it may depend on the options, e.g. the plain-text variant);
+    # None for a table that only JSON Lines can hold (OpenAssistant's nested trees).
+    schema: Callable[[ExportOptions], pa.Schema] | None
+    # How many units (judgments, conversations, people) the rows are read from, for progress.
+    size: Callable[[ExportContext], int]
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    version: str
+    summary: str  # one line, for the dataset card
+    tables: dict[str, Table]
+    # The judgment kinds it reads (for the dataset card's counts).
+    kinds: tuple[str, ...] = ()
+    # Checks the options against the campaign before any row is written (raises RuleError).
+    check: Callable[[ExportContext], Any] | None = None
+    # Options beyond the common filters that this format reads.
+    options: frozenset[str] = frozenset()
+    # The table a single-file container writes when none is asked for; None: ask.
+    default_table: dict[str, str | None] = field(default_factory=dict)
+    # For the dataset card.
+    tags: tuple[str, ...] = ()
+    task_categories: tuple[str, ...] = ()
+
+    def table_for(self, container: str, table: str | None) -> str | None:
+        if table is not None:
+            return table
+        if len(self.tables) == 1:
+            return next(iter(self.tables))
+        return self.default_table.get(container)
+
+
+class Shared:
+    """Columns that many rows share (a task's prompt and responses, say), so that a JSON
+    Lines writer encodes them once, not once per row."""
+
+    __slots__ = ("columns", "json")
+
+    def __init__(self, columns: dict[str, Any]):
+        self.columns = columns
+        self.json: str | None = None  # the encoded columns, without braces, once a writer asks
+
+
+class SplitRow:
+    """A row as the columns it shares with others, then its own. Writers take it as is;
+    everyone else gets `merged()`, a plain dict (the shared columns first)."""
+
+    __slots__ = ("own", "shared")
+
+    def __init__(self, shared: Shared, own: dict[str, Any]):
+        self.shared = shared
+        self.own = own
+
+    def merged(self) -> dict[str, Any]:
+        return {**self.shared.columns, **self.own}
+
+
+def plain(rows: Iterator[Any]) -> Iterator[dict[str, Any]]:
+    """Rows as plain dicts, whatever a format yields."""
+    for row in rows:
+        yield row.merged() if type(row) is SplitRow else row
+
+
+MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
+
+def arrow_schema(*columns: tuple[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([pa.field(name, kind) for name, kind in columns])

@@ -1,0 +1,45 @@
+"""Shapes of the exports API. Serializers validate and describe; they never save."""
+
+from rest_framework import serializers
+
+from .formats import FORMATS
+from .options import CONTAINERS
+
+OPTIONS_HELP = (
+    "Filters and format options, e.g. "
+    '{"kinds": ["pairwise", "ranking"], "since": "2025-01-01", "include_flagged": false, '
+    '"include_gold": false, "min_agreement": 0.66, "max_similarity": 0.9, "aggregate": '
+    '"majority", "pairs": "all", "keep_ties": false, "text": false, "table": "utterances"}. '
+    "Every option is documented in the export docs."
+)
+
+
+class ExportJobIn(serializers.Serializer):
+    campaign = serializers.IntegerField(help_text="The campaign's id.")
+    format = serializers.ChoiceField(choices=list(FORMATS), default="preference")
+    container = serializers.ChoiceField(
+        choices=list(CONTAINERS),
+        default="jsonl",
+        help_text="jsonl, parquet, or hf (a Hugging Face dataset folder, downloaded as a zip).",
+    )
+    options = serializers.DictField(required=False, default=dict, help_text=OPTIONS_HELP)
+
+
+class ExportJobOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    campaign = serializers.IntegerField(source="campaign_id")
+    format = serializers.CharField()
+    container = serializers.CharField()
+    options = serializers.DictField()
+    schema_version = serializers.CharField()
+    state = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    progress = serializers.FloatField(help_text="0 to 1.")
+    row_count = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(help_text="Why it failed; empty otherwise.")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.CharField(help_text="This job's status.")
+    download_url = serializers.CharField(
+        allow_null=True, help_text="The file, once the job is done; null before."
+    )
