@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from celery import signals
@@ -120,9 +121,10 @@ def _forget_tokens():
 WAIT_SECONDS = 10
 
 
-@pytest.fixture
-def worker(monkeypatch) -> Iterator[object]:
-    """An embedded worker (solo pool) for the length of one test, stopped afterwards."""
+@contextmanager
+def embedded_worker(monkeypatch, queues: list[str]) -> Iterator[object]:
+    """A Celery worker (solo pool) in a thread of this process, on `queues`, over the
+    configured broker; stopped afterwards."""
 
     # The embedded worker sets up Celery's logging, which by default takes over the root
     # logger for the rest of the session; a `setup_logging` receiver tells Celery to leave
@@ -144,7 +146,7 @@ def worker(monkeypatch) -> Iterator[object]:
             pool="solo",
             concurrency=1,
             perform_ping_check=False,
-            queues=[settings.CELERY_TASK_DEFAULT_QUEUE],
+            queues=queues,
             shutdown_timeout=WAIT_SECONDS,
         ) as w:
             yield w
@@ -160,3 +162,10 @@ def worker(monkeypatch) -> Iterator[object]:
     ):
         time.sleep(0.1)
     assert left == [], f"threads left running after the worker stopped: {left}"
+
+
+@pytest.fixture
+def worker(monkeypatch) -> Iterator[object]:
+    """An embedded worker on the default queue for the length of one test."""
+    with embedded_worker(monkeypatch, [settings.CELERY_TASK_DEFAULT_QUEUE]) as w:
+        yield w

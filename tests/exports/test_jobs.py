@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -14,51 +12,21 @@ from collections.abc import Iterator
 import datasets
 import pyarrow.parquet as pq
 import pytest
-from celery import signals
-from celery.contrib.testing.worker import start_worker
 from django.core.management import call_command
 
 from exports.models import ExportJob
 from exports.services import export_job_run, export_job_start, export_rows
-from tests.conftest import api_client_for
+from tests.conftest import api_client_for, embedded_worker
 from tests.exports.conftest import judge_all, prefer_model_b, rate_by_model
-from webapp.celery import app as celery_app
 
 WAIT_SECONDS = 20
 
 
 @pytest.fixture
 def exports_worker(monkeypatch) -> Iterator[object]:
-    """An embedded worker (solo pool) on the `exports` queue, as tests/test_celery.py starts
-    one for the default queue."""
-
-    def keep_logging(**kwargs) -> None:
-        return None
-
-    signals.setup_logging.connect(keep_logging, weak=False)
-    monkeypatch.setenv("CELERY_LOG_LEVEL", "")
-    monkeypatch.setenv("CELERY_LOG_FILE", "")
-    root_level = logging.getLogger().level
-    threads_before = set(threading.enumerate())
-    try:
-        with start_worker(
-            celery_app,
-            pool="solo",
-            concurrency=1,
-            perform_ping_check=False,
-            queues=["exports"],
-            shutdown_timeout=WAIT_SECONDS,
-        ) as w:
-            yield w
-    finally:
-        signals.setup_logging.disconnect(keep_logging)
-        logging.captureWarnings(False)
-        logging.getLogger().setLevel(root_level)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while [t for t in threading.enumerate() if t not in threads_before] and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
+    """An embedded worker on the `exports` queue."""
+    with embedded_worker(monkeypatch, ["exports"]) as w:
+        yield w
 
 
 def wait_for(client, url: str) -> dict:
