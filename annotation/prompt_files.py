@@ -51,8 +51,10 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
-def _messages(prompt: Any) -> list[dict[str, str]]:
+def _messages(prompt: Any, last_role: str = "user") -> list[dict[str, str]]:
     if isinstance(prompt, str):
+        if last_role != "user":
+            raise _Bad(f"the last message of prompt must have the role {last_role}")
         return [{"role": "user", "content": _text(prompt, "prompt")}]
     if not isinstance(prompt, list) or not prompt:
         raise _Bad("prompt must be text or a non-empty list of messages")
@@ -66,8 +68,8 @@ def _messages(prompt: Any) -> list[dict[str, str]]:
         if role not in ROLES:
             raise _Bad(f"prompt[{i}].role must be one of {', '.join(ROLES)}")
         out.append({"role": role, "content": _text(m.get("content"), f"prompt[{i}].content")})
-    if out[-1]["role"] != "user":
-        raise _Bad("the last message of prompt must have the role user")
+    if out[-1]["role"] != last_role:
+        raise _Bad(f"the last message of prompt must have the role {last_role}")
     return out
 
 
@@ -105,7 +107,7 @@ def _external_id(raw: Any) -> str:
     return value
 
 
-def _row_from_object(line: int, obj: Any) -> PromptRow:
+def _row_from_object(line: int, obj: Any, last_role: str = "user") -> PromptRow:
     if not isinstance(obj, dict):
         raise _Bad("each line must be a JSON object")
     if "prompt" not in obj:
@@ -117,7 +119,7 @@ def _row_from_object(line: int, obj: Any) -> PromptRow:
     return PromptRow(
         line=line,
         external_id=_external_id(obj.get("id")),
-        messages=_messages(obj["prompt"]),
+        messages=_messages(obj["prompt"], last_role),
         responses=_responses(obj.get("responses")),
         metadata={**extra, **metadata},
     )
@@ -168,7 +170,7 @@ def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
 
 
 def prompt_rows_parse(
-    content: str | bytes, *, fmt: str, max_lines: int
+    content: str | bytes, *, fmt: str, max_lines: int, last_role: str = "user"
 ) -> tuple[list[PromptRow], list[LineError]]:
     """Every line checked: the good rows and an error for each bad line."""
     if isinstance(content, bytes):
@@ -191,7 +193,7 @@ def prompt_rows_parse(
         try:
             if isinstance(obj, _Bad):
                 raise obj
-            rows.append(_row_from_object(line, obj))
+            rows.append(_row_from_object(line, obj, last_role))
         except _Bad as e:
             errors.append(LineError(line, str(e)))
     if not rows and not errors:

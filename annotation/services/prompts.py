@@ -53,7 +53,15 @@ def prompts_import(
     line, so fixing the file and sending it again never duplicates a prompt. Lines whose `id`
     is already in the campaign are reported as duplicates and left alone.
     """
-    rows, errors = prompt_rows_parse(content, fmt=fmt, max_lines=settings.AGORA_IMPORT_MAX_LINES)
+    # Replies written as the prompter answer an assistant turn; everything else answers the
+    # user's last turn.
+    kind = kind_for(campaign.task_kind)
+    last_role = (
+        "assistant" if getattr(kind.settings(campaign.settings), "role", "") == "user" else "user"
+    )
+    rows, errors = prompt_rows_parse(
+        content, fmt=fmt, max_lines=settings.AGORA_IMPORT_MAX_LINES, last_role=last_role
+    )
     report = ImportReport()
     seen: dict[str, int] = {}
     for row in rows:

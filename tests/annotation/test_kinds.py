@@ -341,3 +341,19 @@ def test_the_django_admin_refuses_inconsistent_settings_with_the_reason(client, 
     assert response.status_code == 200  # the form again, not a redirect
     assert "settings.attributes[0].scale.points" in response.content.decode()
     assert not Campaign.objects.filter(slug="bad").exists()
+
+
+def test_a_reply_as_the_prompter_answers_the_assistant(make_campaign, alice):
+    c = make_campaign(members=[alice], task_kind="reply", settings={"role": "user"})
+    chat = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+    ]
+    refused = prompts_import(campaign=c, content=json.dumps({"prompt": "Only a user turn"}))
+    assert not refused.ok and "role assistant" in refused.lines[0]["message"]
+    assert prompts_import(campaign=c, content=json.dumps({"prompt": chat})).ok
+    a = task_lease_next(annotator=alice, campaign=c)
+    response = post(alice, a, {"text": "Tell me about tides."})
+    assert response.status_code == 201, response.json()
+    written = Message.objects.get(id=response.json()["payload"]["message_id"])
+    assert (written.role, written.parent.role) == ("user", "assistant")
