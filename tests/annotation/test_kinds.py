@@ -357,3 +357,42 @@ def test_a_reply_as_the_prompter_answers_the_assistant(make_campaign, alice):
     assert response.status_code == 201, response.json()
     written = Message.objects.get(id=response.json()["payload"]["message_id"])
     assert (written.role, written.parent.role) == ("user", "assistant")
+
+
+@pytest.mark.parametrize(
+    ("kind", "kind_settings", "responses", "payload"),
+    [
+        ("pairwise", {}, 2, lambda a: {"outcome": "preferred", "preferred": a.display_order[1]}),
+        ("ranking", {}, 3, lambda a: {"ranking": a.display_order[::-1]}),
+        (
+            "rating",
+            HELPSTEER,
+            2,
+            lambda a: {
+                "ratings": {
+                    str(m): dict.fromkeys(
+                        ("helpfulness", "correctness", "coherence", "complexity", "verbosity"), 3
+                    )
+                    for m in a.display_order
+                }
+            },
+        ),
+        ("binary", {}, 1, lambda a: {"label": True}),
+        ("label", {}, 1, lambda a: {"labels": {"spam": True}}),
+        ("critique", {}, 1, lambda a: {"text": "It answers a different question."}),
+        ("rewrite", {}, 1, lambda a: {"text": "A better answer."}),
+        ("reply", {}, 0, lambda a: {"text": "Here is my reply."}),
+    ],
+)
+def test_every_kind_is_stored_and_exported_raw(
+    make_campaign, alice, kind, kind_settings, responses, payload
+):
+    from exports.services import export_rows
+
+    c, a = setup(make_campaign, alice, kind, kind_settings, responses=responses)
+    stored = post(alice, a, payload(a))
+    assert stored.status_code == 201, stored.json()
+    [row] = list(export_rows(campaign=c, fmt="judgments"))
+    assert row["kind"] == kind
+    assert json.loads(row["payload"]) == stored.json()["payload"]
+    assert row["display_order"] == a.display_order
