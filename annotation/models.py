@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 # Named once: a Campaign field is called `settings`, which would shadow django.conf.settings.
 USER_MODEL = settings.AUTH_USER_MODEL
@@ -173,9 +174,9 @@ class Message(models.Model):
     """A node of a tree, written by a person or by a model (never both)."""
 
     class Role(models.TextChoices):
-        SYSTEM = "system", "System"
-        USER = "user", "User"
-        ASSISTANT = "assistant", "Assistant"
+        SYSTEM = "system", _("System")
+        USER = "user", _("User")
+        ASSISTANT = "assistant", _("Assistant")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"

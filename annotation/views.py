@@ -142,7 +142,9 @@ def _task_response(
             view=view,
             kind=kind,
             settings=settings,
-            shortcuts=kind.shortcuts(settings),
+            # The kinds mark their descriptions for translation; the page shows them in the
+            # annotator's language.
+            shortcuts=[(key, _(what)) for key, what in kind.shortcuts(settings)],
             # Candidates are named by their place on screen (A, B, C...), never by model.
             candidates=list(zip(string.ascii_uppercase, view.candidates, strict=False)),
             idempotency_key=uuid.uuid4().hex,

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Generic, TypeVar
 
+from django.utils.translation import gettext_noop as _
+
 from ..errors import RuleError
 
 TEXT_MAX_CHARS = 20_000
@@ -214,7 +216,7 @@ class Kind(Generic[S]):
         raise NotImplementedError
 
     def shortcuts(self, settings: S) -> list[tuple[str, str]]:
-        return [("Enter", "Submit"), ("S", "Skip this task")]
+        return [("Enter", _("Submit")), ("S", _("Skip this task"))]
 
     def task_groups(self, candidates: Sequence[Any]) -> list[list[Any]]:
         """Which sibling candidates go together into one task."""

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
 from .base import (
     RATIONALE,
     Kind,
@@ -204,17 +206,17 @@ class Pairwise(Kind[PairwiseSettings]):
         return out
 
     def shortcuts(self, settings: PairwiseSettings) -> list[tuple[str, str]]:
-        keys = [("A or ←", "Response A is better"), ("B or →", "Response B is better")]
+        keys = [("A or ←", _("Response A is better")), ("B or →", _("Response B is better"))]
         if settings.allow_tie:
-            keys.append(("T", "About the same (tie)"))
+            keys.append(("T", _("About the same (tie)")))
         if settings.allow_both_bad:
-            keys.append(("X", "Both are bad"))
+            keys.append(("X", _("Both are bad")))
         if settings.strength_levels:
-            keys.append((f"1 – {settings.strength_levels}", "How much better"))
+            keys.append((f"1 – {settings.strength_levels}", _("How much better")))
         if settings.attributes:
-            keys.append(("Tab", "Next attribute"))
+            keys.append(("Tab", _("Next attribute")))
         if settings.reason != "off":
-            keys.append(("R", "Write a reason"))
+            keys.append(("R", _("Write a reason")))
         return [*keys, *super().shortcuts(settings)]
 
     def task_groups(self, candidates: Sequence[Any]) -> list[list[Any]]:

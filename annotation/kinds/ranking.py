@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
 from .base import RATIONALE, Kind, bad, candidate, choice, integer, obj, rationale, settings_object
 
 
@@ -90,9 +92,9 @@ class Ranking(Kind[RankingSettings]):
 
     def shortcuts(self, settings: RankingSettings) -> list[tuple[str, str]]:
         return [
-            ("1 – 9", "Place the focused response"),
-            ("↑ / ↓", "Move the focused response up or down"),
-            ("Tab", "Next response"),
+            ("1 – 9", _("Place the focused response")),
+            ("↑ / ↓", _("Move the focused response up or down")),
+            ("Tab", _("Next response")),
             *super().shortcuts(settings),
         ]
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
 from .base import (
     Attribute,
     Kind,
@@ -207,7 +209,7 @@ class Rating(Kind[RatingSettings]):
         return payload
 
     def shortcuts(self, settings: RatingSettings) -> list[tuple[str, str]]:
-        keys = [("Tab", "Next scale"), ("← / →", "Move along a scale")]
+        keys = [("Tab", _("Next scale")), ("← / →", _("Move along a scale"))]
         if any(a.scale.type == "likert" and len(a.scale.points) <= 9 for a in settings.attributes):
-            keys.append(("1 – 9", "Pick a point on the focused scale"))
+            keys.append(("1 – 9", _("Pick a point on the focused scale")))
         return [*keys, *super().shortcuts(settings)]

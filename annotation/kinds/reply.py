@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
 from .base import Kind, bad, choice, integer, no_unknown, obj, settings_object, text
 
 
@@ -48,8 +50,8 @@ class Reply(Kind[ReplySettings]):
 
     def shortcuts(self, settings: ReplySettings) -> list[tuple[str, str]]:
         return [
-            ("W", "Write the reply"),
-            ("Ctrl+Enter", "Submit while writing"),
+            ("W", _("Write the reply")),
+            ("Ctrl+Enter", _("Submit while writing")),
             *super().shortcuts(settings),
         ]
 

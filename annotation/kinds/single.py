@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
 from .base import (
     RATIONALE,
     Kind,
@@ -113,11 +115,11 @@ class Binary(_Single):
         return payload
 
     def shortcuts(self, settings: BinarySettings) -> list[tuple[str, str]]:
-        keys = [("D", "Thumbs down")]
+        keys = [("D", _("Thumbs down"))]
         if settings.allow_positive:
-            keys.insert(0, ("U", "Thumbs up"))
+            keys.insert(0, ("U", _("Thumbs up")))
         if settings.reason != "off":
-            keys.append(("R", "Write a reason"))
+            keys.append(("R", _("Write a reason")))
         return [*keys, *super().shortcuts(settings)]
 
     def gold_score(self, payload: dict[str, Any], gold: Any) -> float | None:
@@ -219,7 +221,11 @@ class Label(_Single):
         return {"labels": labels}
 
     def shortcuts(self, settings: LabelSettings) -> list[tuple[str, str]]:
-        return [("Tab", "Next label"), ("Space", "Toggle a flag"), *super().shortcuts(settings)]
+        return [
+            ("Tab", _("Next label")),
+            ("Space", _("Toggle a flag")),
+            *super().shortcuts(settings),
+        ]
 
 
 # --- critique -------------------------------------------------------------------------------
@@ -297,9 +303,9 @@ class Critique(_Single):
         return payload
 
     def shortcuts(self, settings: CritiqueSettings) -> list[tuple[str, str]]:
-        keys = [("C", "Write the critique"), ("Ctrl+Enter", "Submit while writing")]
+        keys = [("C", _("Write the critique")), ("Ctrl+Enter", _("Submit while writing"))]
         if settings.spans:
-            keys.append(("M", "Mark the selected text"))
+            keys.append(("M", _("Mark the selected text")))
         return [*keys, *super().shortcuts(settings)]
 
 
@@ -366,7 +372,7 @@ class Rewrite(_Single):
 
     def shortcuts(self, settings: RewriteSettings) -> list[tuple[str, str]]:
         return [
-            ("E", "Edit the response"),
-            ("Ctrl+Enter", "Submit while editing"),
+            ("E", _("Edit the response")),
+            ("Ctrl+Enter", _("Submit while editing")),
             *super().shortcuts(settings),
         ]

@@ -647,3 +647,12 @@ def test_a_large_campaign_shows_a_capped_available_count(client, alice, campaign
     client.force_login(alice)
     html = client.get(task_url(campaign)).content.decode()
     assert "<strong>3+</strong> available" in html
+
+
+def test_the_shortcuts_and_roles_follow_the_annotators_language(client, alice, campaign):
+    client.force_login(alice)
+    html = client.get(task_url(campaign), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Saltar esta tarea" in html and "La respuesta A es mejor" in html
+    assert "Usuario" in html  # the role of the prompt's message
+    english = client.get(task_url(campaign), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Skip this task" in english and "Saltar" not in english

@@ -788,7 +788,9 @@ def test_reply_shows_the_conversation_and_a_box_to_write_as_the_assistant(
 
 
 def test_reply_says_when_the_annotator_writes_as_the_user(client, alice, kind_campaign):
-    c = kind_campaign("reply", settings={"role": "user"}, content=PROMPTS_ONLY)
+    # A prompter's reply answers the assistant: the imported conversation ends with its turn.
+    chat = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+    c = kind_campaign("reply", settings={"role": "user"}, content=json.dumps({"prompt": chat}))
     client.force_login(alice)
 
     assert "Your reply, written as the user" in page(client, c)
