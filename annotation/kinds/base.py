@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Generic, TypeVar
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from ..errors import RuleError
@@ -69,7 +70,9 @@ def text(value: Any, field: str, *, required: bool = False, max_chars: int = TEX
         raise bad(f"{field.rsplit('.', 1)[-1]} must be text.", field)
     value = value.strip()
     if required and not value:
-        raise bad(f"Please write the {field.rsplit('.', 1)[-1]}.", field)
+        raise bad(
+            gettext("Please write the %(field)s.") % {"field": field.rsplit(".", 1)[-1]}, field
+        )
     if len(value) > max_chars:
         raise bad(f"{field.rsplit('.', 1)[-1]} is longer than {max_chars} characters.", field)
     return value
@@ -79,7 +82,7 @@ def rationale(value: Any, mode: str, field: str) -> str:
     """A reason/rationale the campaign may forbid, allow or require."""
     value = text(value, field, max_chars=REASON_MAX_CHARS)
     if mode == "required" and not value:
-        raise bad("Please give a reason.", field)
+        raise bad(gettext("Please give a reason."), field)
     if mode == "off" and value:
         raise bad("This campaign does not ask for a reason.", field)
     return value

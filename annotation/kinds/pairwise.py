@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from .base import (
@@ -122,7 +123,7 @@ class Pairwise(Kind[PairwiseSettings]):
             for a in settings.attributes:
                 f = f"payload.attributes.{a.name}"
                 if a.name not in given:
-                    raise bad(f"Please choose for {a.name}.", f)
+                    raise bad(gettext("Please choose for %(name)s.") % {"name": a.name}, f)
                 out["attributes"][a.name] = self._choice(
                     obj(given[a.name], f), f, settings=settings, candidate_ids=candidate_ids
                 )
@@ -198,9 +199,15 @@ class Pairwise(Kind[PairwiseSettings]):
             if data.get(strength_key, "").isdecimal():
                 out["strength"] = int(data[strength_key])
         else:
-            where = f" for {attribute}" if attribute else ""
             raise bad(
-                f"Pick the better response{where} (or tie, or both bad) before submitting.",
+                (
+                    gettext("Pick the better response for %(name)s (or tie, or both bad).")
+                    % {"name": attribute}
+                    if attribute
+                    else gettext(
+                        "Pick the better response (or tie, or both bad) before submitting."
+                    )
+                ),
                 "payload.outcome" if attribute is None else f"payload.attributes.{attribute}",
             )
         return out

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from .base import RATIONALE, Kind, bad, candidate, choice, integer, obj, rationale, settings_object
@@ -54,7 +55,7 @@ class Ranking(Kind[RankingSettings]):
             if not ids:
                 raise bad("An empty place in the ranking.", f)
             if len(ids) > 1 and not settings.allow_ties:
-                raise bad("This campaign does not allow ties in a ranking.", f)
+                raise bad(gettext("This campaign does not allow ties in a ranking."), f)
             place = []
             for message_id in ids:
                 candidate(message_id, candidate_ids, f)
@@ -81,7 +82,7 @@ class Ranking(Kind[RankingSettings]):
         for message_id in candidate_ids:
             raw = data.get(f"rank-{message_id}", "")
             if not str(raw).isdecimal():
-                raise bad("Give every response a place (1 = best).", "payload.ranking")
+                raise bad(gettext("Give every response a place (1 = best)."), "payload.ranking")
             places.setdefault(int(raw), []).append(message_id)
         payload: dict[str, Any] = {
             "ranking": [places[p] if len(places[p]) > 1 else places[p][0] for p in sorted(places)]

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from .base import (
@@ -89,7 +90,7 @@ class Rating(Kind[RatingSettings]):
         scores: dict[str, Any] = {}
         for a in attributes:
             if a.name not in given:
-                raise bad(f"Please rate {a.name}.", f"{field}.{a.name}")
+                raise bad(gettext("Please rate %(name)s.") % {"name": a.name}, f"{field}.{a.name}")
             scores[a.name] = a.scale.value(given[a.name], f"{field}.{a.name}")
         return scores
 
@@ -112,7 +113,10 @@ class Rating(Kind[RatingSettings]):
         for c in candidate_ids:
             key = str(c)
             if key not in ratings:
-                raise bad(f"Please rate response {key}.", f"payload.ratings.{key}")
+                raise bad(
+                    gettext("Please rate response %(key)s.") % {"key": key},
+                    f"payload.ratings.{key}",
+                )
             out["ratings"][key] = self._scores(
                 ratings[key], settings.attributes, f"payload.ratings.{key}"
             )
@@ -155,7 +159,8 @@ class Rating(Kind[RatingSettings]):
             raise bad("chosen must be the id of a candidate.", "payload.followup.chosen")
         if ratings[str(chosen)][first] != best:
             raise bad(
-                f"The chosen response must have the highest {first}.", "payload.followup.chosen"
+                gettext("The chosen response must have the highest %(name)s.") % {"name": first},
+                "payload.followup.chosen",
             )
         out: dict[str, Any] = {"chosen": chosen}
         if followup.attributes:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from .base import Kind, bad, choice, integer, no_unknown, obj, settings_object, text
@@ -40,7 +41,10 @@ class Reply(Kind[ReplySettings]):
         no_unknown(payload, {"text"}, "payload")
         reply = text(payload.get("text"), "payload.text", required=True)
         if len(reply) < settings.min_chars:
-            raise bad(f"Please write at least {settings.min_chars} characters.", "payload.text")
+            raise bad(
+                gettext("Please write at least %(n)d characters.") % {"n": settings.min_chars},
+                "payload.text",
+            )
         return {"text": reply, "role": settings.role}
 
     def payload_from_form(

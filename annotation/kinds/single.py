@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from .base import (
@@ -108,7 +109,7 @@ class Binary(_Single):
     ) -> dict[str, Any]:
         verdict = data.get("label", "")
         if verdict not in ("up", "down"):
-            raise bad("Choose thumbs up or thumbs down.", "payload.label")
+            raise bad(gettext("Choose thumbs up or thumbs down."), "payload.label")
         payload: dict[str, Any] = {"label": verdict == "up"}
         if data.get("reason"):
             payload["reason"] = data["reason"]
@@ -260,7 +261,10 @@ class Critique(_Single):
         no_unknown(payload, {"text", "spans"}, "payload")
         critique = text(payload.get("text"), "payload.text", required=True)
         if len(critique) < settings.min_chars:
-            raise bad(f"Please write at least {settings.min_chars} characters.", "payload.text")
+            raise bad(
+                gettext("Please write at least %(n)d characters.") % {"n": settings.min_chars},
+                "payload.text",
+            )
         out: dict[str, Any] = {"text": critique}
         spans = payload.get("spans") or []
         if spans and not settings.spans:

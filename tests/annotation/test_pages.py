@@ -656,3 +656,13 @@ def test_the_shortcuts_and_roles_follow_the_annotators_language(client, alice, c
     assert "Usuario" in html  # the role of the prompt's message
     english = client.get(task_url(campaign), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Skip this task" in english and "Saltar" not in english
+
+
+def test_a_refused_form_explains_itself_in_the_annotators_language(client, alice, campaign):
+    assignment = open_task(client, alice, campaign)
+    response = client.post(
+        submit_url(assignment), {"idempotency_key": "k"}, HTTP_HX_REQUEST="true",
+        HTTP_ACCEPT_LANGUAGE="es",
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "Elige la mejor respuesta" in response.content.decode()
