@@ -12,11 +12,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..options import ExportOptions
 from .base import Batch, ExportContext, J, iso, plain_text, system_text
 from .pairs import BOTH_BAD, PREFERRED, pairwise_votes
 from .preference import rating_attribute
-from .spec import MESSAGES, Format, Table, arrow_schema
+from .spec import (
+    JUDGMENT_PROVENANCE,
+    MESSAGES,
+    Format,
+    Table,
+    schema_with_text_variant,
+)
 
 SCHEMA_VERSION = "agora.kto/1"
 KINDS = ("binary", "rating", "pairwise")
@@ -122,25 +127,11 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("model", pa.string()),
     ("message_id", pa.int64()),
     ("position", pa.int64()),
-    ("judgment_id", pa.int64()),
-    ("annotator", pa.string()),
-    ("profile_version", pa.int64()),
-    ("instructions_version", pa.int64()),
-    ("seconds_spent", pa.float64()),
-    ("task_id", pa.int64()),
-    ("round", pa.int64()),
-    ("conversation_id", pa.int64()),
-    ("conversation_external_id", pa.string()),
-    ("campaign", pa.string()),
-    ("created_at", pa.string()),
-    ("schema_version", pa.string()),
+    *JUDGMENT_PROVENANCE,
 ]
 
 
-def schema(options: ExportOptions) -> pa.Schema:
-    if options.text:
-        return arrow_schema(*[(n, pa.string()) if t == MESSAGES else (n, t) for n, t in COLUMNS])
-    return arrow_schema(*COLUMNS)
+schema = schema_with_text_variant(COLUMNS)
 
 
 FORMAT = Format(

@@ -18,10 +18,9 @@ import pyarrow as pa
 
 from annotation.errors import RuleError
 
-from ..options import ExportOptions
 from .base import Batch, ExportContext, plain_text, system_text
 from .pairs import PREFERRED, Tally, Vote, votes_of
-from .spec import MESSAGES, Format, Shared, SplitRow, Table, arrow_schema
+from .spec import MESSAGES, Format, Shared, SplitRow, Table, schema_with_text_variant
 
 SCHEMA_VERSION = "agora.preference/2"
 KINDS = ("pairwise", "ranking", "rating")
@@ -238,10 +237,7 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
 _OWN = [name for name, _ in COLUMNS[16:]]
 
 
-def schema(options: ExportOptions) -> pa.Schema:
-    if options.text:
-        return arrow_schema(*[(n, pa.string()) if t == MESSAGES else (n, t) for n, t in COLUMNS])
-    return arrow_schema(*COLUMNS)
+schema = schema_with_text_variant(COLUMNS)
 
 
 FORMAT = Format(

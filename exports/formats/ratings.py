@@ -14,9 +14,14 @@ import pyarrow as pa
 
 from annotation.kinds.base import Attribute
 
-from ..options import ExportOptions
 from .base import ExportContext, iso, plain_text, system_text
-from .spec import MESSAGES, Format, Table, arrow_schema
+from .spec import (
+    JUDGMENT_PROVENANCE,
+    MESSAGES,
+    Format,
+    Table,
+    schema_with_text_variant,
+)
 
 SCHEMA_VERSION = "agora.ratings/1"
 KINDS = ("rating",)
@@ -139,25 +144,11 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("followup", pa.bool_()),
     ("chosen", pa.bool_()),
     ("position", pa.int64()),
-    ("judgment_id", pa.int64()),
-    ("annotator", pa.string()),
-    ("profile_version", pa.int64()),
-    ("instructions_version", pa.int64()),
-    ("seconds_spent", pa.float64()),
-    ("task_id", pa.int64()),
-    ("round", pa.int64()),
-    ("conversation_id", pa.int64()),
-    ("conversation_external_id", pa.string()),
-    ("campaign", pa.string()),
-    ("created_at", pa.string()),
-    ("schema_version", pa.string()),
+    *JUDGMENT_PROVENANCE,
 ]
 
 
-def schema(options: ExportOptions) -> pa.Schema:
-    if options.text:
-        return arrow_schema(*[(n, pa.string()) if t == MESSAGES else (n, t) for n, t in COLUMNS])
-    return arrow_schema(*COLUMNS)
+schema = schema_with_text_variant(COLUMNS)
 
 
 FORMAT = Format(

@@ -88,3 +88,35 @@ MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])
 
 def arrow_schema(*columns: tuple[str, pa.DataType]) -> pa.Schema:
     return pa.schema([pa.field(name, kind) for name, kind in columns])
+
+
+# The provenance every one-row-per-judgment table ends with (kto, ratings).
+JUDGMENT_PROVENANCE: list[tuple[str, pa.DataType]] = [
+    ("judgment_id", pa.int64()),
+    ("annotator", pa.string()),
+    ("profile_version", pa.int64()),
+    ("instructions_version", pa.int64()),
+    ("seconds_spent", pa.float64()),
+    ("task_id", pa.int64()),
+    ("round", pa.int64()),
+    ("conversation_id", pa.int64()),
+    ("conversation_external_id", pa.string()),
+    ("campaign", pa.string()),
+    ("created_at", pa.string()),
+    ("schema_version", pa.string()),
+]
+
+
+def schema_with_text_variant(
+    columns: list[tuple[str, pa.DataType]],
+) -> Callable[[ExportOptions], pa.Schema]:
+    """The table's schema; with the `text` option, message lists become plain strings."""
+
+    def schema(options: ExportOptions) -> pa.Schema:
+        if options.text:
+            return arrow_schema(
+                *[(n, pa.string()) if t == MESSAGES else (n, t) for n, t in columns]
+            )
+        return arrow_schema(*columns)
+
+    return schema
