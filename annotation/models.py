@@ -82,6 +82,11 @@ class Campaign(models.Model):
     current_round = models.PositiveSmallIntegerField(default=1)
     # Generated tasks to keep ahead of the annotators, so nobody waits for a GPU (0 = off).
     generation_buffer = models.PositiveIntegerField(default=0)
+    # Live chat (PRISM): an annotator writes a turn, this many of the campaign's models answer
+    # it (0 = no live chat), then the chosen model this many times at each later turn.
+    live_first_replies = models.PositiveSmallIntegerField(default=0)
+    live_later_replies = models.PositiveSmallIntegerField(default=2)
+    live_max_turns = models.PositiveSmallIntegerField(default=6)
     survey = models.JSONField(default=dict, blank=True)
     quotas = models.JSONField(default=dict, blank=True)
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
@@ -221,6 +226,8 @@ class Task(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         # A pair served again to the one annotator who judged it; never picked for others.
         REPEAT = "repeat", "Repeat for one annotator"
+        # A live chat turn, rated by the participant who wrote it; never picked for others.
+        LIVE = "live", "Live chat turn for its participant"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tasks")

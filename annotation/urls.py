@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import live_chat, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,4 +11,30 @@ urlpatterns = [
         name="assignment_submit",
     ),
     path("assignments/<int:assignment_id>/skip/", views.assignment_skip, name="assignment_skip"),
+    path("campaigns/<int:campaign_id>/chat/", live_chat.live_chat_list, name="live_chats"),
+    path(
+        "campaigns/<int:campaign_id>/chat/<int:conversation_id>/",
+        live_chat.live_chat,
+        name="live_chat",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/chat/<int:conversation_id>/turn/",
+        live_chat.live_chat_turn,
+        name="live_chat_turn",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/chat/<int:conversation_id>/say/",
+        live_chat.live_chat_say,
+        name="live_chat_say",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/chat/<int:conversation_id>/retry/",
+        live_chat.live_chat_retry,
+        name="live_chat_retry",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/chat/<int:conversation_id>/assignments/<int:assignment_id>/rate/",
+        live_chat.live_chat_rate,
+        name="live_chat_rate",
+    ),
 ]

@@ -56,6 +56,13 @@ class GenerationRequest(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0, help_text="Wall time of the generation call.")
+    # A live chat's replies as they stream, one text per sample, written by the worker.
+    partial_texts = models.JSONField(default=list, blank=True)
+    # The candidate this request makes again (an admin's "regenerate"); it then runs beside
+    # the first request of its parent, model and round.
+    replaces = models.ForeignKey(
+        "annotation.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -63,8 +70,15 @@ class GenerationRequest(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["parent", "language_model", "round"], name="generation_once_per_round"
-            )
+                fields=["parent", "language_model", "round"],
+                condition=models.Q(replaces__isnull=True),
+                name="generation_once_per_round",
+            ),
+            models.UniqueConstraint(
+                fields=["replaces"],
+                condition=models.Q(replaces__isnull=False),
+                name="generation_regenerate_once",
+            ),
         ]
         indexes = [models.Index(fields=["campaign", "state"], name="generation_by_state")]
 

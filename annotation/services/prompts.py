@@ -192,17 +192,24 @@ def _import_chunk(
 
 
 def tasks_create_for_candidates(
-    *, campaign: Campaign, parent: Message, candidates: Sequence[Message]
+    *,
+    campaign: Campaign,
+    parent: Message,
+    candidates: Sequence[Message],
+    only_with: Message | None = None,
 ) -> list[Task]:
     """Sibling messages under one parent become the campaign's tasks (the tree's rule).
 
     The kind decides the grouping: pairwise makes one task per pair, ranking and rating one
     task over all the candidates, binary, label, critique and rewrite one task per
-    candidate, reply one task to write the next message under the parent.
+    candidate, reply one task to write the next message under the parent. `only_with` keeps
+    the groups that hold that candidate (a regenerated one joins the tasks of its siblings).
     """
     kind = kind_for(campaign.task_kind)
     position = {m.id: i for i, m in enumerate(candidates)}
     groups = kind.task_groups(candidates)
+    if only_with is not None:
+        groups = [g for g in groups if any(m.id == only_with.id for m in g)]
     if not groups:
         return []
     tasks = Task.objects.bulk_create(

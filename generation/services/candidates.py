@@ -8,6 +8,7 @@ and the request's completion in one transaction, so a second delivery stores not
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -16,19 +17,18 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from annotation.models import Campaign, Message, Task
+from annotation.models import Campaign, Conversation, Message, Task
 from annotation.selectors import conversation_path
 from annotation.services import tasks_create_for_candidates
 
-from .backends import BackendError, SamplingParams, backend_for
-from .backends import Message as ChatMessage
-from .models import GenerationRequest, LanguageModel
+from ..backends import Backend, BackendError, Candidate, SamplingParams, backend_for
+from ..backends import Message as ChatMessage
+from ..models import GenerationRequest, LanguageModel
+from . import live
+from .queue import request_enqueue
 
-
-def _enqueue(request: GenerationRequest) -> None:
-    from .tasks import generate_candidates_task
-
-    generate_candidates_task.apply_async(args=(request.id,), queue=request.queue)
+# A streaming reply's text is written for the page this often (seconds) at most.
+PARTIAL_EVERY = 0.2
 
 
 def generation_request_create(
@@ -49,10 +49,11 @@ def generation_request_create(
         parent=parent,
         language_model=language_model,
         round=campaign.current_round,
+        replaces__isnull=True,
         defaults={"campaign": campaign, "n": n, "sampling_params": sampling_params or {}},
     )
     if created and enqueue:
-        transaction.on_commit(lambda: _enqueue(request))
+        transaction.on_commit(lambda: request_enqueue(request))
     return request, created
 
 
@@ -61,6 +62,8 @@ def parents_needing_candidates(*, campaign: Campaign) -> QuerySet[Message]:
     wanted = campaign.responses_per_prompt
     return (
         Message.objects.filter(conversation__campaign=campaign, role=Message.Role.USER)
+        # A live chat asks for its own replies, turn by turn.
+        .exclude(conversation__origin=Conversation.Origin.LIVE)
         .annotate(
             candidates=Count(
                 "children",
@@ -119,9 +122,9 @@ def generation_run(*, request_id: int) -> GenerationRequest:
     now = timezone.now()
     if not _claim(request_id, now):
         return GenerationRequest.objects.get(id=request_id)
-    request = GenerationRequest.objects.select_related("language_model", "parent", "campaign").get(
-        id=request_id
-    )
+    request = GenerationRequest.objects.select_related(
+        "language_model", "parent__conversation", "campaign"
+    ).get(id=request_id)
     model = request.language_model
     conversation: list[ChatMessage] = [
         {"role": m.role, "content": m.text} for m in conversation_path(message=request.parent)
@@ -133,7 +136,10 @@ def generation_run(*, request_id: int) -> GenerationRequest:
         allowed_base_urls=getattr(settings, "AGORA_OPENAI_ALLOWED_BASE_URLS", ()),
     )
     started = timezone.now()
-    [candidates] = backend.generate([conversation], params, n=request.n)
+    if request.parent.conversation.origin == Conversation.Origin.LIVE:
+        candidates = _stream(backend, request, conversation, params)
+    else:
+        [candidates] = backend.generate([conversation], params, n=request.n)
     seconds = (timezone.now() - started).total_seconds()
 
     with transaction.atomic():
@@ -162,9 +168,13 @@ def generation_run(*, request_id: int) -> GenerationRequest:
                     backend=c.backend,
                     worker=c.worker,
                     round=request.round,
-                    metadata={"generation_request": request.id, "model_identifier": c.model},
+                    metadata={
+                        "generation_request": request.id,
+                        "sample": j,
+                        "model_identifier": c.model,
+                    },
                 )
-                for c in candidates
+                for j, c in enumerate(candidates)
             ]
         )
         request.state = GenerationRequest.State.DONE
@@ -178,8 +188,64 @@ def generation_run(*, request_id: int) -> GenerationRequest:
             update_fields=["state", "error", "worker", "prompt_tokens", "completion_tokens",
                            "seconds", "finished_at"]
         )  # fmt: skip
-        _tasks_when_enough(request)
+        if request.parent.conversation.origin == Conversation.Origin.LIVE:
+            live.live_turn_task_when_done(request=request)
+        elif request.replaces_id is not None:
+            _tasks_for_regenerated(request)
+        else:
+            _tasks_when_enough(request)
     return request
+
+
+def _stream(
+    backend: Backend,
+    request: GenerationRequest,
+    conversation: list[ChatMessage],
+    params: SamplingParams,
+) -> list[Candidate]:
+    """A live chat's replies, one sample after another, their text written to the request
+    as it comes so the participant's page shows it growing."""
+    texts = [""] * request.n
+    candidates = []
+    for j, sample in enumerate(params.per_sample(request.n)):
+        stream = backend.stream(conversation, sample)
+        written = time.monotonic()
+        for delta in stream:
+            texts[j] += delta
+            if time.monotonic() - written >= PARTIAL_EVERY:
+                GenerationRequest.objects.filter(id=request.id).update(partial_texts=texts)
+                written = time.monotonic()
+        assert stream.candidate is not None  # set once the stream is exhausted
+        candidates.append(stream.candidate)
+        texts[j] = stream.candidate.text
+        GenerationRequest.objects.filter(id=request.id).update(partial_texts=texts)
+    return candidates
+
+
+def _tasks_for_regenerated(request: GenerationRequest) -> list[Task]:
+    """A regenerated candidate takes the place of the one it replaces in new tasks."""
+    new = Message.objects.filter(metadata__generation_request=request.id).order_by("id").first()
+    if new is None:
+        return []
+    assert request.replaces_id is not None  # only regenerations come here
+    old = Message.objects.get(pk=request.replaces_id)
+    old.metadata = {**old.metadata, "replaced_by": new.id}
+    old.save(update_fields=["metadata"])
+    return tasks_create_for_candidates(
+        campaign=request.campaign,
+        parent=request.parent,
+        candidates=_current_candidates(request.parent_id, request.round),
+        only_with=new,
+    )
+
+
+def _current_candidates(parent_id: int, round: int) -> list[Message]:
+    """The parent's candidates in a round, less those an admin had made again."""
+    return list(
+        Message.objects.filter(parent_id=parent_id, role=Message.Role.ASSISTANT, round=round)
+        .exclude(metadata__has_key="replaced_by")
+        .order_by("id")
+    )
 
 
 def _tasks_when_enough(request: GenerationRequest) -> list[Task]:
@@ -187,11 +253,7 @@ def _tasks_when_enough(request: GenerationRequest) -> list[Task]:
     campaign = request.campaign
     if Task.objects.filter(parent_id=request.parent_id, round=request.round).exists():
         return []
-    siblings = list(
-        Message.objects.filter(
-            parent_id=request.parent_id, role=Message.Role.ASSISTANT, round=request.round
-        ).order_by("id")
-    )
+    siblings = _current_candidates(request.parent_id, request.round)
     if len(siblings) < campaign.responses_per_prompt:
         return []
     return tasks_create_for_candidates(
@@ -203,17 +265,6 @@ def generation_fail(*, request_id: int, error: str) -> None:
     GenerationRequest.objects.filter(id=request_id).exclude(
         state=GenerationRequest.State.DONE
     ).update(state=GenerationRequest.State.FAILED, error=error[:5000], finished_at=timezone.now())
-
-
-def generation_retry(*, request: GenerationRequest) -> GenerationRequest:
-    """Send a failed request again (the admin's retry)."""
-    updated = GenerationRequest.objects.filter(
-        id=request.id, state=GenerationRequest.State.FAILED
-    ).update(state=GenerationRequest.State.QUEUED, error="")
-    if updated:
-        transaction.on_commit(lambda: _enqueue(request))
-    request.refresh_from_db()
-    return request
 
 
 def generation_buffer_top_up(*, campaign: Campaign) -> list[GenerationRequest]:

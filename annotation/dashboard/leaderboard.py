@@ -1,0 +1,98 @@
+"""The model leaderboard, routing priorities, and the leaderboard's JSON."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation import charts, quality
+from annotation.http import AuthedHttpRequest
+from annotation.leaderboard import (
+    campaign_leaderboard,
+    leaderboard_by_profile,
+    pairwise_attributes,
+    rating_means,
+)
+from annotation.models import Campaign
+from annotation.services import routing
+
+from .base import campaign_admin_page, page
+
+
+@campaign_admin_page
+@require_GET
+def campaign_leaderboard_page(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    attributes = pairwise_attributes(campaign=campaign)
+    attribute = request.GET.get("attribute") or (attributes[0] if attributes else None)
+    if attribute not in attributes:
+        attribute = None
+    board = campaign_leaderboard(campaign=campaign, attribute=attribute)
+    rows = quality.judgment_rows(campaign=campaign, include_flagged=False)
+    fields = quality.profile_fields(rows)
+    field = request.GET.get("field") or ""
+    groups = (
+        leaderboard_by_profile(campaign=campaign, field=field, attribute=attribute)
+        if field in fields
+        else []
+    )
+    names = [s.name for s in board.standings]
+    by_group = [
+        (
+            name,
+            [next((s for s in g.board.standings if s.name == name), None) for g in groups],
+        )
+        for name in names
+    ]
+    return page(
+        request,
+        "dashboard/leaderboard.html",
+        campaign,
+        {
+            "board": board,
+            "attributes": attributes,
+            "attribute": attribute,
+            "fields": fields,
+            "field": field,
+            "groups": groups,
+            "by_group": by_group,
+            "ratings": rating_means(campaign=campaign),
+            "strength_chart": charts.intervals(
+                [(s.name, s.rating, s.rating_low, s.rating_high) for s in board.standings],
+                label="Rating with its bootstrap 95% interval",
+                centre=1000,
+            ),
+            "matrix_chart": charts.heatmap(names, board.win_rates),
+        },
+    )
+
+
+@campaign_admin_page
+@require_POST
+def routing_refresh(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    routing.task_priorities_refresh(campaign=campaign)
+    return redirect("dashboard:campaign", campaign_id=campaign.id)
+
+
+@campaign_admin_page
+@require_GET
+def leaderboard_json(request: AuthedHttpRequest, campaign: Campaign) -> JsonResponse:
+    board = campaign_leaderboard(campaign=campaign, attribute=request.GET.get("attribute"))
+    return JsonResponse(
+        {
+            "campaign": campaign.id,
+            "judgments": board.judgments,
+            "comparisons": board.comparisons,
+            "standings": [
+                {
+                    "model": s.name,
+                    "strength": s.strength,
+                    "interval": [s.low, s.high],
+                    "rating": s.rating,
+                    "comparisons": s.comparisons,
+                    "win_rate": s.win_rate,
+                }
+                for s in board.standings
+            ],
+        }
+    )

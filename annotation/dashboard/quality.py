@@ -1,0 +1,135 @@
+"""Annotator quality: the measures page, flag and block, and its JSON."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation import charts, quality, services
+from annotation.errors import RuleError
+from annotation.http import AuthedHttpRequest
+from annotation.models import Campaign
+
+from .base import campaign_admin_page, page
+
+
+@campaign_admin_page
+@require_GET
+def campaign_quality(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    q = quality.annotator_quality(campaign=campaign)
+    field = request.GET.get("field") or (q.profile_fields[0] if q.profile_fields else "")
+    by_profile = (
+        quality.agreement_by_profile(campaign=campaign, field=field)
+        if field in q.profile_fields
+        else []
+    )
+    return page(
+        request,
+        "dashboard/quality.html",
+        campaign,
+        {
+            "q": q,
+            "field": field,
+            "by_profile": by_profile,
+            "agreement_chart": charts.histogram(
+                [a.agreement.value for a in q.annotators if a.agreement.value is not None],
+                label="Annotators by agreement with the others",
+            ),
+            "length_chart": charts.share_bars(
+                [(label, s.value, s.n) for label, s in q.length_bias.bins],
+                label="How often the chosen response is the longer one",
+            ),
+            "position_chart": charts.share_bars(
+                [
+                    (a.username, a.position_bias.value, a.position_bias.n)
+                    for a in q.annotators
+                    if a.position_bias.n
+                ],
+                label="How often each annotator picks the first shown response",
+            ),
+        },
+    )
+
+
+FLAG_ACTIONS = {"flag": True, "unflag": False}
+BLOCK_ACTIONS = {"block": True, "unblock": False}
+
+
+@campaign_admin_page
+@require_POST
+def member_action(
+    request: AuthedHttpRequest, campaign: Campaign, membership_id: int, action: str
+) -> HttpResponse:
+    try:
+        if action in FLAG_ACTIONS:
+            membership = services.membership_flag(
+                campaign=campaign, membership_id=membership_id, flagged=FLAG_ACTIONS[action]
+            )
+        elif action in BLOCK_ACTIONS:
+            membership = services.membership_block(
+                campaign=campaign,
+                membership_id=membership_id,
+                blocked=BLOCK_ACTIONS[action],
+                by=request.user,
+            )
+        else:
+            return HttpResponse("No such action.", status=404)
+    except RuleError as e:
+        return HttpResponse(e.message, status=e.status if e.status != 400 else 422)
+    back = request.POST.get("next") or reverse("dashboard:quality", args=[campaign.id])
+    if not back.startswith("/dashboard/"):
+        back = reverse("dashboard:quality", args=[campaign.id])
+    if request.htmx:
+        return render(
+            request,
+            "dashboard/_member_buttons.html",
+            {
+                "next_url": back,
+                "campaign": campaign,
+                "member_id": membership.id,
+                "flagged": membership.is_flagged,
+                "blocked": membership.is_blocked,
+            },
+        )
+    return redirect(back)
+
+
+@campaign_admin_page
+@require_GET
+def quality_json(request: AuthedHttpRequest, campaign: Campaign) -> JsonResponse:
+    q = quality.annotator_quality(campaign=campaign)
+    return JsonResponse(
+        {
+            "campaign": campaign.id,
+            "alpha": [
+                {"group": a.group, "level": a.level, "alpha": a.value, "units": a.units}
+                for a in q.alphas
+            ],
+            "pairwise_agreement": {
+                "tie_aware": q.pairs.tie_aware,
+                "strict": q.pairs.strict,
+                "decisive": q.pairs.decisive,
+                "pairs": q.pairs.pairs,
+            },
+            "annotators": [
+                {
+                    "annotator": a.pseudonym,
+                    "judgments": a.judgments,
+                    "median_seconds": a.median_seconds,
+                    "agreement": a.agreement.value,
+                    "gold_accuracy": a.gold.value,
+                    "position_bias": a.position_bias.value,
+                    "ties": a.ties.value,
+                    "skips": a.skips.value,
+                    "cycles": a.cycles,
+                    "self_consistency": a.self_consistency.value,
+                    "length_bias": a.length_bias.value,
+                    "flagged": a.is_flagged,
+                    "blocked": a.is_blocked,
+                }
+                for a in q.annotators
+            ],
+        }
+    )

@@ -1,0 +1,232 @@
+"""Campaign setup, a short sequence of pages: basics, task and settings, prompts, models,
+people."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_http_methods
+
+from annotation import progress, services
+from annotation.errors import RuleError
+from annotation.http import AuthedHttpRequest
+from annotation.kinds import KINDS, kind_for
+from annotation.models import Campaign, Membership
+from annotation.prompt_files import prompt_file_format, prompt_rows_parse
+from annotation.services import campaign_admin
+from generation.models import LanguageModel
+
+from .base import campaign_admin_page, number_field, page, rule_errors
+
+PREVIEW_ROWS = 10
+# A start for kinds whose settings have no defaults (a rating needs its attributes).
+STARTER_SETTINGS: dict[str, dict[str, Any]] = {
+    "rating": {
+        "attributes": [
+            {"name": "helpfulness", "scale": {"type": "likert", "points": list("12345")}}
+        ]
+    }
+}
+
+
+@campaign_admin_page
+@require_http_methods(["GET", "POST"])
+def setup_basics(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    errors: dict[str, str] = {}
+    form: Any = {
+        "name": campaign.name,
+        "description": campaign.description,
+        "instructions": campaign.instructions,
+    }
+    if request.method == "POST":
+        form = request.POST
+        try:
+            services.campaign_update(
+                campaign=campaign,
+                name=form.get("name", ""),
+                description=form.get("description", ""),
+                instructions=form.get("instructions", ""),
+            )
+        except RuleError as e:
+            errors = rule_errors(e)
+        else:
+            return redirect("dashboard:setup_task", campaign_id=campaign.id)
+    return page(
+        request,
+        "dashboard/setup_basics.html",
+        campaign,
+        {"form": form, "errors": errors, "step": "basics"},
+        status=422 if errors else 200,
+    )
+
+
+def _settings_text(kind: str, current: dict[str, Any] | None) -> str:
+    if current is None:
+        try:
+            current = kind_for(kind).settings_dict(None)
+        except RuleError:
+            current = kind_for(kind).settings_dict(STARTER_SETTINGS.get(kind, {}))
+    return json.dumps(current, indent=2, ensure_ascii=False)
+
+
+@campaign_admin_page
+@require_http_methods(["GET", "POST"])
+def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    errors: dict[str, str] = {}
+    kind = request.GET.get("task_kind") or campaign.task_kind
+    form: Any = {
+        "task_kind": kind,
+        # Another kind chosen in the form: its defaults in the editor.
+        "settings": _settings_text(kind, campaign.settings if kind == campaign.task_kind else None),
+        "overlap": campaign.overlap,
+        "lease_minutes": f"{campaign.lease_seconds / 60:g}",
+        "routing": campaign.routing,
+        "repeat_percent": f"{campaign.repeat_share * 100:g}",
+    }
+    if request.method == "POST":
+        form = request.POST
+        # A campaign with tasks keeps its kind (the form shows it disabled, so it is not sent).
+        changes: dict[str, Any] = {"task_kind": form.get("task_kind") or campaign.task_kind}
+        try:
+            changes["settings"] = json.loads(form.get("settings") or "{}")
+        except json.JSONDecodeError as e:
+            errors["settings"] = f"Not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})."
+        changes["overlap"] = number_field(form, "overlap", errors)
+        minutes = number_field(form, "lease_minutes", errors, float)
+        changes["lease_seconds"] = round(minutes * 60) if minutes is not None else None
+        changes["routing"] = form.get("routing", "")
+        percent = number_field(form, "repeat_percent", errors, float)
+        changes["repeat_share"] = percent / 100 if percent is not None else None
+        if not errors:
+            try:
+                services.campaign_update(campaign=campaign, **changes)
+            except RuleError as e:
+                errors = rule_errors(e)
+                if "lease_seconds" in errors:
+                    errors["lease_minutes"] = "The lease must be from 0.5 to 1440 minutes."
+                if "repeat_share" in errors:
+                    errors["repeat_percent"] = errors["repeat_share"]
+            else:
+                return redirect("dashboard:setup_prompts", campaign_id=campaign.id)
+    return page(
+        request,
+        "dashboard/setup_task.html",
+        campaign,
+        {
+            "form": form,
+            "errors": errors,
+            "step": "task",
+            "kinds": [(k.name, k.label) for k in KINDS.values()],
+            "routings": Campaign.Routing.choices,
+            "has_tasks": campaign.tasks.exists(),
+        },
+        status=422 if errors else 200,
+    )
+
+
+@campaign_admin_page
+@require_http_methods(["GET", "POST"])
+def setup_prompts(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    context: dict[str, Any] = {"step": "prompts", "errors": {}}
+    status = 200
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        content: str | bytes = upload.read() if upload else request.POST.get("content", "")
+        fmt = request.POST.get("format") or "auto"
+        if fmt == "auto" and upload:
+            fmt = prompt_file_format(upload.name or "", upload.content_type or "")
+        elif fmt == "auto":
+            # Pasted lines: JSON Lines start with "{", anything else is read as CSV.
+            fmt = "jsonl" if str(content).lstrip()[:1] in ("{", "") else "csv"
+        if not content:
+            context["errors"] = {"content": "Choose a file or paste its lines."}
+            status = 422
+        else:
+            action = request.POST.get("action", "preview")
+            call = services.prompts_import if action == "import" else campaign_admin.prompts_preview
+            report = call(campaign=campaign, content=content, fmt=fmt, created_by=request.user)
+            text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+            context.update(report=report, action=action, content=text, format=fmt)
+            if action != "import" and report.ok:
+                rows, _ = prompt_rows_parse(content, fmt=fmt, max_lines=PREVIEW_ROWS)
+                context["sample"] = rows[:PREVIEW_ROWS]
+            status = 422 if report.errors else 200
+    context["counts"] = {
+        "prompts": campaign.conversations.count(),
+        "tasks": campaign.tasks.filter(repeat_of__isnull=True).count(),
+    }
+    context["max_lines"] = django_settings.AGORA_IMPORT_MAX_LINES
+    return page(request, "dashboard/setup_prompts.html", campaign, context, status=status)
+
+
+@campaign_admin_page
+@require_http_methods(["GET", "POST"])
+def setup_models(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        per_prompt = number_field(request.POST, "responses_per_prompt", errors)
+        ids = [int(i) for i in request.POST.getlist("language_models") if i.isdigit()]
+        if not errors:
+            try:
+                services.campaign_update(campaign=campaign, responses_per_prompt=per_prompt)
+                campaign_admin.campaign_models_set(campaign=campaign, model_ids=ids)
+            except RuleError as e:
+                errors = rule_errors(e)
+            else:
+                return redirect("dashboard:setup_people", campaign_id=campaign.id)
+    seen = progress.models_seen(campaign=campaign)
+    return page(
+        request,
+        "dashboard/setup_models.html",
+        campaign,
+        {
+            "step": "models",
+            "errors": errors,
+            "models": LanguageModel.objects.filter(enabled=True),
+            "chosen": set(campaign.language_models.values_list("id", flat=True)),
+            "seen": seen,
+        },
+        status=422 if errors else 200,
+    )
+
+
+@campaign_admin_page
+@require_http_methods(["GET", "POST"])
+def setup_people(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    errors: dict[str, str] = {}
+    notice = ""
+    if request.method == "POST":
+        try:
+            if "is_public" in request.POST:
+                services.campaign_update(
+                    campaign=campaign, is_public=request.POST["is_public"] == "on"
+                )
+                notice = "Saved who may join."
+            else:
+                names = request.POST.get("usernames", "").replace(",", "\n").splitlines()
+                added = services.members_add(
+                    campaign=campaign,
+                    usernames=names,
+                    role=request.POST.get("role", Membership.Role.ANNOTATOR),
+                )
+                notice = f"Added {len(added)}."
+        except RuleError as e:
+            errors = rule_errors(e)
+    members = Membership.objects.filter(campaign=campaign).select_related("user")
+    return page(
+        request,
+        "dashboard/setup_people.html",
+        campaign,
+        {
+            "step": "people",
+            "errors": errors,
+            "notice": notice,
+            "members": members.order_by("role", "user__username"),
+            "form": request.POST,
+        },
+        status=422 if errors else 200,
+    )

@@ -1,0 +1,115 @@
+"""Reads: the campaign's judgments as rows the quality measures share, and profile groups."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+
+from annotation.models import Campaign, Judgment, Membership
+
+NO_ANSWER = "(no answer)"
+
+
+@dataclass(frozen=True)
+class Share:
+    value: float | None
+    n: int
+
+    @classmethod
+    def of(cls, hits: int, n: int) -> Share:
+        return cls(hits / n if n else None, n)
+
+
+NO_SHARE = Share(None, 0)
+
+
+@dataclass(frozen=True)
+class JudgmentRow:
+    """One judgment with what the measures need of its lease, task and profile."""
+
+    id: int
+    annotator_id: int
+    task_id: int
+    kind: str
+    payload: dict[str, Any]
+    seconds: float | None
+    gold_score: float | None
+    created_at: datetime
+    display_order: list[int]
+    candidate_keys: list[list[Any]]
+    is_gold: bool
+    repeat_of: int | None
+    parent_id: int | None
+    profile: dict[str, Any]
+
+
+def judgment_rows(
+    *, campaign: Campaign, include_flagged: bool = True, include_repeats: bool = False
+) -> list[JudgmentRow]:
+    """The campaign's judgments in one query. Repeats (self-consistency checks) are left out
+    unless asked for: they would count one annotator's view of a pair twice."""
+    qs = Judgment.objects.filter(campaign=campaign)
+    if not include_flagged:
+        flagged = Membership.objects.filter(
+            campaign=campaign, user=OuterRef("annotator_id"), is_flagged=True
+        )
+        qs = qs.filter(~Exists(flagged))
+    if not include_repeats:
+        qs = qs.filter(task__repeat_of__isnull=True)
+    fields = (
+        "id",
+        "annotator_id",
+        "task_id",
+        "kind",
+        "payload",
+        "seconds_spent",
+        "gold_score",
+        "created_at",
+        "assignment__display_order",
+        "task__candidate_keys",
+        "task__gold",
+        "task__repeat_of_id",
+        "task__parent_id",
+        "profile__answers",
+    )
+    return [
+        JudgmentRow(
+            id=v[0],
+            annotator_id=v[1],
+            task_id=v[2],
+            kind=v[3],
+            payload=v[4] or {},
+            seconds=v[5],
+            gold_score=v[6],
+            created_at=v[7],
+            display_order=v[8] or [],
+            candidate_keys=v[9] or [],
+            is_gold=v[10] is not None,
+            repeat_of=v[11],
+            parent_id=v[12],
+            profile=v[13] or {},
+        )
+        for v in qs.order_by("id").values_list(*fields)
+    ]
+
+
+def profile_value(answers: dict[str, Any], field: str | None) -> str:
+    """A profile answer as a group label: lists joined, nothing given as '(no answer)'."""
+    value = (answers or {}).get(field) if field else None
+    if value is None or value == "" or value == []:
+        return NO_ANSWER
+    if isinstance(value, list):
+        return ", ".join(sorted(str(v) for v in value))
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def profile_fields(rows: Iterable[JudgmentRow]) -> list[str]:
+    """The profile fields answered by the annotators of these judgments."""
+    return sorted({k for r in rows for k, v in r.profile.items() if not isinstance(v, dict)})
