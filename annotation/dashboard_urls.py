@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .dashboard import campaigns, leaderboard, quality, setup
+from .dashboard import campaigns, generation, leaderboard, quality, setup
 
 app_name = "dashboard"
 
@@ -29,6 +29,20 @@ urlpatterns = [
     path("<int:campaign_id>/routing/refresh/", leaderboard.routing_refresh, name="routing_refresh"),
     path(
         "<int:campaign_id>/leaderboard.json", leaderboard.leaderboard_json, name="leaderboard_json"
+    ),
+    path("<int:campaign_id>/generation/", generation.generation_page, name="generation"),
+    path(
+        "<int:campaign_id>/generation/start/", generation.generation_start, name="generation_start"
+    ),
+    path(
+        "<int:campaign_id>/generation/<int:request_id>/retry/",
+        generation.generation_retry,
+        name="generation_retry",
+    ),
+    path(
+        "<int:campaign_id>/generation/candidates/<int:message_id>/regenerate/",
+        generation.generation_regenerate,
+        name="generation_regenerate",
     ),
     path("<int:campaign_id>/quality.json", quality.quality_json, name="quality_json"),
 ]

@@ -12,6 +12,7 @@ from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
 
 from .base import campaign_admin_page, dashboard_page, page, rule_errors
+from .generation import generation_context
 
 
 @dashboard_page
@@ -68,6 +69,7 @@ def _overview(
             "chart": charts.time_series(p.series, bucket=p.bucket),
             "planned": campaign.tasks.filter(priority__gt=0, state="open").count(),
             "error": error,
+            **generation_context(campaign),
         },
         status=status,
     )

@@ -169,10 +169,15 @@ def setup_models(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
     errors: dict[str, str] = {}
     if request.method == "POST":
         per_prompt = number_field(request.POST, "responses_per_prompt", errors)
+        live = {
+            field: number_field(request.POST, field, errors)
+            for field in ("live_first_replies", "live_later_replies", "live_max_turns")
+            if field in request.POST
+        }
         ids = [int(i) for i in request.POST.getlist("language_models") if i.isdigit()]
         if not errors:
             try:
-                services.campaign_update(campaign=campaign, responses_per_prompt=per_prompt)
+                services.campaign_update(campaign=campaign, responses_per_prompt=per_prompt, **live)
                 campaign_admin.campaign_models_set(campaign=campaign, model_ids=ids)
             except RuleError as e:
                 errors = rule_errors(e)

@@ -113,6 +113,9 @@ def campaign_update(*, campaign: Campaign, **changes: Any) -> Campaign:
         "routing",
         "repeat_share",
         "is_public",
+        "live_first_replies",
+        "live_later_replies",
+        "live_max_turns",
     }
     unknown = sorted(set(changes) - allowed)
     if unknown:
@@ -133,6 +136,14 @@ def campaign_update(*, campaign: Campaign, **changes: Any) -> Campaign:
     if "routing" in fields:
         transaction.on_commit(lambda: task_priorities_refresh(campaign=campaign))
     return campaign
+
+
+# Live chat: replies at the first turn (0 = off), at each later turn, and turns at most.
+LIVE_LIMITS = [
+    ("live_first_replies", 0, 8),
+    ("live_later_replies", 1, 8),
+    ("live_max_turns", 1, 50),
+]
 
 
 def _clean(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +195,14 @@ def _clean(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
         if share and kind != Campaign.Kind.PAIRWISE:
             raise RuleError("Repeated pairs are for pairwise campaigns.", field="repeat_share")
         clean["repeat_share"] = float(share)
+    for field, lo, hi in LIVE_LIMITS:
+        if field in changes:
+            clean[field] = _whole(changes[field], field, lo, hi)
+    if clean.get("live_first_replies", campaign.live_first_replies) and kind != "rating":
+        raise RuleError(
+            "Live chat replies are rated: the campaign's task must be rating.",
+            field="live_first_replies",
+        )
     if "is_public" in changes:
         if not isinstance(changes["is_public"], bool):
             raise RuleError("is_public must be true or false.", field="is_public")

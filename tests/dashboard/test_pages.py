@@ -262,7 +262,13 @@ def test_the_json_views_answer_admins(client, judged, carol):
 
 
 def every_dashboard_url(campaign, membership) -> list[str]:
-    kwargs = {"campaign_id": campaign.id, "membership_id": membership.id, "action": "flag"}
+    kwargs = {
+        "campaign_id": campaign.id,
+        "membership_id": membership.id,
+        "action": "flag",
+        "request_id": 1,
+        "message_id": 1,
+    }
     out = []
     for pattern in dashboard_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
