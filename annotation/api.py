@@ -8,11 +8,13 @@ from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from webapp.middleware import NulFreeJSONParser
 
 from . import access, selectors, services
 from .http import api_user
@@ -175,7 +177,7 @@ class AssignmentSkipApi(APIView):
 
 
 class PromptImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, NulFreeJSONParser]
 
     @extend_schema(
         request={"multipart/form-data": PromptImportIn, "application/json": PromptImportIn},
@@ -225,7 +227,7 @@ class PromptImportApi(APIView):
 class TokenApi(APIView):
     """Make an API token with a password; revoke the token a request came with."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [NulFreeJSONParser, FormParser, MultiPartParser]
 
     def _obtaining(self) -> bool:
         # The schema generator asks without a request.
