@@ -58,7 +58,7 @@ def test_a_nul_in_a_page_form_is_400_and_stores_nothing(client, alice, campaign)
     assignment = page.context["assignment"]
     response = client.post(
         f"/assignments/{assignment.id}/submit/",
-        {"outcome": "tie", "reason": "a\x00b", "idempotency_key": "k1"},
+        {"choice": "tie", "reason": "a\x00b", "idempotency_key": "k1"},
     )
     assert response.status_code == 400
     assert b"NUL" in response.content
