@@ -14,7 +14,6 @@ but the (empty) input refused, 401 no credentials, 403 known but not allowed, 40
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +47,8 @@ def _lines(n: int) -> str:
                 "id": f"p{i}",
                 "prompt": f"Question {i}?",
                 "responses": [
-                    {"text": f"Reply {i}{s}.", "model": m} for s, m in zip("xy", SECRET_MODELS)
+                    {"text": f"Reply {i}{s}.", "model": m}
+                    for s, m in zip("xy", SECRET_MODELS, strict=True)
                 ],
             }
         )
