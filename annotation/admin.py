@@ -1,10 +1,23 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from . import services
 from .errors import RuleError
 from .kinds import kind_for
-from .models import Assignment, Campaign, Conversation, Judgment, Membership, Profile, Task, User
+from .models import (
+    ApiToken,
+    Assignment,
+    Campaign,
+    Conversation,
+    Judgment,
+    Membership,
+    Profile,
+    Task,
+    User,
+)
 
 admin.site.register(User, UserAdmin)
 
@@ -72,3 +85,22 @@ class JudgmentAdmin(admin.ModelAdmin):
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "version", "consent_version", "created_at"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made through the API (the key is shown once); here they are only revoked."""
+
+    list_display = ["prefix", "user", "name", "created_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["user__username", "prefix", "name"]
+    readonly_fields = ["user", "name", "prefix", "key_hash", "created_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: Any, queryset: Any) -> None:
+        for token in queryset:
+            services.api_token_revoke(token=token)

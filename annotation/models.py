@@ -365,3 +365,29 @@ class Judgment(models.Model):
             )
         ]
         indexes = [models.Index(fields=["campaign", "id"], name="judgment_by_campaign")]
+
+
+class ApiToken(models.Model):
+    """A key for `Authorization: Token <key>`. Only its SHA-256 is stored: the key is shown
+    once, when it is made, and a leaked database holds nothing that authenticates.
+
+    Keys are 40 random hex characters, so one unsalted hash is enough (no dictionary to try);
+    `prefix` lets a person tell their keys apart in lists without revealing them.
+    """
+
+    user = models.ForeignKey(USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=8)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from webapp.middleware import has_nul
+
 MAX_TEXT_CHARS = 100_000
 MAX_RESPONSES = 16
 MAX_CONTEXT_MESSAGES = 200
@@ -110,6 +112,9 @@ def _external_id(raw: Any) -> str:
 def _row_from_object(line: int, obj: Any, last_role: str = "user") -> PromptRow:
     if not isinstance(obj, dict):
         raise _Bad("each line must be a JSON object")
+    if has_nul(obj):
+        # PostgreSQL stores no NUL in text or jsonb; refused here, by line, not at the INSERT.
+        raise _Bad("text may not contain NUL (\\u0000) characters")
     if "prompt" not in obj:
         raise _Bad("missing prompt")
     metadata = obj.get("metadata") or {}
@@ -170,9 +175,11 @@ def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
 
 
 def prompt_rows_parse(
-    content: str | bytes, *, fmt: str, max_lines: int, last_role: str = "user"
+    content: str | bytes, *, fmt: str, max_lines: int, last_role: str = "user", max_bytes: int = 0
 ) -> tuple[list[PromptRow], list[LineError]]:
     """Every line checked: the good rows and an error for each bad line."""
+    if max_bytes and len(content) > max_bytes:
+        return [], [LineError(0, f"the file is larger than {max_bytes // 1_000_000} MB")]
     if isinstance(content, bytes):
         try:
             content = content.decode("utf-8-sig")

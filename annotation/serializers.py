@@ -194,3 +194,17 @@ class ImportReportOut(serializers.Serializer):
     duplicates = serializers.IntegerField()
     errors = serializers.IntegerField()  # type: ignore[assignment]  # a field, not .errors
     lines = ImportLineOut(many=True)
+
+
+class TokenIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="What the token is for."
+    )
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField(help_text="The key: shown once, stored only as a hash.")
+    id = serializers.IntegerField()
+    prefix = serializers.CharField(help_text="The key's first 8 characters, to tell keys apart.")

@@ -11,11 +11,10 @@ import pytest
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.models import Campaign, Membership, User
-from annotation.services import campaign_create, membership_add, prompts_import
+from annotation.services import api_token_create, campaign_create, membership_add, prompts_import
 from webapp.celery import app as celery_app
 
 
@@ -89,8 +88,8 @@ def campaign(make_campaign, alice, bob) -> Campaign:
 
 def api_client_for(user: User) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = api_token_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -1,12 +1,11 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import ObtainAuthToken
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from annotation import api as annotation_api
 from exports import api as exports_api
 
 urlpatterns = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="api_token"),
+    path("auth/token/", annotation_api.TokenApi.as_view(), name="api_token"),
     path("campaigns/", annotation_api.CampaignListApi.as_view(), name="api_campaigns"),
     path(
         "campaigns/<int:campaign_id>/next/",
@@ -41,5 +40,5 @@ urlpatterns = [
         name="api_assignment_skip",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]

@@ -69,6 +69,8 @@ def text(value: Any, field: str, *, required: bool = False, max_chars: int = TEX
     if not isinstance(value, str):
         raise bad(f"{field.rsplit('.', 1)[-1]} must be text.", field)
     value = value.strip()
+    if "\x00" in value:
+        raise bad(f"{field.rsplit('.', 1)[-1]} may not contain NUL characters.", field)
     if required and not value:
         raise bad(
             gettext("Please write the %(field)s.") % {"field": field.rsplit(".", 1)[-1]}, field

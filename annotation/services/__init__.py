@@ -13,9 +13,13 @@ from .judging import judgment_submit
 from .leasing import assignment_skip, leases_expire, task_lease_next
 from .prompts import ImportReport, prompts_import, tasks_create_for_candidates
 from .routing import campaigns_priorities_refresh, task_priorities_refresh
+from .tokens import api_token_create, api_token_revoke, api_tokens_revoke_all
 
 __all__ = [
     "ImportReport",
+    "api_token_create",
+    "api_token_revoke",
+    "api_tokens_revoke_all",
     "assignment_skip",
     "campaign_create",
     "campaign_setup_start",

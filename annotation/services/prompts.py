@@ -60,7 +60,11 @@ def prompts_import(
         "assistant" if getattr(kind.settings(campaign.settings), "role", "") == "user" else "user"
     )
     rows, errors = prompt_rows_parse(
-        content, fmt=fmt, max_lines=settings.AGORA_IMPORT_MAX_LINES, last_role=last_role
+        content,
+        fmt=fmt,
+        max_lines=settings.AGORA_IMPORT_MAX_LINES,
+        max_bytes=settings.AGORA_IMPORT_MAX_BYTES,
+        last_role=last_role,
     )
     report = ImportReport()
     seen: dict[str, int] = {}

@@ -461,10 +461,15 @@
   // A failed request leaves the form as it was and offers to send it again, with the same
   // idempotency key, so a submit that did reach the server is stored once.
   let lastFailed = null;
-  document.addEventListener("htmx:sendError", function (e) {
+  function offerRetry(e) {
     lastFailed = e.detail.elt;
     document.getElementById("net-error").hidden = false;
     document.getElementById("net-retry").focus();
+  }
+  document.addEventListener("htmx:sendError", offerRetry);
+  // 503: the server is there but its database is not, for a moment; the same retry applies.
+  document.addEventListener("htmx:responseError", function (e) {
+    if (e.detail.xhr && e.detail.xhr.status === 503) offerRetry(e);
   });
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.detail.successful) document.getElementById("net-error").hidden = true;

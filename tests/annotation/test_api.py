@@ -5,9 +5,8 @@ import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from annotation.models import Assignment, Judgment
+from annotation.models import ApiToken, Assignment, Judgment
 from tests.conftest import api_client_for, pairwise_lines
 
 
@@ -180,7 +179,7 @@ def test_a_deleted_token_is_refused_once_its_cache_entry_lapses(campaign, alice,
 
     client = api_client_for(alice)
     assert client.get("/api/v1/campaigns/").status_code == 200
-    Token.objects.filter(user=alice).delete()
+    ApiToken.objects.filter(user=alice).delete()
     # Remembered for at most TOKEN_CACHE_SECONDS; after that the database decides again.
     monkeypatch.setattr(authentication, "TOKEN_CACHE_SECONDS", 0.0)
     authentication.token_cache_clear()

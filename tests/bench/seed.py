@@ -13,10 +13,14 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 django.setup()
 
-from rest_framework.authtoken.models import Token  # noqa: E402
 
 from annotation.models import Membership, User  # noqa: E402
-from annotation.services import campaign_create, membership_add, prompts_import  # noqa: E402
+from annotation.services import (  # noqa: E402
+    api_token_create,
+    campaign_create,
+    membership_add,
+    prompts_import,
+)
 from tests.bench.common import emit, words  # noqa: E402
 
 
@@ -52,7 +56,7 @@ def main(args: argparse.Namespace) -> None:
     for i in range(args.annotators):
         user = User.objects.create_user(f"annotator{i:02d}", password="bench-password")
         membership_add(campaign=campaign, user=user)
-        tokens.append(Token.objects.create(user=user).key)
+        tokens.append(api_token_create(user=user, name="bench")[1])
     with open(args.tokens, "w") as f:
         json.dump(tokens, f)
     emit(

@@ -2,10 +2,14 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from annotation.models import Campaign, Membership, User
-from annotation.services import campaign_create, membership_add, prompts_import
+from annotation.services import (
+    api_token_create,
+    campaign_create,
+    membership_add,
+    prompts_import,
+)
 
 DEMO_PROMPTS = Path(__file__).resolve().parents[2] / "fixtures" / "demo_prompts.jsonl"
 DEMO_PASSWORD = "agora-demo"  # noqa: S105 - the demo logins are meant to be public
@@ -45,12 +49,13 @@ class Command(BaseCommand):
         report = prompts_import(
             campaign=campaign, content=DEMO_PROMPTS.read_bytes(), fmt="jsonl", created_by=carol
         )
-        token, _ = Token.objects.get_or_create(user=carol)
+        # Keys are stored hashed: each run makes a new one, shown only here.
+        _token, key = api_token_create(user=carol, name="seed_demo")
         self.stdout.write(
             f"Demo campaign {campaign.slug!r} (id {campaign.id}): {report.conversations_created} "
             f"prompts imported, {report.duplicates} already there.\n"
             f"Logins (password {DEMO_PASSWORD!r}): alice, bob (annotators), carol (admin).\n"
-            f"carol's API token: {token.key}"
+            f"carol's API token: {key}"
         )
 
 

@@ -1,0 +1,289 @@
+"""Who may do what: every URL of the project against every role, with the answer explicit.
+
+The table has one row per URL pattern (and method); `test_every_url_has_a_row` enumerates
+the resolver, so a URL added without a row here fails. The Django admin's own URLs are
+generated per model and checked by one rule below (staff only, and a superuser here).
+
+Roles: anonymous; `annotator` (alice, in campaign C); `other_annotator` (dave, only in D);
+`admin` (carol, admin of C); `other_admin` (erin, admin of D only); `superuser` (root).
+Objects named in URLs belong to campaign C: alice's assignment, alice's membership, an
+export job of C. Codes: 200/201/202/204 served, 302 sent to log in (or onwards), 400 served
+but the (empty) input refused, 401 no credentials, 403 known but not allowed, 404 hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from annotation.services import (
+    api_token_create,
+)
+from tests.security.conftest import ROLES, SECRET_MODELS, World
+
+
+def _c(w: World) -> dict[str, Any]:
+    return {"campaign_id": w.campaign.id}
+
+
+def _a(w: World) -> dict[str, Any]:
+    return {"assignment_id": w.assignment.id}
+
+
+def _j(w: World) -> dict[str, Any]:
+    return {"job_id": w.job.id}
+
+
+def _none(w: World) -> dict[str, Any]:
+    return {}
+
+
+@dataclass
+class Row:
+    name: str
+    method: str
+    expect: dict[str, int]  # role -> status
+    kwargs: Callable[[World], dict[str, Any]] = _none
+    data: Callable[[World], dict[str, Any]] | None = None
+    query: str = ""
+    api: bool = False  # authenticated with a token rather than a session
+
+
+def _codes(anon: int, ann: int, other_ann: int, adm: int, other_adm: int, su: int) -> dict:
+    return dict(zip(ROLES, (anon, ann, other_ann, adm, other_adm, su), strict=True))
+
+
+# Pages behind login send the anonymous to the login page (302). Dashboard pages of a
+# campaign: its admin and superusers get in; an annotator of it 403; everyone else 404.
+ADMIN_PAGE = _codes(302, 403, 404, 200, 404, 200)
+ADMIN_POST = _codes(302, 403, 404, 302, 404, 302)
+ADMIN_JSON = _codes(302, 403, 404, 200, 404, 200)
+
+TABLE: list[Row] = [
+    Row("healthz", "GET", _codes(200, 200, 200, 200, 200, 200)),
+    Row("readyz", "GET", _codes(200, 200, 200, 200, 200, 200)),
+    Row("home", "GET", _codes(302, 200, 200, 200, 200, 200)),
+    Row("campaign_task", "GET", _codes(302, 200, 404, 200, 404, 404), _c),
+    # Someone else's assignment does not exist for them.
+    Row(
+        "assignment_submit",
+        "POST",
+        _codes(302, 302, 404, 404, 404, 404),
+        _a,
+        lambda w: {"choice": "tie", "idempotency_key": "k"},
+    ),
+    Row("assignment_skip", "POST", _codes(302, 302, 404, 404, 404, 404), _a),
+    Row("dashboard:campaigns", "GET", _codes(302, 403, 403, 200, 200, 200)),
+    Row("dashboard:campaign_new", "GET", _codes(302, 403, 403, 200, 200, 200)),
+    Row(
+        "dashboard:markdown_preview",
+        "POST",
+        _codes(302, 403, 403, 200, 200, 200),
+        data=lambda w: {"text": "*hi*"},
+    ),
+    Row("dashboard:campaign", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:campaign_state", "POST", ADMIN_POST, _c, lambda w: {"state": "paused"}),
+    Row("dashboard:setup_basics", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:setup_task", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:setup_prompts", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:setup_models", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:setup_people", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:quality", "GET", ADMIN_PAGE, _c),
+    Row(
+        "dashboard:member_action",
+        "POST",
+        ADMIN_POST,
+        lambda w: {**_c(w), "membership_id": w.membership.id, "action": "flag"},
+    ),
+    Row("dashboard:leaderboard", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:routing_refresh", "POST", ADMIN_POST, _c),
+    Row("dashboard:leaderboard_json", "GET", ADMIN_JSON, _c),
+    Row("dashboard:quality_json", "GET", ADMIN_JSON, _c),
+    Row("login", "GET", _codes(200, 200, 200, 200, 200, 200)),
+    Row("logout", "POST", _codes(302, 302, 302, 302, 302, 302)),
+    Row("password_change", "GET", _codes(302, 200, 200, 200, 200, 200)),
+    Row("password_change_done", "GET", _codes(302, 200, 200, 200, 200, 200)),
+    Row("password_reset", "GET", _codes(200, 200, 200, 200, 200, 200)),
+    Row("password_reset_done", "GET", _codes(200, 200, 200, 200, 200, 200)),
+    # A made-up uid and token: the page says the link is invalid.
+    Row(
+        "password_reset_confirm",
+        "GET",
+        _codes(200, 200, 200, 200, 200, 200),
+        lambda w: {"uidb64": "MQ", "token": "bad-token"},
+    ),
+    Row("password_reset_complete", "GET", _codes(200, 200, 200, 200, 200, 200)),
+    # The API: no token is 401 everywhere but the token endpoint and the schema.
+    Row(
+        "api_token",
+        "POST",
+        _codes(400, 400, 400, 400, 400, 400),
+        data=lambda w: {"username": "alice", "password": "wrong"},
+        api=True,
+    ),
+    Row("api_campaigns", "GET", _codes(401, 200, 200, 200, 200, 200), api=True),
+    Row("api_campaign_next", "GET", _codes(401, 200, 404, 200, 404, 404), _c, api=True),
+    Row(
+        "api_campaign_prompts",
+        "POST",
+        _codes(401, 403, 404, 400, 404, 400),
+        _c,
+        lambda w: {"prompts": []},
+        api=True,
+    ),
+    Row(
+        "api_campaign_export",
+        "GET",
+        _codes(401, 403, 404, 200, 404, 200),
+        _c,
+        query="?format=preference",
+        api=True,
+    ),
+    Row("api_export_jobs", "GET", _codes(401, 200, 200, 200, 200, 200), api=True),
+    Row("api_export_job", "GET", _codes(401, 403, 404, 200, 404, 200), _j, api=True),
+    # The job is queued: its admin hears 409 (not done), nobody else learns anything more.
+    Row("api_export_job_download", "GET", _codes(401, 403, 404, 409, 404, 409), _j, api=True),
+    Row(
+        "api_judgment_submit",
+        "POST",
+        # The contract: a foreign assignment is 403 (its id says nothing about a campaign).
+        _codes(401, 201, 403, 403, 403, 403),
+        _a,
+        lambda w: {"payload": {"outcome": "tie"}, "idempotency_key": "k1"},
+        api=True,
+    ),
+    Row("api_assignment_skip", "POST", _codes(401, 200, 403, 403, 403, 403), _a, api=True),
+    # The API's documentation is public: it describes shapes, never data.
+    Row("api_schema", "GET", _codes(200, 200, 200, 200, 200, 200), api=True),
+    Row("api_docs", "GET", _codes(200, 200, 200, 200, 200, 200), api=True),
+]
+
+
+def _walk(patterns: list[Any], ns: str = "", prefix: str = "") -> Iterator[tuple[str, str]]:
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            sub = f"{ns}:{p.namespace}" if ns and p.namespace else (p.namespace or ns)
+            yield from _walk(p.url_patterns, sub, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield (f"{ns}:{p.name}" if ns else str(p.name)), prefix + str(p.pattern)
+
+
+def all_urls() -> list[tuple[str, str]]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+def test_every_url_has_a_row():
+    covered = {row.name for row in TABLE}
+    missing = [
+        (name, route)
+        for name, route in all_urls()
+        if not route.startswith("admin/") and name not in covered
+    ]
+    assert missing == [], f"URLs without a row in the access table: {missing}"
+    unnamed = [route for name, route in all_urls() if name in ("", "None")]
+    assert unnamed == []
+
+
+def _client_for(w: World, role: str, row: Row) -> Any:
+    user = w.users[role]
+    if row.api:
+        client = APIClient()
+        if user is not None:
+            _token, key = api_token_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _call(w: World, role: str, row: Row) -> int:
+    client = _client_for(w, role, row)
+    url = reverse(row.name, kwargs=row.kwargs(w)) + row.query
+    data = row.data(w) if row.data else {}
+    if row.method == "GET":
+        return client.get(url).status_code
+    if row.api:
+        return client.post(url, data, format="json").status_code
+    return client.post(url, data).status_code
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[f"{r.method} {r.name}" for r in TABLE])
+@pytest.mark.parametrize("role", ROLES)
+def test_access(world, row, role):
+    assert _call(world, role, row) == row.expect[role]
+
+
+def test_the_admin_site_is_for_staff_only(world):
+    """Every URL of the Django admin: the anonymous and non-staff are sent to its login."""
+    names = [(name, route) for name, route in all_urls() if route.startswith("admin/")]
+    assert len(names) > 20
+    for role in ("anonymous", "annotator", "admin"):
+        client = _client_for(world, role, Row("", "GET", {}))
+        for name, route in names:
+            if name in ("admin:login", "admin:logout"):
+                continue
+            url = "/" + route
+            for part in ("<path:object_id>", "<int:user_id>", "<id>", "<path:url>"):
+                url = url.replace(part, "1")
+            if "<" in url or "(?P" in url or "^" in url:
+                continue  # the catch-all and per-app patterns: covered by the index below
+            response = client.get(url)
+            assert response.status_code == 302, (role, url, response.status_code)
+            assert "/admin/login/" in response["Location"], (role, url)
+    index = _client_for(world, "superuser", Row("", "GET", {})).get("/admin/")
+    assert index.status_code == 200
+    tokens = _client_for(world, "superuser", Row("", "GET", {})).get(
+        reverse("admin:annotation_apitoken_changelist")
+    )
+    assert tokens.status_code == 200
+
+
+SESSION_POSTS = [r for r in TABLE if r.method == "POST" and not r.api and r.name != "logout"]
+
+
+@pytest.mark.parametrize("row", SESSION_POSTS, ids=[r.name for r in SESSION_POSTS])
+def test_every_form_post_needs_the_csrf_token(world, row):
+    """A signed-in person's browser posting without the page's token (a forged cross-site
+    form) is refused, for every page that takes a POST."""
+    role = "annotator" if row.name.startswith("assignment_") else "admin"
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.users[role])
+    url = reverse(row.name, kwargs=row.kwargs(world))
+    response = client.post(url, row.data(world) if row.data else {})
+    assert response.status_code == 403
+
+
+def test_the_api_with_a_session_needs_the_csrf_token_too(world):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(world.users["annotator"])
+    url = reverse("api_judgment_submit", kwargs=_a(world))
+    body = {"payload": {"outcome": "tie"}, "idempotency_key": "k"}
+    response = client.post(url, body, format="json")
+    assert response.status_code == 403
+    assert not world.assignment.__class__.objects.filter(state="submitted").exists()
+
+
+def test_annotators_never_see_model_names_or_others_judgments(world):
+    alice = world.users["annotator"]
+    client = Client()
+    client.force_login(alice)
+    page = client.get(reverse("campaign_task", kwargs=_c(world))).content.decode()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=alice)[1]}")
+    leased = api.get(reverse("api_campaign_next", kwargs=_c(world))).content.decode()
+    for text in (page, leased):
+        assert "Reply 0" in text or "Reply 1" in text or "Reply 2" in text
+        assert all(model not in text for model in SECRET_MODELS)
+    # Neither the exports (which hold every judgment and profile) nor the dashboard.
+    export = reverse("api_campaign_export", kwargs=_c(world)) + "?format=judgments"
+    assert api.get(export).status_code == 403
+    assert client.get(reverse("dashboard:quality", kwargs=_c(world))).status_code == 403
+    assert api.get(reverse("api_export_jobs")).json() in ([], {"count": 0, "results": []})

@@ -1,0 +1,111 @@
+"""Answers for requests the views cannot serve: the database gone for a moment, NUL bytes,
+and the Content-Security-Policy header on every answer.
+
+A database that restarts or fails over raises OperationalError in whatever view runs then.
+That is not a bug in the request, so the client gets 503 with Retry-After (JSON for the API
+and htmx, a short page otherwise) and can send the same request again: submits carry an
+idempotency key, so a retry of one that did commit returns the stored judgment.
+
+PostgreSQL refuses NUL characters in text, and nothing Agora stores needs them: a request
+that carries one (query string or form field) is refused with 400 before any view runs.
+JSON bodies are checked by `NulFreeJSONParser`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+logger = logging.getLogger("agora.request")
+
+RETRY_AFTER_SECONDS = 5
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return (
+        request.path.startswith("/api/")
+        or request.headers.get("HX-Request") == "true"
+        or "application/json" in request.headers.get("Accept", "")
+    )
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse(
+            {"detail": message, "code": code, "field": None}, status=status
+        )
+    else:
+        # No template: rendering one may need the database that just went away.
+        response = HttpResponse(
+            f'<!doctype html><html lang="en"><meta charset="utf-8"><title>Agora</title>'
+            f"<h1>{status}</h1><p>{message}</p></html>",
+            status=status,
+        )
+    return response
+
+
+def has_nul(value: Any) -> bool:
+    """True if a string anywhere in a parsed JSON value holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+class NulFreeJSONParser(JSONParser):
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        if has_nul(data):
+            raise ParseError("Text may not contain NUL (\\u0000) characters.")
+        return data
+
+
+class RequestGuardMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._carries_nul(request):
+            return _error(request, 400, "nul_character", _("Text may not contain NUL characters."))
+        response = self.get_response(request)
+        if policy := getattr(settings, "CONTENT_SECURITY_POLICY", ""):
+            response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+    @staticmethod
+    def _carries_nul(request: HttpRequest) -> bool:
+        if "\x00" in request.path or any(
+            "\x00" in s for k, vs in request.GET.lists() for s in (k, *vs)
+        ):
+            return True
+        content_type = request.content_type or ""
+        if request.method == "POST" and content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            return any("\x00" in s for k, vs in request.POST.lists() for s in (k, *vs))
+        return False
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable: %s", exception)
+        response = _error(
+            request,
+            503,
+            "database_unavailable",
+            _("The database is unavailable for a moment. Please try again."),
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
