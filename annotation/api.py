@@ -26,6 +26,7 @@ from .serializers import (
     PromptImportIn,
     SkipIn,
 )
+from .services import trees
 
 ERROR = OpenApiResponse(
     description='{"detail": "what went wrong", "code": "...", "field": "payload.outcome"}'
@@ -55,7 +56,13 @@ def next_out(assignment: Assignment) -> dict[str, Any]:
                 {"id": m.id, "label": string.ascii_uppercase[i], "text": m.text}
                 for i, m in enumerate(view.candidates)
             ],
-            "settings": kind.settings_dict(assignment.campaign.settings),
+            "settings": kind.settings_dict(
+                trees.kind_settings_raw(
+                    campaign=assignment.campaign,
+                    task_kind=kind.name,
+                    parent_role=view.context[-1].role if view.context else None,
+                )
+            ),
         },
     }
 

@@ -21,6 +21,7 @@ from ..models import (
     User,
 )
 from ..prompt_files import PromptRow, prompt_rows_parse
+from . import trees
 
 IMPORT_CHUNK = 500
 
@@ -200,6 +201,10 @@ def tasks_create_for_candidates(
     task over all the candidates, binary, label, critique and rewrite one task per
     candidate, reply one task to write the next message under the parent.
     """
+    if campaign.tree:
+        return trees.tree_tasks_for_imported(
+            campaign=campaign, parent=parent, candidates=candidates
+        )
     kind = kind_for(campaign.task_kind)
     position = {m.id: i for i, m in enumerate(candidates)}
     groups = kind.task_groups(candidates)

@@ -234,9 +234,19 @@ class C(NamedTuple):
     metadata: dict[str, Any]
     created_by_id: int | None
     created_at: datetime
+    tree_state: str  # blank for a campaign without tree rules
 
 
-_C_FIELDS = ("id", "external_id", "origin", "prism_type", "metadata", "created_by_id", "created_at")
+_C_FIELDS = (
+    "id",
+    "external_id",
+    "origin",
+    "prism_type",
+    "metadata",
+    "created_by_id",
+    "created_at",
+    "tree_state",
+)
 
 
 class ModelInfo(NamedTuple):
@@ -311,11 +321,15 @@ class ExportContext:
     # --- the campaign's kind settings ----------------------------------------------------
 
     def kind_settings(self, kind: str) -> Any:
-        """The campaign's checked settings of this kind (None for a campaign of another kind)."""
+        """The campaign's checked settings of this kind (None for a campaign of another kind;
+        a tree campaign has the settings of every kind its trees make)."""
+        raw = self.campaign.settings
         if self.campaign.task_kind != kind:
-            return None
+            if not self.campaign.tree:
+                return None
+            raw = dict(self.campaign.tree.get("kinds") or {}).get(kind, {})
         # Through JSON: a campaign just created holds tuples where the database gives lists.
-        raw = json.loads(json.dumps(self.campaign.settings))
+        raw = json.loads(json.dumps(raw))
         return kind_for(kind).settings(raw)
 
     # --- progress -----------------------------------------------------------------------
@@ -568,7 +582,7 @@ def conversations_of(conversation_ids: Iterable[int]) -> dict[int, C]:
     rows = _fetch(qs, _C_FIELDS)
     wanted = set(ids)
     return {
-        r[0]: _new(C, (*r[:4], _json(r[4]), r[5], _datetime(r[6])))
+        r[0]: _new(C, (*r[:4], _json(r[4]), r[5], _datetime(r[6]), r[7]))
         for r in rows
         if not sift or r[0] in wanted
     }

@@ -1,0 +1,41 @@
+"""An annotator is never served a review or a ranking over a message they wrote."""
+
+from annotation.models import Message, Task
+from annotation.services import judgment_submit, task_lease_next
+
+from .conftest import work_round
+
+
+def test_it_never_serves_a_ranking_or_review_over_ones_own_message(tree_campaign, crew):
+    served: list = []
+    for _ in range(200):
+        if not work_round(tree_campaign, crew, served=served):
+            break
+    compared = [(p, a) for p, a in served if a.task.kind in ("pairwise", "ranking", "label")]
+    assert len([1 for _, a in compared if a.task.kind == "pairwise"]) >= 7
+    for person, a in compared:
+        authors = set(
+            Message.objects.filter(id__in=a.display_order).values_list("author", flat=True)
+        )
+        assert person.id not in authors, (person, a.task.kind)
+
+
+def test_the_writer_gets_other_work_while_their_message_waits_for_review(make_campaign, alice, bob):
+    campaign = make_campaign(
+        members=[alice, bob],
+        task_kind="reply",
+        overlap=1,
+        tree={"max_depth": 1, "max_children": 2, "review_votes": 1, "ranking_overlap": 1},
+    )
+    from annotation.services.trees import tree_prompt_tasks_top_up
+
+    campaign.tree["prompt_tasks"] = 1
+    campaign.save(update_fields=["tree"])
+    tree_prompt_tasks_top_up(campaign=campaign)
+    a = task_lease_next(annotator=alice, campaign=campaign)
+    judgment_submit(assignment=a, annotator=alice, payload={"text": "Why?"}, idempotency_key="1")
+    review = Task.objects.get(kind="label")
+    # Alice's next task is the next prompt to write, never the review of her own.
+    nxt = task_lease_next(annotator=alice, campaign=campaign)
+    assert nxt.task_id != review.id and nxt.task.kind == "reply"
+    assert task_lease_next(annotator=bob, campaign=campaign).task_id == review.id
