@@ -327,3 +327,5 @@ if LOG_FORMAT == "json":
 AGORA_OPENAI_ALLOWED_BASE_URLS = env.list("AGORA_OPENAI_ALLOWED_BASE_URLS", default=[])
 AGORA_EXPORT_BATCH_SIZE = env.int("AGORA_EXPORT_BATCH_SIZE", default=1000)
 AGORA_IMPORT_MAX_LINES = env.int("AGORA_IMPORT_MAX_LINES", default=100_000)
+# The largest file a message may carry (an image, audio or video), in bytes.
+AGORA_ATTACHMENT_MAX_BYTES = env.int("AGORA_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)

@@ -22,6 +22,7 @@ from ..models import (
 )
 from ..prompt_files import PromptRow, prompt_rows_parse
 from . import trees
+from .attachments import attachments_store
 
 IMPORT_CHUNK = 500
 
@@ -61,7 +62,12 @@ def prompts_import(
         "assistant" if getattr(kind.settings(campaign.settings), "role", "") == "user" else "user"
     )
     rows, errors = prompt_rows_parse(
-        content, fmt=fmt, max_lines=settings.AGORA_IMPORT_MAX_LINES, last_role=last_role
+        content,
+        fmt=fmt,
+        max_lines=settings.AGORA_IMPORT_MAX_LINES,
+        last_role=last_role,
+        # Images always; audio and video where the campaign accepts them.
+        media=tuple({"image", *campaign.media_kinds}),
     )
     report = ImportReport()
     seen: dict[str, int] = {}
@@ -136,6 +142,9 @@ def _import_chunk(
                             parent=last[i],
                             role=m["role"],
                             text=m["content"],
+                            metadata=_prompt_metadata(row)
+                            if depth == len(row.messages) - 1
+                            else {},
                         ),
                     )
                 )
@@ -143,6 +152,12 @@ def _import_chunk(
             batch, Message.objects.bulk_create([m for _, m in batch]), strict=True
         ):
             last[i] = saved
+
+    for i, row in enumerate(rows):
+        if row.files:
+            prompt = last[i]
+            assert prompt is not None
+            attachments_store(message=prompt, files=row.files)
 
     models: dict[str, Any] = {}
     responses: list[tuple[int, Message]] = []
@@ -190,6 +205,17 @@ def _import_chunk(
         )
     report.conversations_created += len(rows)
     report.tasks_created += tasks_created
+
+
+def _prompt_metadata(row: PromptRow) -> dict[str, Any]:
+    """What the prompt's last message keeps for the task page, so that a page over messages
+    without files or facts never asks for them: how many files it carries, its reference."""
+    out: dict[str, Any] = {}
+    if row.files:
+        out["attachments"] = len(row.files)
+    if row.reference:
+        out["reference"] = row.reference
+    return out
 
 
 def tasks_create_for_candidates(

@@ -62,6 +62,11 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                 "judgment_id": j.id,
                 "kind": j.kind,
                 "payload": _json(j.payload),
+                # A campaign with a review stage: the reviewer's decision, and where they
+                # corrected the judgment, the annotator's own payload (`payload` is theirs).
+                "review_decision": j.review["decision"] if j.review else None,
+                "reviewer": j.review["reviewer"] if j.review else None,
+                "original_payload": _json(j.review["original_payload"]) if j.review else None,
                 "prompt": chat,
                 "system": system_text(chat),
                 "candidates": candidates,
@@ -108,6 +113,9 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("judgment_id", pa.int64()),
     ("kind", pa.string()),
     ("payload", pa.string()),
+    ("review_decision", pa.string()),
+    ("reviewer", pa.string()),
+    ("original_payload", pa.string()),
     ("prompt", MESSAGES),
     ("system", pa.string()),
     ("candidates", pa.list_(CANDIDATE)),
