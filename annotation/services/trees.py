@@ -72,7 +72,11 @@ def tree_settings(raw: Mapping[str, Any] | None) -> TreeSettings:
     for name, kind_raw in kinds.items():
         if name not in KIND_NAMES:
             raise RuleError(f"There is no tree task kind {name!r}.", field=f"tree.kinds.{name}")
-        kind_for(name).settings(kind_raw)
+        try:
+            kind_for(name).settings(kind_raw)
+        except RuleError as e:
+            where = (e.field or "settings").removeprefix("settings")
+            raise RuleError(e.message, field=f"tree.kinds.{name}{where}") from None
     return TreeSettings(
         max_depth=integer(raw.get("max_depth", d.max_depth), "tree.max_depth", lo=1, hi=50),
         max_children=integer(

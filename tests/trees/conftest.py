@@ -34,7 +34,9 @@ def tree_campaign(make_campaign, crew) -> Campaign:
     campaign = make_campaign(
         members=crew, task_kind="reply", overlap=1, tree={**TREE, "prompt_tasks": 1}
     )
-    assert tree_prompt_tasks_top_up(campaign=campaign) == 1
+    # Creating it made the first "write a prompt" task; topping up again makes none.
+    assert campaign.tasks.get().parent_id is None
+    assert tree_prompt_tasks_top_up(campaign=campaign) == 0
     return campaign
 
 

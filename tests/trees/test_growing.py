@@ -1,5 +1,8 @@
 """Trees that grow by rules: replies, reviews and rankings by several annotators."""
 
+import pytest
+
+from annotation.errors import RuleError
 from annotation.models import Conversation, Message, Task
 from annotation.services import judgment_submit, prompts_import, task_lease_next
 from exports.services import export_rows
@@ -113,3 +116,19 @@ def test_a_tree_whose_root_is_voted_spam_is_aborted(tree_campaign, crew):
     assert list(export_rows(campaign=tree_campaign, fmt="oasst")) == []
     everything = list(export_rows(campaign=tree_campaign, fmt="oasst", all_trees=True))
     assert [t["tree_state"] for t in everything] == ["aborted_low_grade"]
+
+
+@pytest.mark.parametrize(
+    ("tree", "field"),
+    [
+        ({"max_depth": 0}, "tree.max_depth"),
+        ({"max_children": "two"}, "tree.max_children"),
+        ({"depth": 3}, "tree.depth"),
+        ({"kinds": {"label": {"labels": []}}}, "tree.kinds.label.labels"),
+        ({"priorities": {"prompt": 0}}, "tree.priorities.prompt"),
+    ],
+)
+def test_bad_tree_rules_are_refused_naming_the_field(make_campaign, tree, field):
+    with pytest.raises(RuleError) as e:
+        make_campaign(task_kind="reply", tree=tree)
+    assert e.value.field == field

@@ -25,13 +25,8 @@ def test_the_writer_gets_other_work_while_their_message_waits_for_review(make_ca
         members=[alice, bob],
         task_kind="reply",
         overlap=1,
-        tree={"max_depth": 1, "max_children": 2, "review_votes": 1, "ranking_overlap": 1},
+        tree={"max_depth": 1, "max_children": 2, "review_votes": 1, "prompt_tasks": 1},
     )
-    from annotation.services.trees import tree_prompt_tasks_top_up
-
-    campaign.tree["prompt_tasks"] = 1
-    campaign.save(update_fields=["tree"])
-    tree_prompt_tasks_top_up(campaign=campaign)
     a = task_lease_next(annotator=alice, campaign=campaign)
     judgment_submit(assignment=a, annotator=alice, payload={"text": "Why?"}, idempotency_key="1")
     review = Task.objects.get(kind="label")
