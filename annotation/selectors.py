@@ -29,6 +29,18 @@ def campaigns_administered_by(*, user: User) -> QuerySet[Campaign]:
     return Campaign.objects.filter(memberships__user=user, memberships__role=Membership.Role.ADMIN)
 
 
+def campaigns_reviewed_by(*, user: User) -> set[int]:
+    """The campaigns with a review stage where this person reviews (reviewers and admins)."""
+    return set(
+        Membership.objects.filter(
+            user=user,
+            role__in=[Membership.Role.REVIEWER, Membership.Role.ADMIN],
+            is_blocked=False,
+            campaign__review_stage=True,
+        ).values_list("campaign_id", flat=True)
+    )
+
+
 def campaign_tasks_visible(*, user: User, campaign_id: int) -> bool:
     """Whether this person may see the campaign's tasks: as an annotator (a member, or any
     signed-in user of a public campaign) or as one of its admins."""

@@ -29,7 +29,8 @@ def home(request: AuthedHttpRequest) -> HttpResponse:
         (c, selectors.campaign_progress(campaign=c, user=request.user))
         for c in selectors.campaigns_open_to(user=request.user)
     ]
-    return render(request, "annotation/home.html", {"campaigns": campaigns})
+    reviewing = selectors.campaigns_reviewed_by(user=request.user)
+    return render(request, "annotation/home.html", {"campaigns": campaigns, "reviewing": reviewing})
 
 
 @login_required

@@ -122,3 +122,11 @@ def test_the_review_page_shows_the_judgment_and_records_the_decision(
     )
     assert done.status_code == 302
     assert JudgmentReview.objects.get(judgment=first).decision == "rejected"
+
+
+def test_reviewers_find_the_review_page_from_home(reviewed_campaign, dave, alice, client):
+    client.force_login(dave)
+    assert f"/campaigns/{reviewed_campaign.id}/review/" in client.get("/").content.decode()
+    client.force_login(alice)
+    assert "/review/" not in client.get("/").content.decode()
+    assert client.get(f"/campaigns/{reviewed_campaign.id}/review/").status_code == 403
