@@ -129,6 +129,7 @@ def _judgment_store(
     candidate_ids = _sql.json_out(display_order)
     settings, tree = _sql.json_out(settings), _sql.json_out(tree)
     if tree:  # a tree campaign: the task's kind may not be the campaign's (services.trees)
+        trees.tree_lock(task_id=task_id)
         settings = trees.task_settings_raw(task_id=task_id, tree=tree, settings=settings)
     clean = kind.validate(payload, settings=kind.settings(settings), candidate_ids=candidate_ids)
     gold = _sql.json_out(gold)

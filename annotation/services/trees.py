@@ -115,6 +115,16 @@ def kind_settings_raw(
     return raw
 
 
+def tree_lock(*, task_id: int) -> None:
+    """Take the task's tree for this transaction (before it writes anything): a tree moves on
+    one judgment at a time, so two reviews finishing at once under one parent both see the
+    other's outcome (the second waits for the first), and the lock order is always tree, then
+    task rows."""
+    Conversation.objects.select_for_update().filter(
+        id__in=Task.objects.filter(id=task_id).values("conversation_id")
+    ).values_list("id").first()
+
+
 def task_settings_raw(
     *, task_id: int, tree: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> Mapping[str, Any]:
