@@ -1,6 +1,9 @@
 """An annotator is never served a review or a ranking over a message they wrote."""
 
-from annotation.models import Message, Task
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from annotation.models import Conversation, Message, Task, TaskCandidate
 from annotation.services import judgment_submit, task_lease_next
 
 from .conftest import work_round
@@ -34,3 +37,31 @@ def test_the_writer_gets_other_work_while_their_message_waits_for_review(make_ca
     nxt = task_lease_next(annotator=alice, campaign=campaign)
     assert nxt.task_id != review.id and nxt.task.kind == "reply"
     assert task_lease_next(annotator=bob, campaign=campaign).task_id == review.id
+
+
+def test_campaigns_without_trees_pay_nothing_on_next_and_submit(campaign, alice):
+    with CaptureQueriesContext(connection) as leasing:
+        a = task_lease_next(annotator=alice, campaign=campaign)
+    with CaptureQueriesContext(connection) as judging:
+        judgment_submit(
+            assignment=a,
+            annotator=alice,
+            payload={"outcome": "preferred", "preferred": a.display_order[0]},
+            idempotency_key="k",
+        )
+    statements = [q["sql"] for q in [*leasing, *judging]]
+    # No statement reads candidates' authors, trees or tree tasks; the pick is the default.
+    for table in (TaskCandidate, Conversation, Message):
+        assert not [s for s in statements if table._meta.db_table in s]
+    picks = [s for s in statements if "ORDER BY t." in s]
+    assert len(picks) == 1 and "author_id" not in picks[0]
+
+
+def test_tree_campaigns_pick_with_the_authors_check_in_the_same_statement(tree_campaign, alice):
+    with CaptureQueriesContext(connection) as leasing:
+        task_lease_next(annotator=alice, campaign=tree_campaign)
+    [pick] = [q["sql"] for q in leasing if "ORDER BY t." in q["sql"]]
+    assert "m.author_id = " in pick
+    if connection.vendor == "postgresql":
+        assert "SKIP LOCKED" in pick  # the check rides on the locked pick itself
+    assert "ORDER BY t.priority DESC, t.id" in pick
