@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin
 from .errors import RuleError
 from .kinds import kind_for
 from .models import Assignment, Campaign, Conversation, Judgment, Membership, Profile, Task, User
+from .services.trees import tree_settings
 
 admin.site.register(User, UserAdmin)
 
@@ -31,6 +32,11 @@ class CampaignForm(forms.ModelForm):
         except RuleError as e:
             self.add_error("settings" if e.field != "task_kind" else "task_kind",
                            f"{e.field}: {e.message}")  # fmt: skip
+        if data.get("tree"):
+            try:
+                tree_settings(data["tree"])
+            except RuleError as e:
+                self.add_error("tree", f"{e.field}: {e.message}")
         return data
 
 

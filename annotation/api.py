@@ -5,6 +5,7 @@ import string
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -51,7 +52,24 @@ def next_out(assignment: Assignment) -> dict[str, Any]:
             "id": view.task.id,
             "kind": view.task.kind,
             "campaign": view.task.campaign_id,
-            "context": [{"id": m.id, "role": m.role, "text": m.text} for m in view.context],
+            "context": [
+                {
+                    "id": m.id,
+                    "role": m.role,
+                    "text": m.text,
+                    "attachments": [
+                        {
+                            "id": a.id,
+                            "kind": a.kind,
+                            "content_type": a.content_type,
+                            "url": reverse("attachment_file", args=[a.id]),
+                        }
+                        for a in getattr(m, "files", [])
+                    ],
+                }
+                for m in view.context
+            ],
+            "reference": view.reference,
             "candidates": [
                 {"id": m.id, "label": string.ascii_uppercase[i], "text": m.text}
                 for i, m in enumerate(view.candidates)

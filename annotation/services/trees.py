@@ -39,6 +39,7 @@ RANKING_KINDS = ("pairwise", "ranking")
 # "prompt": writing the root of a new tree, last by default so that trees get finished.
 DEFAULT_PRIORITIES = {"ranking": 3.0, "pairwise": 3.0, "label": 2.0, "reply": 1.0, "prompt": 0.5}
 KIND_NAMES = ("ranking", "pairwise", "label", "reply")
+PROMPT_QUESTION = "Write a prompt: the first message of a new conversation with the assistant."
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def kind_settings_raw(
     )
     if task_kind == "reply":
         raw = {**raw, "role": "assistant" if parent_role == "user" else "user"}
+        if parent_role is None:  # the root of a new tree
+            raw["question"] = PROMPT_QUESTION
     return raw
 
 

@@ -132,3 +132,10 @@ def test_bad_tree_rules_are_refused_naming_the_field(make_campaign, tree, field)
     with pytest.raises(RuleError) as e:
         make_campaign(task_kind="reply", tree=tree)
     assert e.value.field == field
+
+
+def test_the_prompt_task_asks_for_a_prompt_written_as_the_user(tree_campaign, alice, client):
+    client.force_login(alice)
+    page = client.get(f"/campaigns/{tree_campaign.id}/").content.decode()
+    assert "Write a prompt: the first message of a new conversation" in page
+    assert "written as the user" in page

@@ -134,3 +134,15 @@ def test_the_image_is_exported_with_the_row_and_loads_as_a_datasets_image(
     )
     line = json.loads(jsonl.read_text())
     assert line["images"][0]["bytes"] == b64(png())  # base64 text in JSON Lines
+
+
+def test_the_api_gives_custom_front_ends_the_files_and_the_reference(image_campaign, alice):
+    from tests.conftest import api_client_for
+
+    task = api_client_for(alice).get(f"/api/v1/campaigns/{image_campaign.id}/next/").json()["task"]
+    a = Attachment.objects.get()
+    [prompt] = task["context"]
+    assert prompt["attachments"] == [
+        {"id": a.id, "kind": "image", "content_type": "image/png", "url": f"/attachments/{a.id}/"}
+    ]
+    assert task["reference"]["caption"] == "A teal square."
