@@ -18,6 +18,7 @@ from .models import (
     Task,
     User,
 )
+from .services.trees import tree_settings
 
 admin.site.register(User, UserAdmin)
 
@@ -44,6 +45,11 @@ class CampaignForm(forms.ModelForm):
         except RuleError as e:
             self.add_error("settings" if e.field != "task_kind" else "task_kind",
                            f"{e.field}: {e.message}")  # fmt: skip
+        if data.get("tree"):
+            try:
+                tree_settings(data["tree"])
+            except RuleError as e:
+                self.add_error("tree", f"{e.field}: {e.message}")
         return data
 
 

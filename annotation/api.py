@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -32,6 +33,7 @@ from .serializers import (
     TokenIn,
     TokenOut,
 )
+from .services import trees
 
 ERROR = OpenApiResponse(
     description='{"detail": "what went wrong", "code": "...", "field": "payload.outcome"}'
@@ -56,12 +58,35 @@ def next_out(assignment: Assignment) -> dict[str, Any]:
             "id": view.task.id,
             "kind": view.task.kind,
             "campaign": view.task.campaign_id,
-            "context": [{"id": m.id, "role": m.role, "text": m.text} for m in view.context],
+            "context": [
+                {
+                    "id": m.id,
+                    "role": m.role,
+                    "text": m.text,
+                    "attachments": [
+                        {
+                            "id": a.id,
+                            "kind": a.kind,
+                            "content_type": a.content_type,
+                            "url": reverse("attachment_file", args=[a.id]),
+                        }
+                        for a in getattr(m, "files", [])
+                    ],
+                }
+                for m in view.context
+            ],
+            "reference": view.reference,
             "candidates": [
                 {"id": m.id, "label": string.ascii_uppercase[i], "text": m.text}
                 for i, m in enumerate(view.candidates)
             ],
-            "settings": kind.settings_dict(assignment.campaign.settings),
+            "settings": kind.settings_dict(
+                trees.kind_settings_raw(
+                    campaign=assignment.campaign,
+                    task_kind=kind.name,
+                    parent_role=view.context[-1].role if view.context else None,
+                )
+            ),
         },
     }
 

@@ -89,6 +89,16 @@ class Campaign(models.Model):
     live_max_turns = models.PositiveSmallIntegerField(default=6)
     survey = models.JSONField(default=dict, blank=True)
     quotas = models.JSONField(default=dict, blank=True)
+    # OpenAssistant trees that grow by rules (max depth, children per node, review votes...;
+    # services.trees); empty = a campaign whose tasks come from imports and generation only.
+    tree = models.JSONField(
+        default=dict, blank=True, help_text="Rules of growing message trees (docs/trees.md)."
+    )
+    # A review stage: chosen reviewers accept, reject or correct each judgment, and only
+    # accepted (or corrected) judgments are exported (services.review).
+    review_stage = models.BooleanField(default=False)
+    # What a message may carry besides text: "image", and "audio" / "video" where wanted.
+    media_kinds = models.JSONField(default=list, blank=True)
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
         USER_MODEL, through="Membership", related_name="campaigns"
     )
@@ -123,6 +133,8 @@ class Membership(models.Model):
 
     class Role(models.TextChoices):
         ANNOTATOR = "annotator", "Annotator"
+        # Annotates too, and reviews others' judgments where the campaign has a review stage.
+        REVIEWER = "reviewer", "Reviewer"
         ADMIN = "admin", "Admin"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="memberships")
@@ -157,10 +169,18 @@ class Conversation(models.Model):
         VALUES_GUIDED = "values_guided", "Values guided"
         CONTROVERSY_GUIDED = "controversy_guided", "Controversy guided"
 
+    class TreeState(models.TextChoices):
+        # OpenAssistant's states; blank for a conversation of a campaign without tree rules.
+        GROWING = "growing", "Growing"
+        RANKING = "ranking", "Ranking"
+        READY = "ready_for_export", "Ready for export"
+        ABORTED = "aborted_low_grade", "Aborted for low quality"
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="conversations")
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.IMPORTED)
     prism_type = models.CharField(max_length=20, choices=PrismType.choices, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
+    tree_state = models.CharField(max_length=20, choices=TreeState.choices, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -182,6 +202,12 @@ class Message(models.Model):
         SYSTEM = "system", _("System")
         USER = "user", _("User")
         ASSISTANT = "assistant", _("Assistant")
+
+    class Review(models.TextChoices):
+        # A human-written message of a growing tree; blank where no review applies.
+        PENDING = "pending", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted"
+        SPAM = "spam", "Voted spam"
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -205,6 +231,7 @@ class Message(models.Model):
     worker = models.CharField(max_length=200, blank=True, help_text="The host that generated it.")
     # The collection round it was generated in (on-policy rounds of a campaign).
     round = models.PositiveSmallIntegerField(default=1)
+    review_state = models.CharField(max_length=10, choices=Review.choices, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -391,3 +418,57 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Attachment(models.Model):
+    """A file a message carries (an image, or audio / video where the campaign allows),
+    kept in the default storage (var/media, or a bucket)."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        AUDIO = "audio", "Audio"
+        VIDEO = "video", "Video"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    file = models.FileField(upload_to="attachments/%Y/%m/", max_length=300)
+    name = models.CharField(max_length=200, blank=True, help_text="The name it was uploaded as.")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "position", "id"]
+
+
+class JudgmentReview(models.Model):
+    """A reviewer's decision on a judgment (the review stage): accepted, rejected, or
+    corrected, keeping the annotator's original payload untouched on the judgment."""
+
+    class Decision(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        CORRECTED = "corrected", "Corrected"
+
+    judgment = models.OneToOneField(Judgment, on_delete=models.CASCADE, related_name="review")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    reviewer = models.ForeignKey(USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    # The reviewer's payload, checked like the annotator's; only for `corrected`.
+    correction = models.JSONField(null=True, blank=True)
+    note = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision="corrected", correction__isnull=False)
+                | (~Q(decision="corrected") & Q(correction__isnull=True)),
+                name="review_correction_iff_corrected",
+            )
+        ]
+        indexes = [models.Index(fields=["campaign", "decision"], name="review_by_decision")]

@@ -2,7 +2,12 @@
 
 A JSONL line:
     {"id": "p1", "prompt": "text" | [{"role": ..., "content": ...}, ...],
-     "responses": ["text", {"text": "...", "model": "name"}, ...], "metadata": {...}}
+     "responses": ["text", {"text": "...", "model": "name"}, ...], "metadata": {...},
+     "images": ["<base64 or data URL>", {"data": "<base64>", "name": "cat.png"}, ...],
+     "audio": [...], "video": [...],
+     "reference": {"caption": "...", "answer": "...", "documents": ["...", ...]}}
+`images` (and `audio` / `video` where the campaign accepts them) are files the prompt's last
+message carries; `reference` holds facts shown to the annotator beside the task (docs/trees.md).
 A CSV file has a `prompt` column, optional `id` and `system` columns, and pairs of
 `response_N` / `model_N` columns (or `response_a` / `model_a`, `response_b` / ...).
 Other keys or columns are kept in the conversation's metadata.
@@ -20,6 +25,9 @@ from typing import Any
 
 from webapp.middleware import has_nul
 
+from .attachments import CheckedFile, attachment_check, base64_decode
+from .errors import RuleError
+
 MAX_TEXT_CHARS = 100_000
 MAX_RESPONSES = 16
 MAX_CONTEXT_MESSAGES = 200
@@ -33,6 +41,8 @@ class PromptRow:
     messages: list[dict[str, str]]
     responses: list[dict[str, Any]]
     metadata: dict[str, Any] = field(default_factory=dict)
+    files: list[CheckedFile] = field(default_factory=list)
+    reference: dict[str, Any] | None = None
 
 
 @dataclass
@@ -109,7 +119,68 @@ def _external_id(raw: Any) -> str:
     return value
 
 
-def _row_from_object(line: int, obj: Any, last_role: str = "user") -> PromptRow:
+MAX_FILES = 16
+MEDIA_FIELDS = {"images": "image", "audio": "audio", "video": "video"}
+REFERENCE_KEYS = ("caption", "answer", "documents")
+
+
+def _files(obj: dict[str, Any], media: tuple[str, ...]) -> list[CheckedFile]:
+    out = []
+    for key, kind in MEDIA_FIELDS.items():
+        raw = obj.get(key)
+        if raw is None:
+            continue
+        if not isinstance(raw, list) or len(raw) > MAX_FILES:
+            raise _Bad(f"{key} must be a list of at most {MAX_FILES} files")
+        for i, item in enumerate(raw):
+            f = f"{key}[{i}]"
+            name = ""
+            if isinstance(item, dict):
+                name = item.get("name") or ""
+                if not isinstance(name, str):
+                    raise _Bad(f"{f}.name must be text")
+                item = item.get("data")
+            try:
+                data = base64_decode(item, f)
+                out.append(attachment_check(data, kind=kind, name=name, allowed=media, field=f))
+            except RuleError as e:
+                raise _Bad(e.message) from None
+    return out
+
+
+def _reference(raw: Any) -> dict[str, Any] | None:
+    """Facts for the judgment: a caption, a ground-truth answer, retrieved documents."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw:
+        raise _Bad("reference must be an object with caption, answer or documents")
+    unknown = sorted(set(raw) - set(REFERENCE_KEYS))
+    if unknown:
+        raise _Bad(f"reference.{unknown[0]} is not a reference field (caption, answer, documents)")
+    out: dict[str, Any] = {}
+    for key in ("caption", "answer"):
+        if key in raw:
+            out[key] = _text(raw[key], f"reference.{key}")
+    if "documents" in raw:
+        docs = raw["documents"]
+        if not isinstance(docs, list) or len(docs) > 50:
+            raise _Bad("reference.documents must be a list of at most 50 documents")
+        out["documents"] = []
+        for i, d in enumerate(docs):
+            if isinstance(d, str):
+                d = {"text": d}
+            if not isinstance(d, dict):
+                raise _Bad(f"reference.documents[{i}] must be text or an object with text")
+            doc = {"text": _text(d.get("text"), f"reference.documents[{i}].text")}
+            if d.get("title"):
+                doc["title"] = _text(d["title"], f"reference.documents[{i}].title")
+            out["documents"].append(doc)
+    return out
+
+
+def _row_from_object(
+    line: int, obj: Any, last_role: str = "user", media: tuple[str, ...] = ("image",)
+) -> PromptRow:
     if not isinstance(obj, dict):
         raise _Bad("each line must be a JSON object")
     if has_nul(obj):
@@ -120,13 +191,16 @@ def _row_from_object(line: int, obj: Any, last_role: str = "user") -> PromptRow:
     metadata = obj.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _Bad("metadata must be an object")
-    extra = {k: v for k, v in obj.items() if k not in ("id", "prompt", "responses", "metadata")}
+    own = ("id", "prompt", "responses", "metadata", "reference", *MEDIA_FIELDS)
+    extra = {k: v for k, v in obj.items() if k not in own}
     return PromptRow(
         line=line,
         external_id=_external_id(obj.get("id")),
         messages=_messages(obj["prompt"], last_role),
         responses=_responses(obj.get("responses")),
         metadata={**extra, **metadata},
+        files=_files(obj, media),
+        reference=_reference(obj.get("reference")),
     )
 
 
@@ -175,7 +249,13 @@ def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
 
 
 def prompt_rows_parse(
-    content: str | bytes, *, fmt: str, max_lines: int, last_role: str = "user", max_bytes: int = 0
+    content: str | bytes,
+    *,
+    fmt: str,
+    max_lines: int,
+    last_role: str = "user",
+    max_bytes: int = 0,
+    media: tuple[str, ...] = ("image",),
 ) -> tuple[list[PromptRow], list[LineError]]:
     """Every line checked: the good rows and an error for each bad line."""
     if max_bytes and len(content) > max_bytes:
@@ -200,7 +280,7 @@ def prompt_rows_parse(
         try:
             if isinstance(obj, _Bad):
                 raise obj
-            rows.append(_row_from_object(line, obj, last_role))
+            rows.append(_row_from_object(line, obj, last_role, media))
         except _Bad as e:
             errors.append(LineError(line, str(e)))
     if not rows and not errors:

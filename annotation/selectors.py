@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from .models import Assignment, Campaign, Membership, Message, Task, User
+from .models import Assignment, Attachment, Campaign, Membership, Message, Task, User
 
 
 def campaigns_visible_to(*, user: User) -> QuerySet[Campaign]:
@@ -26,6 +27,27 @@ def campaigns_administered_by(*, user: User) -> QuerySet[Campaign]:
     if user.is_staff:
         return Campaign.objects.all()
     return Campaign.objects.filter(memberships__user=user, memberships__role=Membership.Role.ADMIN)
+
+
+def campaigns_reviewed_by(*, user: User) -> set[int]:
+    """The campaigns with a review stage where this person reviews (reviewers and admins)."""
+    return set(
+        Membership.objects.filter(
+            user=user,
+            role__in=[Membership.Role.REVIEWER, Membership.Role.ADMIN],
+            is_blocked=False,
+            campaign__review_stage=True,
+        ).values_list("campaign_id", flat=True)
+    )
+
+
+def campaign_tasks_visible(*, user: User, campaign_id: int) -> bool:
+    """Whether this person may see the campaign's tasks: as an annotator (a member, or any
+    signed-in user of a public campaign) or as one of its admins."""
+    return (
+        campaigns_visible_to(user=user).filter(pk=campaign_id).exists()
+        or campaigns_administered_by(user=user).filter(pk=campaign_id).exists()
+    )
 
 
 def campaign_is_admin(*, user: User, campaign: Campaign) -> bool:
@@ -75,6 +97,9 @@ class TaskView:
     task: Task
     context: list[Message]
     candidates: list[Message]
+    # Facts for the judgment (a caption, a ground-truth answer, retrieved documents) that the
+    # prompt was imported with, or None.
+    reference: dict[str, Any] | None = None
 
 
 def _path(by_id: dict[int, Message], message_id: int | None) -> list[Message]:
@@ -98,14 +123,32 @@ def task_view(*, assignment: Assignment) -> TaskView:
     by_id = {
         m.id: m
         for m in Message.objects.filter(conversation_id=task.conversation_id).only(
-            "id", "parent_id", "role", "text"
+            "id", "parent_id", "role", "text", "metadata"
         )
     }
+    context = _path(by_id, task.parent_id)
+    reference = None
+    for m in context:
+        reference = m.metadata.get("reference") or reference
     return TaskView(
         task=task,
-        context=_path(by_id, task.parent_id),
+        context=messages_with_files(context),
         candidates=[by_id[i] for i in assignment.display_order],
+        reference=reference,
     )
+
+
+def messages_with_files(messages: list[Message]) -> list[Message]:
+    """The messages, each with `files` (its attachments in order); one query, and none
+    when no message says it carries files."""
+    carrying = [m.id for m in messages if m.metadata.get("attachments")]
+    files: dict[int, list[Attachment]] = {}
+    if carrying:
+        for a in Attachment.objects.filter(message_id__in=carrying):
+            files.setdefault(a.message_id, []).append(a)
+    for m in messages:
+        m.files = files.get(m.id, [])  # type: ignore[attr-defined]  # for the template only
+    return messages
 
 
 def assignment_for_annotator(*, user: User, assignment_id: int) -> Assignment | None:

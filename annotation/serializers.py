@@ -15,10 +15,21 @@ class CampaignOut(serializers.Serializer):
     settings = serializers.DictField(help_text="Settings of the task kind.")
 
 
+class AttachmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="image, audio or video")
+    content_type = serializers.CharField()
+    url = serializers.CharField(help_text="Served to those who may see the campaign's tasks.")
+
+
 class MessageOut(serializers.Serializer):
     id = serializers.IntegerField()
     role = serializers.CharField()
     text = serializers.CharField()
+
+
+class ContextMessageOut(MessageOut):
+    attachments = AttachmentOut(many=True, help_text="Files the message carries (images...).")
 
 
 class CandidateOut(serializers.Serializer):
@@ -31,8 +42,12 @@ class TaskOut(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     campaign = serializers.IntegerField(source="campaign_id")
-    context = MessageOut(  # type: ignore[assignment]  # a field, not Serializer.context
+    context = ContextMessageOut(  # type: ignore[assignment]  # a field, not Serializer.context
         many=True, help_text="The conversation from its root to the prompt."
+    )
+    reference = serializers.DictField(
+        allow_null=True,
+        help_text="Facts for the judgment the prompt came with: caption, answer, documents.",
     )
     candidates = CandidateOut(many=True, help_text="In the order to show them, first = left.")
     settings = serializers.DictField()

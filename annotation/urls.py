@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import live_chat, views
+from . import live_chat, review_pages, views
+from .attachment_views import attachment_file
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -36,5 +37,16 @@ urlpatterns = [
         "campaigns/<int:campaign_id>/chat/<int:conversation_id>/assignments/<int:assignment_id>/rate/",
         live_chat.live_chat_rate,
         name="live_chat_rate",
+    ),
+    path("campaigns/<int:campaign_id>/review/", review_pages.review_page, name="review_page"),
+    path(
+        "campaigns/<int:campaign_id>/review/<int:judgment_id>/",
+        review_pages.review_submit,
+        name="review_submit",
+    ),
+    path(
+        "attachments/<int:attachment_id>/",
+        attachment_file,
+        name="attachment_file",
     ),
 ]

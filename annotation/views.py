@@ -15,6 +15,7 @@ from .errors import RuleError
 from .http import AuthedHttpRequest
 from .kinds import kind_for
 from .models import Assignment, Campaign
+from .services import trees
 
 # What a refused form gives back to the page: everything the annotator entered, nothing of
 # the submit's own bookkeeping (a fresh idempotency key and clock come with the page).
@@ -28,7 +29,8 @@ def home(request: AuthedHttpRequest) -> HttpResponse:
         (c, selectors.campaign_progress(campaign=c, user=request.user))
         for c in selectors.campaigns_open_to(user=request.user)
     ]
-    return render(request, "annotation/home.html", {"campaigns": campaigns})
+    reviewing = selectors.campaigns_reviewed_by(user=request.user)
+    return render(request, "annotation/home.html", {"campaigns": campaigns, "reviewing": reviewing})
 
 
 @login_required
@@ -44,9 +46,10 @@ def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpRes
     assignment = _my_assignment(request, assignment_id)
     try:
         kind = kind_for(assignment.task.kind)
+        raw = trees.kind_settings_raw(campaign=assignment.campaign, task_kind=kind.name)
         payload = kind.payload_from_form(
             request.POST,
-            settings=kind.settings(assignment.campaign.settings),
+            settings=kind.settings(raw),
             candidate_ids=assignment.display_order,
         )
         services.judgment_submit(
@@ -136,7 +139,13 @@ def _task_response(
     if assignment is not None:
         view = selectors.task_view(assignment=assignment)
         kind = kind_for(view.task.kind)
-        settings = kind.settings(campaign.settings)
+        settings = kind.settings(
+            trees.kind_settings_raw(
+                campaign=campaign,
+                task_kind=kind.name,
+                parent_role=view.context[-1].role if view.context else None,
+            )
+        )
         context.update(
             assignment=assignment,
             view=view,

@@ -61,6 +61,8 @@ class ExportOptions:
     threshold: float | None = None  # a rating at or above it is desirable
     # oasst.
     all_trees: bool = False  # every tree, not only those ready for export
+    # judgments: each prompt image's bytes beside its path (base64 text in JSON Lines).
+    image_bytes: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The options that differ from the defaults, as JSON (for jobs and dataset cards)."""
@@ -157,6 +159,7 @@ def options_parse(raw: Mapping[str, Any] | None) -> ExportOptions:
             "keep_ties",
             "text",
             "all_trees",
+            "image_bytes",
         ):
             out[name] = _bool(value, name)
         elif name == "round":

@@ -6,6 +6,7 @@ Each writer holds at most one row group of rows in memory, whatever the export's
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -25,7 +26,15 @@ ROW_GROUP_ROWS = 2_000
 # Rows per shard of a dataset folder.
 SHARD_ROWS = 500_000
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+
+def _json_default(value: Any) -> Any:
+    # Bytes (an exported image's) are binary in Parquet and base64 text in JSON Lines.
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=_json_default)
 
 
 def encode_row(row: dict[str, Any] | SplitRow) -> str:

@@ -2,6 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from annotation import api as annotation_api
+from annotation import review_api
 from exports import api as exports_api
 
 urlpatterns = [
@@ -11,6 +12,16 @@ urlpatterns = [
         "campaigns/<int:campaign_id>/next/",
         annotation_api.CampaignNextApi.as_view(),
         name="api_campaign_next",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/reviews/next/",
+        review_api.ReviewNextApi.as_view(),
+        name="api_review_next",
+    ),
+    path(
+        "judgments/<int:judgment_id>/review/",
+        review_api.JudgmentReviewApi.as_view(),
+        name="api_judgment_review",
     ),
     path(
         "campaigns/<int:campaign_id>/prompts/",

@@ -382,3 +382,5 @@ AGORA_IMPORT_MAX_LINES = env.int("AGORA_IMPORT_MAX_LINES", default=100_000)
 # A prompt file larger than this is refused whole, with a clear error (uploads are read
 # into memory to be checked line by line before anything is stored).
 AGORA_IMPORT_MAX_BYTES = env.int("AGORA_IMPORT_MAX_BYTES", default=50_000_000)
+# The largest file a message may carry (an image, audio or video), in bytes.
+AGORA_ATTACHMENT_MAX_BYTES = env.int("AGORA_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)

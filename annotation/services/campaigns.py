@@ -7,10 +7,12 @@ from typing import Any
 from ..errors import RuleError
 from ..kinds import kind_for
 from ..models import (
+    Attachment,
     Campaign,
     Membership,
     User,
 )
+from . import trees
 
 
 def campaign_create(
@@ -22,13 +24,22 @@ def campaign_create(
     settings: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Campaign:
-    """A campaign whose kind settings are checked and filled with their defaults."""
+    """A campaign whose kind settings are checked and filled with their defaults; a tree
+    campaign's rules are checked too, and its first "write a prompt" tasks made."""
     clean = kind_for(task_kind).settings_dict(settings)
     if fields.get("overlap", 1) < 1:
         raise RuleError("overlap must be at least 1.", field="overlap")
-    return Campaign.objects.create(
+    if fields.get("tree"):
+        trees.tree_settings(fields["tree"])
+    media = fields.get("media_kinds") or []
+    if not isinstance(media, list) or not set(media) <= set(Attachment.Kind.values):
+        raise RuleError("media_kinds must be a list of image, audio, video.", field="media_kinds")
+    campaign = Campaign.objects.create(
         name=name, slug=slug, created_by=created_by, task_kind=task_kind, settings=clean, **fields
     )
+    if campaign.tree:
+        trees.tree_prompt_tasks_top_up(campaign=campaign)
+    return campaign
 
 
 def membership_add(

@@ -12,7 +12,7 @@ from ..errors import Conflict, Forbidden, NotFound, RuleError
 from ..kinds import kind_for, seconds_spent_clean
 from ..kinds.single import edit_distance, unified_diff
 from ..models import Assignment, Campaign, Judgment, Message, Profile, Task, User
-from . import _sql
+from . import _sql, trees
 
 ASSIGNMENT = Assignment._meta.db_table
 CAMPAIGN = Campaign._meta.db_table
@@ -97,7 +97,7 @@ def _judgment_store(
 ) -> Judgment:
     row = _sql.fetchone(
         f"SELECT a.annotator_id, a.state, a.expires_at, a.display_order, a.task_id,"
-        f" a.campaign_id, t.kind, t.gold, c.settings, c.instructions_version,"
+        f" a.campaign_id, t.kind, t.gold, c.settings, c.instructions_version, c.tree,"
         f" (SELECT p.id FROM {PROFILE} p WHERE p.user_id = a.annotator_id"
         f"  ORDER BY p.version DESC LIMIT 1)"
         f" FROM {ASSIGNMENT} a JOIN {TASK} t ON t.id = a.task_id"
@@ -108,7 +108,7 @@ def _judgment_store(
     if row is None:
         raise NotFound("No such task.")
     owner, state, expires_at, display_order, task_id, campaign_id, kind_name = row[:7]
-    gold, settings, instructions_version, profile_id = row[7:]
+    gold, settings, instructions_version, tree, profile_id = row[7:]
     if owner != annotator.id:
         raise Forbidden("This task is leased to someone else.")
     if state == Assignment.State.SUBMITTED:
@@ -127,9 +127,11 @@ def _judgment_store(
         )
     kind = kind_for(kind_name)
     candidate_ids = _sql.json_out(display_order)
-    clean = kind.validate(
-        payload, settings=kind.settings(_sql.json_out(settings)), candidate_ids=candidate_ids
-    )
+    settings, tree = _sql.json_out(settings), _sql.json_out(tree)
+    if tree:  # a tree campaign: the task's kind may not be the campaign's (services.trees)
+        trees.tree_lock(task_id=task_id)
+        settings = trees.task_settings_raw(task_id=task_id, tree=tree, settings=settings)
+    clean = kind.validate(payload, settings=kind.settings(settings), candidate_ids=candidate_ids)
     gold = _sql.json_out(gold)
     gold_score = kind.gold_score(clean, gold) if gold is not None else None
     if kind_name in WRITES_A_MESSAGE:
@@ -173,6 +175,10 @@ def _judgment_store(
         " WHERE id = %s",
         [Task.State.COMPLETE, task_id],
     )
+    if tree:
+        trees.tree_judgment_grow(
+            campaign_id=campaign_id, tree=tree, task_id=task_id, kind=kind_name, payload=clean
+        )
     return judgment
 
 

@@ -20,7 +20,9 @@ from ..models import (
     Assignment,
     Campaign,
     Membership,
+    Message,
     Task,
+    TaskCandidate,
     User,
 )
 from . import _sql, routing
@@ -43,6 +45,8 @@ ASSIGNMENT = Assignment._meta.db_table
 CAMPAIGN = Campaign._meta.db_table
 MEMBERSHIP = Membership._meta.db_table
 TASK = Task._meta.db_table
+TASK_CANDIDATE = TaskCandidate._meta.db_table
+MESSAGE = Message._meta.db_table
 
 
 def task_lease_next(
@@ -69,6 +73,9 @@ def task_lease_next(
         # routing order. Both read fields of the campaign row fetched above; with repeats off
         # and the default routing, the statements are those of before.
         active = member.campaign.routing == Campaign.Routing.ACTIVE
+        # Tree campaigns (services.trees): their own order, and never a review or comparison
+        # of one's own message. Read from the campaign row above: others pay nothing.
+        tree = bool(member.campaign.tree)
         task = (
             routing.repeat_maybe(
                 campaign_id=campaign_id,
@@ -77,20 +84,24 @@ def task_lease_next(
             )
             if member.campaign.repeat_share
             else None
-        ) or _task_pick(campaign_id=campaign_id, annotator=annotator, active=active)
+        ) or _task_pick(campaign_id=campaign_id, annotator=annotator, active=active, tree=tree)
         for attempt in range(1, LOCKED_RETRIES + 1):
             if task is not None or not _task_pick(
-                campaign_id=campaign_id, annotator=annotator, lock=False
+                campaign_id=campaign_id, annotator=annotator, lock=False, tree=tree
             ):
                 break
             # Only rows others hold for a moment (leasing or judging them) still have a
             # slot. Waiting on those locks could deadlock; look again in a moment instead.
             time.sleep(0.005 * attempt)
-            task = _task_pick(campaign_id=campaign_id, annotator=annotator, active=active)
+            task = _task_pick(
+                campaign_id=campaign_id, annotator=annotator, active=active, tree=tree
+            )
         if task is None and _leases_release(
             Assignment.objects.filter(campaign_id=campaign_id), now=now
         ):
-            task = _task_pick(campaign_id=campaign_id, annotator=annotator, active=active)
+            task = _task_pick(
+                campaign_id=campaign_id, annotator=annotator, active=active, tree=tree
+            )
         if task is None:
             return None
 
@@ -145,7 +156,7 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
     concurrent requests take turns. Joins a public campaign on first use."""
     sql = (
         f"SELECT m.id, m.is_blocked, m.placements, c.state, c.lease_seconds, c.settings,"
-        f" c.instructions_version, c.task_kind, a.id, a.state, c.routing, c.repeat_share"
+        f" c.instructions_version, c.task_kind, a.id, a.state, c.routing, c.repeat_share, c.tree"
         f" FROM {MEMBERSHIP} m JOIN {CAMPAIGN} c ON c.id = m.campaign_id"
         f" LEFT JOIN {ASSIGNMENT} a ON a.id = m.current_assignment_id"
         f" WHERE m.campaign_id = %s AND m.user_id = %s" + _sql.for_update(of="m")
@@ -159,7 +170,7 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         row = _sql.fetchone(sql, [campaign_id, user.id])
         assert row is not None
     member_id, blocked, placements, state, lease_seconds, settings, version, kind = row[:8]
-    current_id, current_state, routing_name, repeat_share = row[8:]
+    current_id, current_state, routing_name, repeat_share, tree = row[8:]
     if state == Campaign.State.DRAFT:
         raise NotFound("No such campaign.")
     if blocked:
@@ -176,6 +187,7 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         task_kind=kind,
         routing=routing_name,
         repeat_share=repeat_share,
+        tree=_sql.json_out(tree) or {},
     )
     return _Member(
         id=member_id,
@@ -213,15 +225,29 @@ def _current_lease(*, member: _Member, now: datetime) -> Assignment | None:
 # never wait for a plan; services.routing refreshes the plan from the Bradley-Terry fit.
 PICK_DEFAULT = ("", "t.judgments_count, t.id")
 PICK_PLANNED = (" AND t.priority > 0", "t.priority DESC, t.id")
+# Tree campaigns: the needs in the order of the tree's priorities (rankings, reviews, replies,
+# new prompts by default), oldest first within one (finishing trees before widening others),
+# and never a task over a message of one's own.
+PICK_TREE = (
+    f" AND NOT EXISTS (SELECT 1 FROM {TASK_CANDIDATE} tc JOIN {MESSAGE} m ON m.id = tc.message_id"
+    f"                 WHERE tc.task_id = t.id AND m.author_id = %s)",
+    "t.priority DESC, t.id",
+)
 
 
 def _task_pick(
-    *, campaign_id: int, annotator: User, lock: bool = True, active: bool = False
+    *,
+    campaign_id: int,
+    annotator: User,
+    lock: bool = True,
+    active: bool = False,
+    tree: bool = False,
 ) -> Task | None:
     """The next task for this annotator, locked (skipping rows others hold) unless
     lock=False, which only looks."""
     row = None
-    for planned, order in [PICK_PLANNED, PICK_DEFAULT] if active else [PICK_DEFAULT]:
+    picks = [PICK_TREE] if tree else [PICK_PLANNED, PICK_DEFAULT] if active else [PICK_DEFAULT]
+    for planned, order in picks:
         row = _sql.fetchone(
             f"SELECT t.id, t.conversation_id, t.parent_id, t.kind, t.candidate_keys FROM {TASK} t"
             f" WHERE t.campaign_id = %s AND t.state = %s"
@@ -230,7 +256,7 @@ def _task_pick(
             f"                 WHERE a.task_id = t.id AND a.annotator_id = %s)"
             f"{planned} ORDER BY {order} LIMIT 1"
             + (_sql.for_update(of="t", skip_locked=True) if lock else ""),
-            [campaign_id, Task.State.OPEN, annotator.id],
+            [campaign_id, Task.State.OPEN, annotator.id] + ([annotator.id] if tree else []),
         )
         if row is not None:
             break

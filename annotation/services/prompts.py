@@ -21,6 +21,8 @@ from ..models import (
     User,
 )
 from ..prompt_files import PromptRow, prompt_rows_parse
+from . import trees
+from .attachments import attachments_store
 
 IMPORT_CHUNK = 500
 
@@ -65,6 +67,8 @@ def prompts_import(
         max_lines=settings.AGORA_IMPORT_MAX_LINES,
         max_bytes=settings.AGORA_IMPORT_MAX_BYTES,
         last_role=last_role,
+        # Images always; audio and video where the campaign accepts them.
+        media=tuple({"image", *campaign.media_kinds}),
     )
     report = ImportReport()
     seen: dict[str, int] = {}
@@ -139,6 +143,9 @@ def _import_chunk(
                             parent=last[i],
                             role=m["role"],
                             text=m["content"],
+                            metadata=_prompt_metadata(row)
+                            if depth == len(row.messages) - 1
+                            else {},
                         ),
                     )
                 )
@@ -146,6 +153,12 @@ def _import_chunk(
             batch, Message.objects.bulk_create([m for _, m in batch]), strict=True
         ):
             last[i] = saved
+
+    for i, row in enumerate(rows):
+        if row.files:
+            prompt = last[i]
+            assert prompt is not None
+            attachments_store(message=prompt, files=row.files)
 
     models: dict[str, Any] = {}
     responses: list[tuple[int, Message]] = []
@@ -195,6 +208,17 @@ def _import_chunk(
     report.tasks_created += tasks_created
 
 
+def _prompt_metadata(row: PromptRow) -> dict[str, Any]:
+    """What the prompt's last message keeps for the task page, so that a page over messages
+    without files or facts never asks for them: how many files it carries, its reference."""
+    out: dict[str, Any] = {}
+    if row.files:
+        out["attachments"] = len(row.files)
+    if row.reference:
+        out["reference"] = row.reference
+    return out
+
+
 def tasks_create_for_candidates(
     *,
     campaign: Campaign,
@@ -209,6 +233,10 @@ def tasks_create_for_candidates(
     candidate, reply one task to write the next message under the parent. `only_with` keeps
     the groups that hold that candidate (a regenerated one joins the tasks of its siblings).
     """
+    if campaign.tree:
+        return trees.tree_tasks_for_imported(
+            campaign=campaign, parent=parent, candidates=candidates
+        )
     kind = kind_for(campaign.task_kind)
     position = {m.id: i for i, m in enumerate(candidates)}
     groups = kind.task_groups(candidates)

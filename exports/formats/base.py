@@ -26,6 +26,7 @@ from annotation.models import (
     Campaign,
     Conversation,
     Judgment,
+    JudgmentReview,
     Membership,
     Message,
     Profile,
@@ -102,6 +103,9 @@ def annotator_pseudonym(*, campaign_id: int, user_pseudonym: str) -> str:
     return "u" + digest.hexdigest()[:16]
 
 
+REVIEW_EXPORTED = (JudgmentReview.Decision.ACCEPTED, JudgmentReview.Decision.CORRECTED)
+
+
 class J(NamedTuple):
     """One judgment as the formats read it."""
 
@@ -124,6 +128,9 @@ class J(NamedTuple):
     task_gold: Any = None
     candidate_keys: list[list[Any]] | None = None
     repeat_of: int | None = None
+    # Campaigns with a review stage: {"decision", "reviewer", "original_payload"}; `payload`
+    # is then the reviewer's correction where there is one.
+    review: dict[str, Any] | None = None
 
 
 # A judgment's own columns, read without joining its task (whose columns come from the page
@@ -172,9 +179,9 @@ def _judgments(
         head = (*r[:3], loads(r[3]), r[4], versions[r[5]], *r[6:9], created, loads(r[10]))
         if full:
             leased = _datetime(r[11]) if sqlite else r[11]
-            out.append(_new(J, (*head, *task[:3], leased, *task[3:])))
+            out.append(_new(J, (*head, *task[:3], leased, *task[3:], None)))
         else:
-            out.append(_new(J, (*head, *task, None, None, None, None)))
+            out.append(_new(J, (*head, *task, None, None, None, None, None)))
     return out
 
 
@@ -234,9 +241,19 @@ class C(NamedTuple):
     metadata: dict[str, Any]
     created_by_id: int | None
     created_at: datetime
+    tree_state: str  # blank for a campaign without tree rules
 
 
-_C_FIELDS = ("id", "external_id", "origin", "prism_type", "metadata", "created_by_id", "created_at")
+_C_FIELDS = (
+    "id",
+    "external_id",
+    "origin",
+    "prism_type",
+    "metadata",
+    "created_by_id",
+    "created_at",
+    "tree_state",
+)
 
 
 class ModelInfo(NamedTuple):
@@ -311,11 +328,15 @@ class ExportContext:
     # --- the campaign's kind settings ----------------------------------------------------
 
     def kind_settings(self, kind: str) -> Any:
-        """The campaign's checked settings of this kind (None for a campaign of another kind)."""
+        """The campaign's checked settings of this kind (None for a campaign of another kind;
+        a tree campaign has the settings of every kind its trees make)."""
+        raw = self.campaign.settings
         if self.campaign.task_kind != kind:
-            return None
+            if not self.campaign.tree:
+                return None
+            raw = dict(self.campaign.tree.get("kinds") or {}).get(kind, {})
         # Through JSON: a campaign just created holds tuples where the database gives lists.
-        raw = json.loads(json.dumps(self.campaign.settings))
+        raw = json.loads(json.dumps(raw))
         return kind_for(kind).settings(raw)
 
     # --- progress -----------------------------------------------------------------------
@@ -361,7 +382,33 @@ class ExportContext:
             )
         if held_out:
             qs = qs.exclude(annotator_id__in=sorted(held_out))
+        if self.campaign.review_stage:
+            # Only what a reviewer accepted or corrected leaves a campaign with a review stage.
+            qs = qs.filter(review__decision__in=REVIEW_EXPORTED)
         return qs
+
+    def reviewed(self, judgments: list[J]) -> list[J]:
+        """With a review stage: each judgment with its review, the correction as payload."""
+        if not self.campaign.review_stage or not judgments:
+            return judgments
+        reviews = {
+            jid: (decision, correction, reviewer_id)
+            for jid, decision, correction, reviewer_id in JudgmentReview.objects.filter(
+                judgment_id__in=[j.id for j in judgments]
+            ).values_list("judgment_id", "decision", "correction", "reviewer_id")
+        }
+        self.pseudonyms_load({r[2] for r in reviews.values()})
+        out = []
+        for j in judgments:
+            decision, correction, reviewer_id = reviews[j.id]
+            review = {
+                "decision": decision,
+                "reviewer": self.person(reviewer_id),
+                "original_payload": j.payload if correction is not None else None,
+            }
+            payload = j.payload if correction is None else correction
+            out.append(j._replace(payload=payload, review=review))
+        return out
 
     def judgments(self, kinds: Sequence[str]) -> QuerySet[Judgment]:
         """The campaign's judgments that this export may read, of the kinds the format reads."""
@@ -384,7 +431,7 @@ class ExportContext:
                 rows = own.filter(task_id__gt=first, task_id__lte=last).order_by("task_id", "id")
                 raw = _fetch(rows, j_fields)
                 versions = self.profile_versions(raw)
-                judgments = _judgments(raw, _tasks(page, full), versions, full)
+                judgments = self.reviewed(_judgments(raw, _tasks(page, full), versions, full))
                 yield _Page.load(judgments, {j.conversation_id for j in judgments}, full)
 
         for page in _read_ahead(pages()):
@@ -417,7 +464,9 @@ class ExportContext:
                     rows, _ = _in_ids(own, "task_id", sorted(r[0] for r in task_rows))
                     raw = _fetch(rows, j_fields)
                     versions = self.profile_versions(raw)
-                    judgments = _judgments(raw, _tasks(task_rows, full), versions, full)
+                    judgments = self.reviewed(
+                        _judgments(raw, _tasks(task_rows, full), versions, full)
+                    )
                     judgments.sort(key=lambda j: (j.conversation_id, j.task_id, j.id))
                 yield _Page.load(judgments, ids, full)
 
@@ -568,7 +617,7 @@ def conversations_of(conversation_ids: Iterable[int]) -> dict[int, C]:
     rows = _fetch(qs, _C_FIELDS)
     wanted = set(ids)
     return {
-        r[0]: _new(C, (*r[:4], _json(r[4]), r[5], _datetime(r[6])))
+        r[0]: _new(C, (*r[:4], _json(r[4]), r[5], _datetime(r[6]), r[7]))
         for r in rows
         if not sift or r[0] in wanted
     }

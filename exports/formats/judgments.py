@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from annotation.models import Campaign
+from annotation.models import Attachment, Campaign
 
 from ..options import ExportOptions
 from .base import ExportContext, iso, system_text
@@ -29,8 +29,25 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def _images(ctx: ExportContext, conversation_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Message id -> its images as `datasets.Image` stores them ({bytes, path}): the path in
+    the media storage, the bytes only when asked for (`image_bytes`). One query a batch."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    files = Attachment.objects.filter(
+        message__conversation_id__in=conversation_ids, kind=Attachment.Kind.IMAGE
+    ).order_by("message_id", "position", "id")
+    for a in files:
+        data = None
+        if ctx.options.image_bytes:
+            with a.file.open("rb") as f:
+                data = f.read()
+        out.setdefault(a.message_id, []).append({"bytes": data, "path": a.file.name})
+    return out
+
+
 def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
     for batch in ctx.batches_by_task(KINDS, full=True):
+        images = _images(ctx, batch.conversation_ids)
         for j in batch.judgments:
             candidate_ids = [c[0] for c in j.candidate_keys or []]
             written = j.payload.get("message_id")  # rewrite and reply: the message written
@@ -62,8 +79,14 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                 "judgment_id": j.id,
                 "kind": j.kind,
                 "payload": _json(j.payload),
+                # A campaign with a review stage: the reviewer's decision, and where they
+                # corrected the judgment, the annotator's own payload (`payload` is theirs).
+                "review_decision": j.review["decision"] if j.review else None,
+                "reviewer": j.review["reviewer"] if j.review else None,
+                "original_payload": _json(j.review["original_payload"]) if j.review else None,
                 "prompt": chat,
                 "system": system_text(chat),
+                "images": [i for m in batch.path(j.parent_id) for i in images.get(m.id, [])],
                 "candidates": candidates,
                 "display_order": j.display_order,
                 "written_message_id": written,
@@ -108,8 +131,13 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("judgment_id", pa.int64()),
     ("kind", pa.string()),
     ("payload", pa.string()),
+    ("review_decision", pa.string()),
+    ("reviewer", pa.string()),
+    ("original_payload", pa.string()),
     ("prompt", MESSAGES),
     ("system", pa.string()),
+    # The prompt's images, in datasets.Image's storage shape.
+    ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
     ("candidates", pa.list_(CANDIDATE)),
     ("display_order", pa.list_(pa.int64())),
     ("written_message_id", pa.int64()),
@@ -144,6 +172,7 @@ FORMAT = Format(
     tables={
         "default": Table(rows=rows, schema=schema, size=lambda ctx: ctx.judgments_count(KINDS))
     },
+    options=frozenset({"image_bytes"}),
     tags=("human-feedback", "annotations"),
     task_categories=("text-generation",),
 )

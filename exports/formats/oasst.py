@@ -8,8 +8,10 @@ ExportMessageNode), in two tables:
   oasst2): `message_tree_id` and `tree_state` filled in, `labels` and `emojis` as name/value
   lists.
 
-`rank` comes from ranking judgments, `labels` and `review_count` from label judgments. Only
-trees ready for export are written unless `all_trees`. Documented in docs/exports.md.
+`rank` comes from ranking judgments (and pairwise ones: trees compare two siblings so),
+`labels` and `review_count` from label judgments. Only trees ready for export are written
+unless `all_trees`; a tree campaign's services move each tree's state (docs/trees.md).
+Documented in docs/exports.md.
 """
 
 from __future__ import annotations
@@ -21,19 +23,19 @@ from typing import Any
 import pyarrow as pa
 
 from ..options import ExportOptions
-from .base import Batch, ExportContext, M, iso
+from .base import Batch, C, ExportContext, M, iso
 from .spec import Format, Table, arrow_schema
 
 SCHEMA_VERSION = "agora.oasst/1"
-KINDS = ("ranking", "label")
+KINDS = ("ranking", "pairwise", "label")
 READY = "ready_for_export"
 ROLES = {"user": "prompter", "assistant": "assistant", "system": "system"}
 
 
-def tree_state(metadata: dict[str, Any]) -> str:
-    """Conversations have no tree state of their own yet (issue 9): a tree is ready for export
-    unless its metadata says otherwise."""
-    return str(metadata.get("tree_state") or READY)
+def tree_state(c: C) -> str:
+    """The tree's state as its campaign's tree rules moved it (annotation.services.trees);
+    a campaign without tree rules has every tree ready unless its metadata says otherwise."""
+    return str(c.tree_state or c.metadata.get("tree_state") or READY)
 
 
 def _label_scales(ctx: ExportContext) -> dict[str, tuple[float, float] | None]:
@@ -51,6 +53,17 @@ def _ranks(batch: Batch) -> dict[int, int]:
     over every ranking of that parent (a Borda count), ties by message id."""
     places: dict[int | None, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for j in batch.judgments:
+        if j.kind == "pairwise" and "outcome" in j.payload:
+            # A tree compares two siblings pairwise: the preferred one places first; a tie or
+            # "both bad" places both the same.
+            p = j.payload
+            if p["outcome"] == "preferred":
+                places[j.parent_id][p["preferred"]].append(0)
+                places[j.parent_id][p["rejected"]].append(1)
+            else:
+                for mid in j.display_order:
+                    places[j.parent_id][mid].append(0)
+            continue
         if j.kind != "ranking":
             continue
         for place, group in enumerate(j.payload["ranking"]):
@@ -165,7 +178,7 @@ def _trees(ctx: ExportContext) -> Iterator[dict[str, Any]]:
 
         for conversation_id in batch.conversation_ids:
             c = batch.conversations[conversation_id]
-            state = tree_state(c.metadata)
+            state = tree_state(c)
             if state != READY and not ctx.options.all_trees:
                 continue
             lang = c.metadata.get("lang")
