@@ -243,23 +243,22 @@ X_FRAME_OPTIONS = "DENY"
 # No inline script anywhere (static files only), so an injected <script> or onerror= cannot
 # run even if escaping ever failed. Inline styles stay allowed: the dashboard's bars and
 # charts size themselves with style attributes. Sent by webapp.middleware.RequestGuardMiddleware.
-CONTENT_SECURITY_POLICY = env.str(
-    "CONTENT_SECURITY_POLICY",
-    default="; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
-            "font-src 'self'",
-            "connect-src 'self'",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
-    ),
+_DEFAULT_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
 )
+# Empty (as in docker/.env.example) means Agora's own policy above.
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default="") or _DEFAULT_CSP
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

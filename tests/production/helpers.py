@@ -49,7 +49,13 @@ def run_agora(
     args: list[str], *, var_dir: Path, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """`python ARGS` in the repository with a clean Agora environment plus `env`."""
-    base = {k: v for k, v in os.environ.items() if k not in _SETTINGS_VARIABLES}
+    # Less the harness's own DJANGO_ALLOW_ASYNC_UNSAFE (the browser tests set it while they
+    # run), which `check --deploy` rightly refuses.
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _SETTINGS_VARIABLES and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     base.update({"AGORA_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "webapp.settings"})
     base.update(env or {})
     return subprocess.run(
