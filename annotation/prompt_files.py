@@ -22,6 +22,7 @@ MAX_TEXT_CHARS = 100_000
 MAX_RESPONSES = 16
 MAX_CONTEXT_MESSAGES = 200
 ROLES = ("system", "user", "assistant")
+PRISM_TYPES = ("unguided", "values_guided", "controversy_guided")
 
 
 @dataclass
@@ -31,6 +32,8 @@ class PromptRow:
     messages: list[dict[str, str]]
     responses: list[dict[str, Any]]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # PRISM's conversation type (Conversation.PrismType), "" for none.
+    prism_type: str = ""
 
 
 @dataclass
@@ -115,13 +118,18 @@ def _row_from_object(line: int, obj: Any, last_role: str = "user") -> PromptRow:
     metadata = obj.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _Bad("metadata must be an object")
-    extra = {k: v for k, v in obj.items() if k not in ("id", "prompt", "responses", "metadata")}
+    own = ("id", "prompt", "responses", "metadata", "conversation_type")
+    extra = {k: v for k, v in obj.items() if k not in own}
+    prism_type = obj.get("conversation_type") or ""
+    if prism_type not in ("", *PRISM_TYPES):
+        raise _Bad(f"conversation_type must be one of {', '.join(PRISM_TYPES)}")
     return PromptRow(
         line=line,
         external_id=_external_id(obj.get("id")),
         messages=_messages(obj["prompt"], last_role),
         responses=_responses(obj.get("responses")),
         metadata={**extra, **metadata},
+        prism_type=prism_type,
     )
 
 

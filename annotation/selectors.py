@@ -110,7 +110,7 @@ def task_view(*, assignment: Assignment) -> TaskView:
 
 def assignment_for_annotator(*, user: User, assignment_id: int) -> Assignment | None:
     return (
-        Assignment.objects.select_related("task", "campaign")
+        Assignment.objects.select_related("task", "campaign", "campaign__study")
         .filter(id=assignment_id, annotator=user)
         .first()
     )

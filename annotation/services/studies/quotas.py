@@ -107,7 +107,9 @@ def quotas_clean(raw: Any) -> dict[str, Any]:
                     field="quotas",
                 )
         if unit == "share" and sum(targets.values()) > 1.0001:
-            raise RuleError(f"Quota dimension {n}: the shares add up to more than 1.", "quotas")
+            raise RuleError(
+                f"Quota dimension {n}: the shares add up to more than 1.", field="quotas"
+            )
         participants = d.get("participants")
         if participants is not None and (not isinstance(participants, int) or participants < 1):
             raise RuleError(f"Quota dimension {n}: participants must be a count.", field="quotas")

@@ -1,0 +1,172 @@
+"""A participant's way through a study, on the real pages (Django's test client)."""
+
+import re
+
+from django.urls import reverse
+
+from annotation.models import Assignment, Judgment, Membership, Profile, Study, User
+
+from .conftest import CODE, SURVEY, link, participant_of, through_to_tasks
+
+
+def task_url(campaign) -> str:
+    return reverse("campaign_task", args=[campaign.id])
+
+
+def submit_first_choice(client, campaign) -> None:
+    page = client.get(task_url(campaign))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assignment_id = int(re.search(r"/assignments/(\d+)/submit/", html).group(1))
+    key = re.search(r'name="idempotency_key" value="(\w+)"', html).group(1)
+    a = Assignment.objects.get(id=assignment_id)
+    answer = client.post(
+        reverse("assignment_submit", args=[assignment_id]),
+        {"choice": str(a.display_order[0]), "idempotency_key": key},
+    )
+    assert answer.status_code == 302
+
+
+def test_a_participant_from_a_study_link_consents_surveys_works_and_gets_the_code(
+    client, study_campaign
+):
+    slug = study_campaign.slug
+    arrived = client.get(link(study_campaign, "PID-1"))
+    assert arrived.status_code == 302
+    assert arrived.url == reverse("study_consent", args=[slug])
+    participant = participant_of(study_campaign, "PID-1")
+    assert (participant.external_study, participant.external_session) == ("st1", "se-PID-1")
+    user = participant.membership.user
+    assert not user.has_usable_password()
+
+    # Nothing but the consent page before consent: tasks and survey send back to it.
+    for url in (task_url(study_campaign), reverse("study_survey", args=[slug])):
+        page = client.get(url, follow=True)
+        assert page.redirect_chain[-1][0] == reverse("study_consent", args=[slug])
+        assert "You may withdraw at any time" in page.content.decode()
+        assert "Prompt number" not in page.content.decode()
+    assert not Assignment.objects.filter(annotator=user).exists()
+
+    refused = client.post(reverse("study_consent", args=[slug]), {"version": 1})
+    assert refused.status_code == 422
+    assert "Tick the box to agree" in refused.content.decode()
+    consented = client.post(reverse("study_consent", args=[slug]), {"agree": "on", "version": 1})
+    assert consented.url == reverse("study_survey", args=[slug])
+    participant.refresh_from_db()
+    assert participant.consent_version == 1 and participant.consented_at is not None
+
+    bad = client.post(reverse("study_survey", args=[slug]), {**SURVEY, "age": "200"})
+    assert bad.status_code == 422
+    assert "Select a valid choice" in bad.content.decode()
+    assert not Profile.objects.filter(user=user).exists()
+    surveyed = client.post(reverse("study_survey", args=[slug]), SURVEY)
+    assert surveyed.url == reverse("study_qualification", args=[slug])
+    profile = Profile.objects.get(user=user)
+    assert profile.version == 1
+    assert profile.answers["age"] == "25-34 years old"
+    assert profile.answers["gender"] == "Prefer not to say"
+    assert profile.answers["location"]["reside_country"] == "United Kingdom"
+    assert profile.answers["location"]["reside_countryISO"] == "GB"
+    assert profile.answers["stated_prefs"]["values"] == 80
+    assert profile.answers["stated_prefs"]["safety"] is None
+    assert profile.consent_version == "1"
+
+    # Real tasks wait for the qualification.
+    assert client.get(task_url(study_campaign)).url == reverse("study_next", args=[slug])
+    wrong = client.post(reverse("study_qualification", args=[slug]), {"item": 0, "choice": 1})
+    assert "the expected answer is “Paris”" in wrong.content.decode()
+    assert "Paris is the capital of France." in wrong.content.decode()
+    # One training item wrong under a pass mark of 1.0: failed, clear page, no task.
+    client.post(reverse("study_qualification", args=[slug]), {"item": 1, "choice": 1})
+    membership = Membership.objects.get(user=user, campaign=study_campaign)
+    assert membership.stage == Membership.Stage.FAILED
+    end = client.get(task_url(study_campaign), follow=True)
+    assert "did not reach the mark" in end.content.decode()
+    assert not Assignment.objects.filter(annotator=user).exists()
+
+
+def test_a_participant_who_passes_does_tasks_and_gets_the_completion_code(client, study_campaign):
+    user = through_to_tasks(client, study_campaign, "PID-2")
+    for _ in range(4):
+        submit_first_choice(client, study_campaign)
+    assert Judgment.objects.filter(annotator=user).count() == 4
+    done = client.get(task_url(study_campaign))
+    assert 'data-testid="finish"' in done.content.decode()
+    finished = client.get(reverse("study_complete", args=[study_campaign.slug]))
+    assert CODE in finished.content.decode()
+    membership = Membership.objects.get(user=user, campaign=study_campaign)
+    assert membership.stage == Membership.Stage.COMPLETED
+    assert participant_of(study_campaign, "PID-2").completed_at is not None
+
+
+def test_completion_is_refused_while_tasks_are_left(client, study_campaign):
+    through_to_tasks(client, study_campaign, "PID-3")
+    early = client.get(reverse("study_complete", args=[study_campaign.slug]))
+    assert early.status_code == 302
+    assert early.url == task_url(study_campaign)
+
+
+def test_a_task_limit_ends_the_tasks_and_a_redirect_url_takes_the_participant_back(
+    client, study_campaign
+):
+    Study.objects.filter(campaign=study_campaign).update(
+        tasks_per_participant=2, completion_url="https://app.prolific.com/submissions/complete?cc=X"
+    )
+    through_to_tasks(client, study_campaign, "PID-4")
+    submit_first_choice(client, study_campaign)
+    submit_first_choice(client, study_campaign)
+    assert 'data-testid="finish"' in client.get(task_url(study_campaign)).content.decode()
+    back = client.post(reverse("study_complete", args=[study_campaign.slug]))
+    assert back.status_code == 302
+    assert back.url == "https://app.prolific.com/submissions/complete?cc=X"
+
+
+def test_a_second_visit_with_the_same_id_resumes_the_same_participant(client, study_campaign):
+    user = through_to_tasks(client, study_campaign, "PID-5")
+    submit_first_choice(client, study_campaign)
+    client.logout()
+    again = client.get(link(study_campaign, "PID-5"))
+    assert again.url == task_url(study_campaign)
+    assert User.objects.filter(memberships__campaign=study_campaign).count() == 2  # carol + PID-5
+    page = client.get(task_url(study_campaign))
+    assert "<strong>1</strong> done" in page.content.decode()
+    assert page.context["user"] == user
+
+
+def test_a_participant_outside_the_quota_gets_the_clear_page_and_no_task(client, study_campaign):
+    slug = study_campaign.slug
+    client.get(link(study_campaign, "PID-6"))
+    client.post(reverse("study_consent", args=[slug]), {"agree": "on", "version": 1})
+    outside = client.post(
+        reverse("study_survey", args=[slug]), {**SURVEY, "age": "65+ years old"}, follow=True
+    )
+    assert "not in the group of people this study needs" in outside.content.decode()
+    user = participant_of(study_campaign, "PID-6").membership.user
+    assert client.get(task_url(study_campaign)).url == reverse("study_next", args=[slug])
+    assert not Assignment.objects.filter(annotator=user).exists()
+
+
+def test_a_participant_after_a_full_quota_cell_gets_the_clear_page(client, study_campaign):
+    young = {**SURVEY, "age": "18-24 years old"}
+    through_to_tasks(client, study_campaign, "PID-7", survey=young)
+    client.logout()
+    slug = study_campaign.slug
+    client.get(link(study_campaign, "PID-8"))
+    client.post(reverse("study_consent", args=[slug]), {"agree": "on", "version": 1})
+    full = client.post(reverse("study_survey", args=[slug]), young, follow=True)
+    assert "already has enough participants like you" in full.content.decode()
+    membership = participant_of(study_campaign, "PID-8").membership
+    assert membership.stage == Membership.Stage.QUOTA_FULL
+    assert not Assignment.objects.filter(annotator=membership.user).exists()
+
+
+def test_a_link_without_the_participant_id_is_refused_clearly(client, study_campaign):
+    page = client.get(reverse("study_entry", args=[study_campaign.slug]) + "?PROLIFIC_PID=")
+    assert page.status_code == 400
+    assert "no participant id (PROLIFIC_PID)" in page.content.decode()
+
+
+def test_the_participant_parameter_is_a_campaign_setting(client, study_campaign):
+    Study.objects.filter(campaign=study_campaign).update(participant_param="workerId")
+    client.get(reverse("study_entry", args=[study_campaign.slug]) + "?workerId=W9")
+    assert participant_of(study_campaign, "W9").membership.stage == Membership.Stage.CONSENT
