@@ -291,6 +291,10 @@ def survey_submit(*, participant: Participant, answers: dict[str, Any]) -> Profi
     stage = participant.membership.stage
     if stage in FINAL or stage == Stage.CONSENT:
         raise Conflict(_("The survey is not open to you now."), code="stage")
+    # PRISM's own survey columns that the study, not the participant, answers.
+    answers = {**answers, "consent": "Yes" if participant.consented_at else None}
+    if participant.external_study:
+        answers["study_id"] = participant.external_study
     with transaction.atomic():
         profile = profile_save(
             user=participant.membership.user, answers=answers, participant=participant
