@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import dashboard as views
+from .studies import admin_pages as study_pages
 
 app_name = "dashboard"
 
@@ -27,4 +28,15 @@ urlpatterns = [
     path("<int:campaign_id>/routing/refresh/", views.routing_refresh, name="routing_refresh"),
     path("<int:campaign_id>/leaderboard.json", views.leaderboard_json, name="leaderboard_json"),
     path("<int:campaign_id>/quality.json", views.quality_json, name="quality_json"),
+    path("<int:campaign_id>/study/", study_pages.study_settings, name="study_settings"),
+    path(
+        "<int:campaign_id>/study/invitation/",
+        study_pages.study_invitation,
+        name="study_invitation",
+    ),
+    path(
+        "<int:campaign_id>/participants/",
+        study_pages.study_participants,
+        name="study_participants",
+    ),
 ]

@@ -121,7 +121,11 @@ def study_signup(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend=BACKEND)
-        return redirect("study_next", slug=slug)
+        try:
+            participant = studies.participant_join(campaign=campaign, user=user)
+        except RuleError as e:
+            return _refusal(request, campaign, e)
+        return _next(campaign, participant)
     return render(
         request,
         "studies/signup.html",

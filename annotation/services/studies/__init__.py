@@ -24,6 +24,7 @@ from .participants import (
     survey_submit,
 )
 from .quotas import quotas_clean, steering_allows
+from .setup import study_configure
 
 __all__ = [
     "Completion",
@@ -44,6 +45,7 @@ __all__ = [
     "quotas_clean",
     "signup_allowed",
     "steering_allows",
+    "study_configure",
     "study_for",
     "survey_questions",
     "survey_submit",
