@@ -228,9 +228,16 @@ class SurveyForm(forms.Form):
                     required=False,
                     min_value=0,
                     max_value=100,
-                    help_text=_("0 to 100; leave it empty if you prefer not to say."),
+                    help_text=_("0 to 100 each; leave one empty if you prefer not to say."),
                 )
                 self.initial[f"{name}__{attribute}"] = prefs.get(attribute)
+
+    def groups(self) -> list[tuple[Question, list[forms.BoundField]]]:
+        """Each question with its fields (the attribute sliders share one question)."""
+        return [
+            (q, [self[n] for n in self.fields if n == q.name or n.startswith(q.name + "__")])
+            for q in self.questions
+        ]
 
     def answers(self, previous: dict[str, Any]) -> dict[str, Any]:
         """The new answers in PRISM's shapes, over the previous ones (questions the campaign
