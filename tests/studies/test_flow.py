@@ -5,6 +5,7 @@ import re
 from django.urls import reverse
 
 from annotation.models import Assignment, Judgment, Membership, Profile, Study, User
+from annotation.services import studies
 
 from .conftest import CODE, SURVEY, link, participant_of, through_to_tasks
 
@@ -170,3 +171,44 @@ def test_the_participant_parameter_is_a_campaign_setting(client, study_campaign)
     Study.objects.filter(campaign=study_campaign).update(participant_param="workerId")
     client.get(reverse("study_entry", args=[study_campaign.slug]) + "?workerId=W9")
     assert participant_of(study_campaign, "W9").membership.stage == Membership.Stage.CONSENT
+
+
+def test_a_new_consent_text_is_agreed_to_before_the_next_task(client, study_campaign):
+    user = through_to_tasks(client, study_campaign, "PID-9")
+    submit_first_choice(client, study_campaign)
+    studies.consent_text_set(campaign=study_campaign, text="New terms: we keep data 5 years.")
+    page = client.get(task_url(study_campaign), follow=True)
+    assert "New terms: we keep data 5 years." in page.content.decode()
+    client.post(reverse("study_consent", args=[study_campaign.slug]), {"agree": "on", "version": 2})
+    participant = participant_of(study_campaign, "PID-9")
+    assert participant.consent_version == 2
+    assert participant.membership.stage == Membership.Stage.ACTIVE
+    # Survey and practice are not asked again.
+    assert Profile.objects.filter(user=user).count() == 1
+    assert client.get(task_url(study_campaign)).status_code == 200
+
+
+def test_a_stale_consent_form_is_refused_and_shows_the_new_text(client, study_campaign):
+    client.get(link(study_campaign, "PID-10"))
+    studies.consent_text_set(campaign=study_campaign, text="Changed meanwhile.")
+    stale = client.post(
+        reverse("study_consent", args=[study_campaign.slug]), {"agree": "on", "version": 1}
+    )
+    assert stale.status_code == 422
+    assert "The consent text changed" in stale.content.decode()
+    assert "Changed meanwhile." in stale.content.decode()
+    assert participant_of(study_campaign, "PID-10").consented_at is None
+
+
+def test_htmx_and_the_api_send_a_participant_before_consent_back_to_the_study(
+    client, study_campaign
+):
+    from tests.conftest import api_client_for
+
+    client.get(link(study_campaign, "PID-11"))
+    htmx = client.get(task_url(study_campaign), HTTP_HX_REQUEST="true")
+    assert htmx.headers["HX-Redirect"] == reverse("study_next", args=[study_campaign.slug])
+    user = participant_of(study_campaign, "PID-11").membership.user
+    api = api_client_for(user).get(f"/api/v1/campaigns/{study_campaign.id}/next/")
+    assert api.status_code == 403
+    assert "first steps" in api.json()["detail"]

@@ -148,3 +148,30 @@ def test_withdrawing_gives_the_quota_place_back(make_campaign):
     assert cell.participants == 0
     with pytest.raises(RuleError, match="withdrew"):
         task_lease_next(annotator=user, campaign=campaign)
+
+
+def _statements(user, campaign) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as lease:
+        a = task_lease_next(annotator=user, campaign=campaign)
+    with CaptureQueriesContext(connection) as submit:
+        judgment_submit(
+            assignment=a, annotator=user, payload={"outcome": "tie"}, idempotency_key=f"s{a.id}"
+        )
+    return len(lease.captured_queries), len(submit.captured_queries)
+
+
+def test_what_a_lease_costs_a_participant_and_a_quota_participant(campaign, alice, make_campaign):
+    plain_lease, plain_submit = _statements(alice, campaign)
+    study = make_campaign()
+    assert prompts_import(campaign=study, content=pairwise_lines(2)).ok
+    Study.objects.create(campaign=study)
+    participant = User.objects.create(username="participant")
+    studies.participant_join(campaign=study, user=participant)
+    quota = _study_campaign(make_campaign, steer=True, prompts=2)
+    counted = User.objects.create(username="counted")
+    Profile.objects.create(user=counted, answers={"age": AGES[0]})
+    studies.participant_join(campaign=quota, user=counted)
+    # A participant: one more statement (their task limit); with quotas, three more (the
+    # cells' counters, the open work, the counter's update). Submit never pays anything.
+    assert _statements(participant, study) == (plain_lease + 1, plain_submit)
+    assert _statements(counted, quota) == (plain_lease + 4, plain_submit)

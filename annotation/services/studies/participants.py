@@ -223,6 +223,12 @@ def consent_text_set(*, campaign: Campaign, text: str) -> Study:
     if text:
         study.consent_version += 1
         ConsentText.objects.create(campaign=campaign, version=study.consent_version, text=text)
+        # Everyone on their way through agrees to the new text before anything else.
+        Membership.objects.filter(
+            campaign=campaign,
+            participant__isnull=False,
+            stage__in=[Stage.SURVEY, Stage.QUALIFY, Stage.ACTIVE],
+        ).update(stage=Stage.CONSENT)
     study.save(update_fields=["consent_text", "consent_version"])
     return study
 
