@@ -4,7 +4,18 @@ from django.contrib.auth.admin import UserAdmin
 
 from .errors import RuleError
 from .kinds import kind_for
-from .models import Assignment, Campaign, Conversation, Judgment, Membership, Profile, Task, User
+from .models import (
+    Assignment,
+    Campaign,
+    Conversation,
+    Judgment,
+    Membership,
+    Participant,
+    Profile,
+    Study,
+    Task,
+    User,
+)
 
 admin.site.register(User, UserAdmin)
 
@@ -72,3 +83,16 @@ class JudgmentAdmin(admin.ModelAdmin):
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "version", "consent_version", "created_at"]
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "consent_version", "signup_open", "tasks_per_participant"]
+    raw_id_fields = ["campaign"]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["id", "campaign", "external_id", "consented_at", "withdrawn_at", "completed_at"]
+    list_filter = ["campaign"]
+    raw_id_fields = ["campaign", "membership"]

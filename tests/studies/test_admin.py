@@ -138,3 +138,18 @@ def test_study_pages_are_for_the_campaigns_admins_only(client, alice, study_camp
     client.force_login(alice)
     for name in ("dashboard:study_settings", "dashboard:study_participants"):
         assert client.get(reverse(name, args=[study_campaign.id])).status_code == 404
+
+
+def test_annotators_already_in_a_campaign_that_becomes_a_study_consent_first(
+    client, alice, carol, make_campaign
+):
+    campaign = make_campaign(members=[alice])
+    from annotation.services import studies
+
+    studies.study_configure(
+        campaign=campaign, consent_text="Please agree.", questions=[], quotas={}
+    )
+    client.force_login(alice)
+    page = client.get(reverse("campaign_task", args=[campaign.id]), follow=True)
+    assert "Please agree." in page.content.decode()
+    assert Membership.objects.get(campaign=campaign, user=carol).stage == Membership.Stage.READY

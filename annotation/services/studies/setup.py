@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from ...errors import RuleError
-from ...models import Campaign, Study
+from ...models import Campaign, Membership, Study
 from ...studies.survey import questions_clean
 from .participants import consent_text_set
 from .quotas import quotas_clean
@@ -59,7 +59,13 @@ def study_configure(
                 f"The eligibility rule on {name!r} needs that question in the survey.",
                 field="eligibility",
             )
-    study, _created = Study.objects.get_or_create(campaign=campaign)
+    study, created = Study.objects.get_or_create(campaign=campaign)
+    if created:
+        # Annotators already in the campaign go through the study's steps too (admins do not
+        # annotate, so they are left as they are).
+        Membership.objects.filter(
+            campaign=campaign, role=Membership.Role.ANNOTATOR, stage=Membership.Stage.READY
+        ).update(stage=Membership.Stage.CONSENT)
     for name, value in fields.items():
         setattr(study, name, value)
     study.save(update_fields=list(fields) or None)
