@@ -299,21 +299,28 @@ def study_withdraw(request: AuthedHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def study_complete(request: AuthedHttpRequest, slug: str) -> HttpResponse:
-    """Finish: the completion code, or straight on to the crowd platform's URL."""
-    campaign, _study_row = _study(slug)
+    """POST finishes (once nothing is left for the participant); GET shows the completion
+    code and the link back to the crowd platform. A link, not a redirect after the form: the
+    pages' CSP allows forms to post to Agora only."""
+    campaign, study = _study(slug)
     participant = _participant(request, campaign)
     if participant is None:
         return redirect("study_next", slug=slug)
-    try:
-        completion = studies.participant_complete(participant=participant)
-    except RuleError as e:
-        if e.code == "not_done":
-            return _next(campaign, participant)
-        return _refusal(request, campaign, e)
-    if completion.url and request.method == "POST":
-        return redirect(completion.url)
+    if request.method == "POST":
+        try:
+            studies.participant_complete(participant=participant)
+        except RuleError as e:
+            if e.code == "not_done":
+                return _next(campaign, participant)
+            return _refusal(request, campaign, e)
+        return redirect("study_complete", slug=slug)
+    stage = participant.membership.stage
+    if stage not in (Stage.ACTIVE, Stage.COMPLETED):
+        return _next(campaign, participant)
     return render(
-        request, "studies/complete.html", {"campaign": campaign, "completion": completion}
+        request,
+        "studies/complete.html",
+        {"campaign": campaign, "study": study, "finished": stage == Stage.COMPLETED},
     )
 
 
