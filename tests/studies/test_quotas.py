@@ -175,3 +175,30 @@ def test_what_a_lease_costs_a_participant_and_a_quota_participant(campaign, alic
     # cells' counters, the open work, the counter's update). Submit never pays anything.
     assert _statements(participant, study) == (plain_lease + 1, plain_submit)
     assert _statements(counted, quota) == (plain_lease + 4, plain_submit)
+
+
+def test_the_threshold_form_of_the_rule_agrees_with_the_rule_itself():
+    """steering_allows asks `open > threshold`; the rule as the docstring states it (a cell
+    behind goes on; one ahead only while the open work exceeds what the others lack) must
+    give the same answer for any counters."""
+
+    def by_the_words(cell, shares, leased, open_slots):
+        final = sum(leased.values()) + open_slots
+
+        def deficit(k):
+            return max(0.0, shares[k] * final - leased[k])
+
+        return deficit(cell) > 0 or open_slots > sum(deficit(k) for k in shares if k != cell)
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        n = rng.randint(2, 4)
+        raw = [rng.random() + 0.05 for _ in range(n)]
+        scale = rng.choice([1.0, 0.8])
+        shares = {f"c{i}": scale * r / sum(raw) for i, r in enumerate(raw)}
+        leased = {k: rng.randint(0, 60) for k in shares}
+        cell = rng.choice(list(shares))
+        open_slots = rng.randint(0, 120)
+        assert steering_allows(
+            cell=cell, shares=shares, leased=leased, open_slots=open_slots
+        ) == by_the_words(cell, shares, leased, open_slots), (cell, shares, leased, open_slots)

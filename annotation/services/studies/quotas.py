@@ -26,9 +26,11 @@ of cell c gets a task when c is itself behind (deficit_c > 0) or when the open w
 what every other cell still lacks (R > Σ_{c'≠c} deficit_c'); otherwise they are told nothing
 is left for them now. So cells ahead of target work freely while work is plentiful and stop
 where continuing would eat into the share of the cells behind: the furthest behind are never
-refused. It costs two small statements per lease (the dimension's counters, and the open
-work), paid only by participants of campaigns with quotas; a campaign without quotas pays
-nothing, and one with "steer": false only the admission check when people join.
+refused. It costs one small read per lease (the cells' counters) and, only when a
+participant's cell is held back at all, a scan of the open tasks that stops as soon as it has
+found enough open slots (steering_threshold turns the rule into that count); paid only by
+participants of campaigns with quotas. A campaign without quotas pays nothing, and one with
+"steer": false only the admission check when people join.
 Leases count, not judgments: an expired lease still counts for its cell (steering a little
 conservatively), which keeps the counter to one UPDATE in the lease's transaction.
 """
@@ -175,23 +177,51 @@ def quota_release(*, campaign: Campaign, cells: list[str]) -> None:
         )
 
 
+def steering_threshold(*, cell: str, shares: dict[str, float], leased: dict[str, int]) -> float:
+    """The open work above which a participant of `cell` gets a task: the rule of the module
+    docstring solved for R, so that the lease only has to ask whether more than this many
+    slots are open (a scan that stops there) instead of counting them all.
+
+    c behind: deficit_c > 0 <=> R > L_c/s_c - T. Otherwise R must exceed what the other cells
+    lack, D(R) = sum over c' != c of max(0, s_c'(T + R) - L_c'): D grows with R at a slope
+    below 1, so R > D(R) <=> R > R*, the root of R - D(R), found interval by interval between
+    the points where another cell falls behind.
+    """
+    total = sum(leased.get(k, 0) for k in shares)
+    share = shares[cell]
+    own = leased.get(cell, 0) / share - total if share > 0 else math.inf
+    others = sorted(
+        (leased.get(k, 0) / s - total, s, leased.get(k, 0))
+        for k, s in shares.items()
+        if k != cell and s > 0
+    )
+    active = [(s, n) for point, s, n in others if point < 0]
+    later = [(point, s, n) for point, s, n in others if point >= 0]
+    root = math.inf
+    for point, s, n in [*later, (math.inf, 0.0, 0)]:
+        slope = sum(a for a, _ in active)
+        if slope >= 1:
+            break
+        r = sum(a * total - m for a, m in active) / (1 - slope)
+        if r < point:
+            root = r
+            break
+        active.append((s, n))
+    return min(own, root)
+
+
 def steering_allows(
     *, cell: str, shares: dict[str, float], leased: dict[str, int], open_slots: int
 ) -> bool:
     """The steering rule (module docstring) for one dimension: may a participant of `cell`
     take one more task, with `leased` tasks per cell so far and `open_slots` still open?"""
-    final = sum(leased.get(k, 0) for k in shares) + open_slots
-
-    def deficit(key: str) -> float:
-        return max(0.0, shares[key] * final - leased.get(key, 0))
-
-    if deficit(cell) > 0:
-        return True
-    return open_slots > sum(deficit(k) for k in shares if k != cell)
+    return open_slots > steering_threshold(cell=cell, shares=shares, leased=leased)
 
 
 def lease_allowed(*, campaign_id: int, quotas: dict[str, Any], cells: list[str]) -> bool:
-    """Whether quota steering lets this participant (in `cells`) take a task now."""
+    """Whether quota steering lets this participant (in `cells`) take a task now: one read of
+    the cells' counters, then, only when some dimension holds them back, a scan of the open
+    tasks that stops once enough slots are found."""
     if not cells or not quotas.get("steer", True):
         return True
     dims = [d for d in quotas.get("dimensions", []) if d.get("targets")]
@@ -202,26 +232,28 @@ def lease_allowed(*, campaign_id: int, quotas: dict[str, Any], cells: list[str])
             f"SELECT key, leased FROM {QUOTA_CELL} WHERE campaign_id = %s", [campaign_id]
         )
         leased = dict(cursor.fetchall())
-        cursor.execute(
-            f"SELECT COALESCE(SUM(overlap - judgments_count - leased_count), 0) FROM {TASK}"
-            " WHERE campaign_id = %s AND state = %s",
-            [campaign_id, Task.State.OPEN],
-        )
-        open_slots = int(cursor.fetchone()[0])
+    threshold = -math.inf
     for raw in dims:
-        d = Dimension(
-            question=raw["question"],
-            unit=raw.get("unit", "count"),
-            targets={str(k): float(v) for k, v in raw["targets"].items()},
-            participants=raw.get("participants"),
-        )
+        targets = {str(k): float(v) for k, v in raw["targets"].items()}
+        d = Dimension(raw["question"], raw.get("unit", "count"), targets, raw.get("participants"))
         shares = d.shares()
         cell = next((c for c in cells if c in shares), None)
-        if cell is not None and not steering_allows(
-            cell=cell, shares=shares, leased=leased, open_slots=open_slots
-        ):
-            return False
-    return True
+        if cell is not None:
+            threshold = max(threshold, steering_threshold(cell=cell, shares=shares, leased=leased))
+    if threshold < 0:
+        return True
+    if math.isinf(threshold):
+        return False
+    # Each task read has a free slot, so `threshold + 1` of them settle the question.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(SUM(free), 0) FROM (SELECT overlap - judgments_count - leased_count"
+            f" AS free FROM {TASK} WHERE campaign_id = %s AND state = %s"
+            f" AND judgments_count < overlap - leased_count LIMIT %s) open_tasks",
+            [campaign_id, Task.State.OPEN, int(threshold) + 1],
+        )
+        open_slots = int(cursor.fetchone()[0])
+    return open_slots > threshold
 
 
 def lease_count(*, campaign_id: int, cells: list[str]) -> None:
