@@ -12,6 +12,8 @@ def campaign_for_annotator(*, user: User, campaign_id: int) -> Campaign:
     """A campaign this person may annotate in; drafts stay hidden until they open."""
     campaign = (
         selectors.campaigns_visible_to(user=user)
+        # The study, if any, in the same statement: the task page shows its links.
+        .select_related("study")
         .exclude(state=Campaign.State.DRAFT)
         .filter(pk=campaign_id)
         .first()

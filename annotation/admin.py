@@ -14,7 +14,9 @@ from .models import (
     Conversation,
     Judgment,
     Membership,
+    Participant,
     Profile,
+    Study,
     Task,
     User,
 )
@@ -110,3 +112,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: Any, queryset: Any) -> None:
         for token in queryset:
             services.api_token_revoke(token=token)
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "consent_version", "signup_open", "tasks_per_participant"]
+    raw_id_fields = ["campaign"]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["id", "campaign", "external_id", "consented_at", "withdrawn_at", "completed_at"]
+    list_filter = ["campaign"]
+    raw_id_fields = ["campaign", "membership"]

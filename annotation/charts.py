@@ -208,3 +208,32 @@ def share_bars(
         f'stroke-dasharray="4 3"/>'
     )
     return _svg(width, height, body, label)
+
+
+def target_bars(
+    items: Sequence[tuple[str, float | None, float | None, int]], *, label: str
+) -> SafeString:
+    """Horizontal bars of shares (0 to 1), each with a tick at its own target share:
+    (name, share, target share or None, count)."""
+    name_w, width, row_h, top = 190, 600, 26, 6
+    height = top + row_h * max(len(items), 1) + 8
+    plot_w = width - name_w - 150
+    body = []
+    for k, (name, share, target, n) in enumerate(items):
+        y = top + row_h * k
+        body.append(_text(name_w - 8, y + 17, name, anchor="end"))
+        w = plot_w * (share or 0)
+        body.append(
+            f'<rect x="{name_w}" y="{y + 5}" width="{w:.1f}" height="16" fill="{ACCENT}">'
+            f"<title>{escape(name)}: {(share or 0):.0%} (n={n})</title></rect>"
+        )
+        caption = f"{(share or 0):.0%} (n={n})"
+        if target is not None:
+            tx = name_w + plot_w * target
+            body.append(
+                f'<line x1="{tx:.1f}" y1="{y + 2}" x2="{tx:.1f}" y2="{y + 24}" stroke="{INK}" '
+                f'stroke-width="2"><title>target {target:.0%}</title></line>'
+            )
+            caption += f" · target {target:.0%}"
+        body.append(_text(name_w + plot_w + 6, y + 17, caption, fill=MUTED))
+    return _svg(width, height, body, label)

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .dashboard import campaigns, generation, leaderboard, quality, setup
+from .studies import admin_pages as study_pages
 
 app_name = "dashboard"
 
@@ -45,4 +46,15 @@ urlpatterns = [
         name="generation_regenerate",
     ),
     path("<int:campaign_id>/quality.json", quality.quality_json, name="quality_json"),
+    path("<int:campaign_id>/study/", study_pages.study_settings, name="study_settings"),
+    path(
+        "<int:campaign_id>/study/invitation/",
+        study_pages.study_invitation,
+        name="study_invitation",
+    ),
+    path(
+        "<int:campaign_id>/participants/",
+        study_pages.study_participants,
+        name="study_participants",
+    ),
 ]

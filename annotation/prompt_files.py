@@ -32,6 +32,7 @@ MAX_TEXT_CHARS = 100_000
 MAX_RESPONSES = 16
 MAX_CONTEXT_MESSAGES = 200
 ROLES = ("system", "user", "assistant")
+PRISM_TYPES = ("unguided", "values_guided", "controversy_guided")
 
 
 @dataclass
@@ -43,6 +44,8 @@ class PromptRow:
     metadata: dict[str, Any] = field(default_factory=dict)
     files: list[CheckedFile] = field(default_factory=list)
     reference: dict[str, Any] | None = None
+    # PRISM's conversation type (Conversation.PrismType), "" for none.
+    prism_type: str = ""
 
 
 @dataclass
@@ -191,8 +194,11 @@ def _row_from_object(
     metadata = obj.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _Bad("metadata must be an object")
-    own = ("id", "prompt", "responses", "metadata", "reference", *MEDIA_FIELDS)
+    own = ("id", "prompt", "responses", "metadata", "reference", "conversation_type", *MEDIA_FIELDS)
     extra = {k: v for k, v in obj.items() if k not in own}
+    prism_type = obj.get("conversation_type") or ""
+    if prism_type not in ("", *PRISM_TYPES):
+        raise _Bad(f"conversation_type must be one of {', '.join(PRISM_TYPES)}")
     return PromptRow(
         line=line,
         external_id=_external_id(obj.get("id")),
@@ -201,6 +207,7 @@ def _row_from_object(
         metadata={**extra, **metadata},
         files=_files(obj, media),
         reference=_reference(obj.get("reference")),
+        prism_type=prism_type,
     )
 
 

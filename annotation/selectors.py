@@ -153,7 +153,7 @@ def messages_with_files(messages: list[Message]) -> list[Message]:
 
 def assignment_for_annotator(*, user: User, assignment_id: int) -> Assignment | None:
     return (
-        Assignment.objects.select_related("task", "campaign")
+        Assignment.objects.select_related("task", "campaign", "campaign__study")
         .filter(id=assignment_id, annotator=user)
         .first()
     )

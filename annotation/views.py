@@ -7,15 +7,19 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from . import access, selectors, services
 from .errors import RuleError
 from .http import AuthedHttpRequest
 from .kinds import kind_for
-from .models import Assignment, Campaign
+from .models import Assignment, Campaign, Conversation, Study
 from .services import trees
+from .services.studies.gate import STUDY_CODE
+from .studies.guidance import guidance_for
 
 # What a refused form gives back to the page: everything the annotator entered, nothing of
 # the submit's own bookkeeping (a fresh idempotency key and clock come with the page).
@@ -127,6 +131,10 @@ def _task_response(
     try:
         assignment = services.task_lease_next(annotator=request.user, campaign=campaign)
     except RuleError as e:
+        if e.code == STUDY_CODE:
+            # A study participant not yet through its first steps (or past its end).
+            url = reverse("study_next", args=[campaign.slug])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         assignment, context["error"], status = None, e.message, e.status
     if assignment is not None and failed_assignment_id is not None:
         if assignment.id == failed_assignment_id:
@@ -158,8 +166,25 @@ def _task_response(
             candidates=list(zip(string.ascii_uppercase, view.candidates, strict=False)),
             idempotency_key=uuid.uuid4().hex,
         )
+    if (study := _study_of(campaign)) is not None:
+        context["study"] = study
+        if assignment is not None:
+            prism_type = (
+                Conversation.objects.filter(id=assignment.task.conversation_id)
+                .values_list("prism_type", flat=True)
+                .first()
+            )
+            context["guidance"] = guidance_for(study=study, prism_type=prism_type or "")
     if context["form"]:
         context["draft"] = {k: v for k, v in context["form"].lists() if k not in NOT_ECHOED}
     context["progress"] = selectors.campaign_progress(campaign=campaign, user=request.user)
     template = "annotation/_task_card.html" if request.htmx else "annotation/task.html"
     return render(request, template, context, status=status)
+
+
+def _study_of(campaign: Campaign) -> Study | None:
+    """The campaign's study, read with the campaign (select_related): no statement here."""
+    try:
+        return campaign.study
+    except Study.DoesNotExist:
+        return None

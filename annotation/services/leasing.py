@@ -26,6 +26,7 @@ from ..models import (
     User,
 )
 from . import _sql, routing
+from .studies import gate as study_gate
 
 
 def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = None) -> int:
@@ -68,6 +69,15 @@ def task_lease_next(
             current = _current_lease(member=member, now=now)
             if current is not None:
                 return current
+        # Study hook: a participant taking tasks may be at their limit or held back by quota
+        # steering (members outside a study are READY and skip it).
+        if member.stage == Membership.Stage.ACTIVE and not study_gate.lease_allowed(
+            campaign_id=campaign_id,
+            annotator_id=annotator.id,
+            quota_settings=member.quotas,
+            cells=member.quota_cells,
+        ):
+            return None
 
         # Routing hook: a due repeat (self-consistency), else the next task in the campaign's
         # routing order. Both read fields of the campaign row fetched above; with repeats off
@@ -130,6 +140,8 @@ def task_lease_next(
             f"UPDATE {MEMBERSHIP} SET placements = %s, current_assignment_id = %s WHERE id = %s",
             [_sql.json_in(member.placements), row[0], member.id],
         )
+        if member.quota_cells:
+            study_gate.lease_counted(campaign_id=campaign_id, cells=member.quota_cells)
     return Assignment(
         id=row[0],
         task=task,
@@ -149,6 +161,9 @@ class _Member:
     campaign: Campaign
     current_id: int | None
     current_state: str | None
+    stage: str
+    quota_cells: list[str]
+    quotas: Any
 
 
 def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
@@ -156,7 +171,8 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
     concurrent requests take turns. Joins a public campaign on first use."""
     sql = (
         f"SELECT m.id, m.is_blocked, m.placements, c.state, c.lease_seconds, c.settings,"
-        f" c.instructions_version, c.task_kind, a.id, a.state, c.routing, c.repeat_share, c.tree"
+        f" c.instructions_version, c.task_kind, a.id, a.state, c.routing, c.repeat_share, c.tree,"
+        f" m.stage, m.quota_cells, c.quotas"
         f" FROM {MEMBERSHIP} m JOIN {CAMPAIGN} c ON c.id = m.campaign_id"
         f" LEFT JOIN {ASSIGNMENT} a ON a.id = m.current_assignment_id"
         f" WHERE m.campaign_id = %s AND m.user_id = %s" + _sql.for_update(of="m")
@@ -166,15 +182,20 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         public = Campaign.objects.filter(id=campaign_id, is_public=True).first()
         if public is None or public.state == Campaign.State.DRAFT:
             raise NotFound("No such campaign.")
-        Membership.objects.get_or_create(campaign=public, user=user)
+        # Joining a public study starts at its first step (the study pages take it from there).
+        Membership.objects.get_or_create(
+            campaign=public, user=user, defaults={"stage": study_gate.stage_on_join(public)}
+        )
         row = _sql.fetchone(sql, [campaign_id, user.id])
         assert row is not None
     member_id, blocked, placements, state, lease_seconds, settings, version, kind = row[:8]
-    current_id, current_state, routing_name, repeat_share, tree = row[8:]
+    current_id, current_state, routing_name, repeat_share, tree, stage, cells, quotas = row[8:]
     if state == Campaign.State.DRAFT:
         raise NotFound("No such campaign.")
     if blocked:
         raise Forbidden("You can no longer take tasks in this campaign.", code="blocked")
+    if refusal := study_gate.stage_refusal(stage):
+        raise refusal
     if state != Campaign.State.OPEN:
         label = Campaign.State(state).label.lower()
         raise Conflict(f"This campaign is {label}.", code="closed")
@@ -195,6 +216,9 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         campaign=campaign,
         current_id=current_id,
         current_state=current_state,
+        stage=stage,
+        quota_cells=_sql.json_out(cells) or [],
+        quotas=quotas,
     )
 
 

@@ -121,6 +121,7 @@ def _import_chunk(
                 campaign=campaign,
                 origin=Conversation.Origin.IMPORTED,
                 external_id=row.external_id,
+                prism_type=row.prism_type,
                 metadata=row.metadata,
                 created_by=created_by,
             )

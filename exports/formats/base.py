@@ -33,6 +33,7 @@ from annotation.models import (
     Task,
     User,
 )
+from annotation.studies import selectors as study_selectors
 from generation.models import LanguageModel
 
 from ..options import ExportOptions
@@ -83,14 +84,14 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, bytes) else value
 
 
-def consent_withdrawn_users() -> QuerySet[User]:
-    """People who withdrew consent: absent from every export, whatever the options say.
+def consent_withdrawn_users(*, campaign: Campaign) -> QuerySet[User]:
+    """People who withdrew consent from the campaign: absent from every export, whatever the
+    options say.
 
     Every format reads judgments, profiles and authored messages through ExportContext, which
-    asks this function, so this is the one place to change. Profile records consent but no
-    withdrawal yet (issue 8); until it does, nobody has withdrawn.
+    asks this function, so this is the one place to change.
     """
-    return User.objects.none()
+    return study_selectors.users_withdrawn(campaign=campaign)
 
 
 def annotator_pseudonym(*, campaign_id: int, user_pseudonym: str) -> str:
@@ -275,7 +276,7 @@ class ExportContext:
         self.options = options
         self.batch_size: int = settings.AGORA_EXPORT_BATCH_SIZE
         self.withdrawn: frozenset[int] = frozenset(
-            consent_withdrawn_users().values_list("id", flat=True)
+            consent_withdrawn_users(campaign=campaign).values_list("id", flat=True)
         )
         self._progress = progress
         self._pseudonyms: dict[int, str] = {}

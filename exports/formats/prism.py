@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 from django.db.models import Count, Exists, OuterRef
 
-from annotation.models import Membership, Profile, User
+from annotation.models import Membership, Profile, Study, User
+from annotation.studies.guidance import guidance_for
 
 from .base import ExportContext, J, system_text
 from .preference import rating_attribute
@@ -226,6 +227,7 @@ class Turn(NamedTuple):
     judgment: J
     user_id: str | None
     conversation_type: str | None
+    prism_type: str
     turn: int  # 0-indexed, as PRISM
     user_prompt: str
     opening_prompt: str
@@ -281,6 +283,7 @@ def _turns(ctx: ExportContext) -> Iterator[tuple[str, list[Turn]]]:
                         judgment=j,
                         user_id=user_id,
                         conversation_type=CONVERSATION_TYPES.get(prism_type),
+                        prism_type=prism_type,
                         turn=turn,
                         user_prompt=(path[-1].text if path else "") or EMPTY,
                         opening_prompt=(users[0].text if users else "") or EMPTY,
@@ -294,6 +297,7 @@ def _turns(ctx: ExportContext) -> Iterator[tuple[str, list[Turn]]]:
 
 
 def conversations(ctx: ExportContext) -> Iterator[dict[str, Any]]:
+    study = Study.objects.filter(campaign=ctx.campaign).first()
     for conversation_id, turns in _turns(ctx):
         first, last = turns[0], turns[-1]
         history: list[dict[str, Any]] = []
@@ -320,6 +324,7 @@ def conversations(ctx: ExportContext) -> Iterator[dict[str, Any]]:
             "choice_attributes": {a: _int(scores.get(f"choice_{a}")) for a in ATTRIBUTES},
             "open_feedback": feedback[-1] if feedback else None,
             "system": first.system,
+            "guidance": guidance_for(study=study, prism_type=first.prism_type) or None,
             "judgment_ids": [t.judgment.id for t in turns],
             "campaign": ctx.campaign.slug,
             "schema_version": SCHEMA_VERSION,
@@ -415,6 +420,7 @@ CONVERSATION_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("choice_attributes", ATTRIBUTE_SCORES),
     ("open_feedback", pa.string()),
     ("system", pa.string()),
+    ("guidance", pa.string()),
     ("judgment_ids", pa.list_(pa.int64())),
     ("campaign", pa.string()),
     ("schema_version", pa.string()),

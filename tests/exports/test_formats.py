@@ -297,7 +297,7 @@ def test_withdrawn_consent_is_absent_from_every_export(judged, alice, monkeypatc
     from exports.formats import base
 
     monkeypatch.setattr(base, "consent_withdrawn_users",
-                        lambda: User.objects.filter(id=alice.id))  # fmt: skip
+                        lambda **kw: User.objects.filter(id=alice.id))  # fmt: skip
     Profile.objects.create(user=alice, version=1, answers={"age": "18-24 years old"})
     gone = pid(judged, alice)
     for fmt, table in [*TABLES, ("oasst", "trees")]:

@@ -1,0 +1,70 @@
+"""The study's hook in the lease: the only study code on the hot path.
+
+task_lease_next reads the member's `stage` and `quota_cells` in the query it already makes.
+A member outside any study (stage READY) costs nothing more. A participant who has not
+finished consent, survey and qualification, or who withdrew, is refused with a
+Forbidden(code="study") that the pages turn into a redirect to their next study step. A
+participant taking tasks (ACTIVE) pays two small reads: their task limit and, with quotas,
+the steering rule of quotas.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from ...errors import Forbidden
+from ...models import Assignment, Campaign, Membership, Study
+from .. import _sql
+from . import quotas
+
+ASSIGNMENT = Assignment._meta.db_table
+STUDY = Study._meta.db_table
+STUDY_CODE = "study"
+
+
+def stage_refusal(stage: str) -> Forbidden | None:
+    """Why a member at this stage may not take a task (None: they may)."""
+    if stage in (Membership.Stage.READY, Membership.Stage.ACTIVE):
+        return None
+    if stage == Membership.Stage.COMPLETED:
+        message = _("You have finished this study. Thank you!")
+    elif stage == Membership.Stage.WITHDRAWN:
+        message = _("You withdrew your consent; this study shows you no more tasks.")
+    elif stage in (Membership.Stage.INELIGIBLE, Membership.Stage.QUOTA_FULL):
+        message = _("This study has no tasks for you.")
+    elif stage == Membership.Stage.FAILED:
+        message = _("You did not pass this study's qualification.")
+    else:
+        message = _("Finish the study's first steps before its tasks.")
+    return Forbidden(message, code=STUDY_CODE)
+
+
+def stage_on_join(campaign: Campaign) -> str:
+    """The stage of someone joining a campaign on their own (public campaigns): the study's
+    first step where the campaign is a study, else READY."""
+    if Study.objects.filter(campaign=campaign).exists():
+        return Membership.Stage.CONSENT
+    return Membership.Stage.READY
+
+
+def lease_allowed(
+    *, campaign_id: int, annotator_id: int, quota_settings: Any, cells: list[str]
+) -> bool:
+    """Whether an ACTIVE participant gets a new task: under their task limit, and let through
+    by quota steering. False reads as "nothing left for you" (then the completion page)."""
+    row = _sql.fetchone(
+        f"SELECT s.tasks_per_participant, (SELECT COUNT(*) FROM {ASSIGNMENT} a"
+        "  WHERE a.campaign_id = s.campaign_id AND a.annotator_id = %s AND a.state = %s)"
+        f" FROM {STUDY} s WHERE s.campaign_id = %s",
+        [annotator_id, Assignment.State.SUBMITTED, campaign_id],
+    )
+    if row is not None and row[0] and row[1] >= row[0]:
+        return False
+    settings = _sql.json_out(quota_settings) or {}
+    return quotas.lease_allowed(campaign_id=campaign_id, quotas=settings, cells=cells)
+
+
+def lease_counted(*, campaign_id: int, cells: list[str]) -> None:
+    quotas.lease_count(campaign_id=campaign_id, cells=cells)

@@ -1,0 +1,75 @@
+"""Setting a study up: the admin's one save of everything a study sets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from ...errors import RuleError
+from ...models import Campaign, Membership, Study
+from ...studies.survey import questions_clean
+from .participants import consent_text_set
+from .quotas import quotas_clean
+
+STUDY_FIELDS = (
+    "signup_open",
+    "participant_param",
+    "study_param",
+    "session_param",
+    "tasks_per_participant",
+    "completion_code",
+    "completion_url",
+    "eligibility",
+    "qualification",
+    "guidance",
+)
+
+
+@transaction.atomic
+def study_configure(
+    *,
+    campaign: Campaign,
+    consent_text: str,
+    questions: list[str],
+    quotas: Any,
+    **fields: Any,
+) -> Study:
+    """Make the campaign a study (or change its settings): the consent text (a changed one is
+    a new version), the survey's questions, the quotas (checked) and the study's own fields.
+    A quota or eligibility rule on a question the survey does not ask is refused: nobody
+    could be placed."""
+    unknown = set(fields) - set(STUDY_FIELDS)
+    if unknown:
+        raise RuleError(f"Unknown study settings: {', '.join(sorted(unknown))}.")
+    try:
+        asked = questions_clean(questions)
+    except ValueError as e:
+        raise RuleError(str(e), field="questions") from None
+    clean_quotas = quotas_clean(quotas)
+    for d in clean_quotas.get("dimensions", []):
+        if d["question"] not in asked:
+            raise RuleError(
+                f"The quota on {d['question']!r} needs that question in the survey.",
+                field="quotas",
+            )
+    for name in fields.get("eligibility") or {}:
+        if name not in asked:
+            raise RuleError(
+                f"The eligibility rule on {name!r} needs that question in the survey.",
+                field="eligibility",
+            )
+    study, created = Study.objects.get_or_create(campaign=campaign)
+    if created:
+        # Annotators already in the campaign go through the study's steps too (admins do not
+        # annotate, so they are left as they are).
+        Membership.objects.filter(
+            campaign=campaign, role=Membership.Role.ANNOTATOR, stage=Membership.Stage.READY
+        ).update(stage=Membership.Stage.CONSENT)
+    for name, value in fields.items():
+        setattr(study, name, value)
+    study.save(update_fields=list(fields) or None)
+    campaign.survey = {**(campaign.survey or {}), "questions": asked}
+    campaign.quotas = clean_quotas
+    campaign.save(update_fields=["survey", "quotas"])
+    return consent_text_set(campaign=campaign, text=consent_text)
