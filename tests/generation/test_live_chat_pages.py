@@ -41,6 +41,8 @@ def test_writing_a_first_turn_starts_a_conversation_and_queues_its_replies(
     page = client.get(r["Location"]).content.decode()
     assert "What is rain?" in page and 'data-state="generating"' in page
     assert 'hx-trigger="every 500ms"' in page
+    listing = client.get(reverse("live_chats", args=[live.id])).content.decode()
+    assert chat_url("live_chat", live, conversation) in listing and "· 1 turn<" in listing
 
 
 def test_an_empty_turn_is_refused_and_the_page_says_why(client, alice, live):
