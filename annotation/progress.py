@@ -48,8 +48,14 @@ def campaign_progress_overview(
         tasks=Count("id"),
         done=Count("id", filter=Q(state=Task.State.COMPLETE)),
         cancelled=Count("id", filter=Q(state=Task.State.CANCELLED)),
-        in_progress=Count("id", filter=Q(state=Task.State.OPEN, leased_count__gt=0)),
-        left=Sum(F("overlap") - F("judgments_count"), filter=Q(state=Task.State.OPEN)),
+        # A live chat turn is its participant's from the start: in progress until rated.
+        in_progress=Count(
+            "id", filter=Q(state=Task.State.OPEN, leased_count__gt=0) | Q(state=Task.State.LIVE)
+        ),
+        left=Sum(
+            F("overlap") - F("judgments_count"),
+            filter=Q(state__in=[Task.State.OPEN, Task.State.LIVE]),
+        ),
     )
     judgments = Judgment.objects.filter(campaign=campaign)
     total = judgments.count()

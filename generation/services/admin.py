@@ -32,7 +32,8 @@ def generation_regenerate(*, campaign: Campaign, message_id: int) -> GenerationR
     ones with its siblings. A candidate someone has judged or is judging stays: its
     judgments are about its text."""
     candidate = (
-        Message.objects.select_for_update()
+        # Only the candidate's row: its model is a nullable (outer) join PostgreSQL cannot lock.
+        Message.objects.select_for_update(of=("self",))
         .select_related("model", "conversation")
         .filter(id=message_id, conversation__campaign=campaign, role=Message.Role.ASSISTANT)
         .first()

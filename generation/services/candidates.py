@@ -231,11 +231,11 @@ def _tasks_for_regenerated(request: GenerationRequest) -> list[Task]:
     old = Message.objects.get(pk=request.replaces_id)
     old.metadata = {**old.metadata, "replaced_by": new.id}
     old.save(update_fields=["metadata"])
+    current = _current_candidates(request.parent_id, request.round)
+    if len(current) < request.campaign.responses_per_prompt:
+        return []  # the set is not complete yet: its last request makes every task
     return tasks_create_for_candidates(
-        campaign=request.campaign,
-        parent=request.parent,
-        candidates=_current_candidates(request.parent_id, request.round),
-        only_with=new,
+        campaign=request.campaign, parent=request.parent, candidates=current, only_with=new
     )
 
 
@@ -251,7 +251,8 @@ def _current_candidates(parent_id: int, round: int) -> list[Message]:
 def _tasks_when_enough(request: GenerationRequest) -> list[Task]:
     """The tree's rule: enough sibling candidates in this round make the campaign's tasks."""
     campaign = request.campaign
-    if Task.objects.filter(parent_id=request.parent_id, round=request.round).exists():
+    made = Task.objects.filter(parent_id=request.parent_id, round=request.round)
+    if made.exclude(state=Task.State.CANCELLED).exists():
         return []
     siblings = _current_candidates(request.parent_id, request.round)
     if len(siblings) < campaign.responses_per_prompt:

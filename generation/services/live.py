@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from annotation.errors import Conflict, Forbidden, RuleError
 from annotation.kinds import kind_for
@@ -59,29 +60,29 @@ def live_chat_say(*, conversation: Conversation, participant: User, text: str) -
         conversation = Conversation.objects.select_for_update().get(id=conversation.id)
         campaign = conversation.campaign
         if conversation.created_by_id != participant.id:
-            raise Forbidden("This conversation is someone else's.")
+            raise Forbidden(_("This conversation is someone else's."))
         _check_open(campaign, participant)
         last = _last_turn_judgment(conversation)
         if last is None:
-            raise Conflict("Rate the replies to your last message first.", code="not_rated")
+            raise Conflict(_("Rate the replies to your last message first."), code="not_rated")
         judgment, display_order = last
         chosen_id = rating_chosen(
             judgment.payload, display_order=display_order, attribute=first_attribute(campaign)
         )
         if chosen_id is None:
-            raise Conflict("Rate the replies to your last message first.", code="not_rated")
+            raise Conflict(_("Rate the replies to your last message first."), code="not_rated")
         chosen = Message.objects.select_related("model").get(id=chosen_id)
         already = chosen.children.filter(role=Message.Role.USER).first()
         if already is not None:
             if already.text == text:
                 return already
-            raise Conflict("You already answered this reply.", code="already_answered")
+            raise Conflict(_("You already answered this reply."), code="already_answered")
         turns = Message.objects.filter(
             conversation=conversation, role=Message.Role.USER, author=participant
         ).count()
         if turns >= campaign.live_max_turns:
             raise Conflict(
-                f"This conversation has had its {campaign.live_max_turns} turns.",
+                _("This conversation has had its %(n)d turns.") % {"n": campaign.live_max_turns},
                 code="max_turns",
             )
         turn = Message.objects.create(
@@ -128,7 +129,7 @@ def live_turn_task_when_done(*, request: GenerationRequest) -> Assignment | None
 def live_turn_retry(*, conversation: Conversation, participant: User) -> int:
     """Send the failed replies of the participant's current turn again."""
     if conversation.created_by_id != participant.id:
-        raise Forbidden("This conversation is someone else's.")
+        raise Forbidden(_("This conversation is someone else's."))
     failed = GenerationRequest.objects.filter(
         parent__conversation=conversation, state=GenerationRequest.State.FAILED
     )
@@ -151,20 +152,21 @@ def first_attribute(campaign: Campaign) -> str:
 
 def _check_open(campaign: Campaign, participant: User) -> None:
     if campaign.live_first_replies < 1 or campaign.task_kind != Campaign.Kind.RATING:
-        raise RuleError("This campaign has no live chat.", code="no_live_chat")
+        raise RuleError(_("This campaign has no live chat."), code="no_live_chat")
     if campaign.state != Campaign.State.OPEN:
-        raise Conflict(f"This campaign is {campaign.get_state_display().lower()}.", code="closed")
+        raise Conflict(_("This campaign is not open."), code="closed")
     if Membership.objects.filter(campaign=campaign, user=participant, is_blocked=True).exists():
-        raise Forbidden("You can no longer take part in this campaign.", code="blocked")
+        raise Forbidden(_("You can no longer take part in this campaign."), code="blocked")
 
 
 def _turn_text(text: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise RuleError("Write a message first.", field="text")
+        raise RuleError(_("Write a message first."), field="text")
     if len(text) > MAX_TURN_CHARS:
         raise RuleError(
-            f"A message holds at most {MAX_TURN_CHARS} characters; this one has {len(text)}.",
+            _("A message holds at most %(max)d characters; this one has %(n)d.")
+            % {"max": MAX_TURN_CHARS, "n": len(text)},
             field="text",
         )
     return text
@@ -177,7 +179,7 @@ def _generating_models(campaign: Campaign) -> list[LanguageModel]:
         )
     )
     if not models:
-        raise RuleError("The campaign names no model that can answer.", code="no_model")
+        raise RuleError(_("No model can answer in this campaign yet."), code="no_model")
     return models
 
 

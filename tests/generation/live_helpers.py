@@ -2,6 +2,8 @@
 
 import time
 
+from django.db import OperationalError
+
 from annotation.models import Assignment, Campaign, Task
 from annotation.services import judgment_submit
 from generation.models import GenerationRequest, LanguageModel
@@ -48,12 +50,19 @@ def wait_for_turn(conversation, turn: int, *, seconds: float = WAIT_SECONDS * 6)
     """The participant's lease on the conversation's `turn`-th rating task, once it exists."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        tasks = list(Task.objects.filter(conversation=conversation).order_by("id"))
-        if len(tasks) >= turn:
-            return Assignment.objects.get(task=tasks[turn - 1])
-        failed = GenerationRequest.objects.filter(
-            parent__conversation=conversation, state="failed"
-        ).first()
+        try:
+            tasks = list(Task.objects.filter(conversation=conversation).order_by("id"))
+            if len(tasks) >= turn:
+                return Assignment.objects.get(task=tasks[turn - 1])
+            failed = GenerationRequest.objects.filter(
+                parent__conversation=conversation, state="failed"
+            ).first()
+        except OperationalError as e:
+            # The SQLite test database lives in memory with a shared cache, whose table locks
+            # refuse a read at once while the worker's thread is writing; look again.
+            if "locked" not in str(e):
+                raise
+            failed = None
         assert failed is None, failed.error
         time.sleep(0.2)
     raise AssertionError(f"turn {turn} never got its rating task")

@@ -6,6 +6,7 @@ import pytest
 
 from annotation.errors import Conflict, Forbidden, RuleError
 from annotation.models import Conversation, Membership, Message, Task
+from annotation.progress import campaign_progress_overview
 from annotation.services import task_lease_next
 from exports.services import export_rows
 from generation.models import GenerationRequest, LanguageModel
@@ -176,3 +177,12 @@ def test_a_failed_reply_can_be_sent_again_by_the_participant(make_campaign, alic
 def test_the_batch_generator_leaves_live_chats_alone(chat):
     campaign, _ = chat
     assert generation_requests_for_campaign(campaign=campaign, enqueue=False) == []
+
+
+def test_the_progress_page_counts_an_unrated_turn_as_in_progress(chat, alice):
+    campaign, conversation = chat
+    before = campaign_progress_overview(campaign=campaign)
+    assert (before.in_progress, before.waiting, before.judgments_left) == (1, 0, 1)
+    rate(wait_for_turn(conversation, 1, seconds=1), alice, [5, 60, 30, 20])
+    after = campaign_progress_overview(campaign=campaign)
+    assert (after.done, after.in_progress, after.judgments_left) == (1, 0, 0)
