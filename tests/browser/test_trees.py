@@ -1,22 +1,14 @@
-"""In a real browser: a prompt's image on the task page, and the reviewer's keyboard page."""
+"""In a real browser: a prompt's image on the task page, and the reviewer's keyboard page
+(issue 9; the rest of its tests are in tests/trees/, here for the package's one browser)."""
 
 import pytest
 from playwright.sync_api import expect
 
 from annotation.models import JudgmentReview, Membership
 from annotation.services import membership_add, prompts_import
-from tests.browser.conftest import (  # noqa: F401  # the browser fixtures, shared
-    axe_violations,
-    browser,
-    log_in,
-    open_page,
-    playwright,
-    screenshot,
-    task_path,
-)
+from tests.browser.conftest import axe_violations, log_in, screenshot, task_path
 from tests.exports.conftest import judge_all
-
-from .media import image_prompt_line
+from tests.trees.media import image_prompt_line
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +17,7 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_prompt_with_an_image_is_shown_with_it(make_campaign, alice, open_page):  # noqa: F811
+def test_a_prompt_with_an_image_is_shown_with_it(make_campaign, alice, open_page):
     campaign = make_campaign(members=[alice], overlap=1)
     assert prompts_import(campaign=campaign, content=image_prompt_line()).ok
     for width in ("laptop", "phone"):
@@ -46,7 +38,7 @@ def test_a_prompt_with_an_image_is_shown_with_it(make_campaign, alice, open_page
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_reviewer_decides_with_the_keyboard(make_campaign, alice, bob, open_page):  # noqa: F811
+def test_a_reviewer_decides_with_the_keyboard(make_campaign, alice, bob, open_page):
     campaign = make_campaign(members=[alice], overlap=1, review_stage=True)
     membership_add(campaign=campaign, user=bob, role=Membership.Role.REVIEWER)
     assert prompts_import(campaign=campaign, content=image_prompt_line()).ok
