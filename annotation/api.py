@@ -18,6 +18,8 @@ from rest_framework.views import APIView
 from webapp.middleware import NulFreeJSONParser
 
 from . import access, selectors, services
+from .attachments import CheckedFile, attachment_check, base64_decode
+from .errors import RuleError
 from .http import api_user
 from .kinds import kind_for
 from .models import ApiToken, Assignment, Judgment
@@ -174,11 +176,25 @@ class JudgmentSubmitApi(APIView):
             payload=data.get("payload"),
             idempotency_key=data.get("idempotency_key"),
             seconds_spent=data.get("seconds_spent"),
+            files=_images_in(data.get("images")),
         )
         return Response(
             judgment_out(judgment),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+def _images_in(raw: Any) -> list[CheckedFile]:
+    """`images` of a reply written as the prompter: base64 text or data URLs, checked."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise RuleError("images must be a list of base64 images.", field="images")
+    out = []
+    for i, item in enumerate(raw):
+        field = f"images[{i}]"
+        out.append(attachment_check(base64_decode(item, field), kind="image", field=field))
+    return out
 
 
 class AssignmentSkipApi(APIView):

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 from PIL import Image, UnidentifiedImageError
 
 from .errors import RuleError
@@ -58,7 +59,8 @@ def _image(data: bytes, field: str) -> tuple[str, str, int, int]:
             probe.verify()  # reads the whole file: a truncated or corrupt image fails here
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise RuleError(
-            f"{field} is not an image (it could not be read as PNG, JPEG, GIF or WebP).",
+            gettext("%(field)s is not an image (it could not be read as PNG, JPEG, GIF or WebP).")
+            % {"field": field},
             field=field,
         ) from None
     assert fmt is not None
@@ -81,21 +83,30 @@ def _signature(data: bytes, kind: str, field: str) -> tuple[str, str]:
 
 
 def attachment_check(
-    data: bytes, *, kind: str, name: str = "", allowed: Sequence[str] = ("image",), field: str
+    data: bytes,
+    *,
+    kind: str,
+    name: str = "",
+    allowed: Sequence[str] = ("image",),
+    field: str,
+    size: int | None = None,
 ) -> CheckedFile:
-    """The file, checked for what it claims to be and for size; RuleError names the field."""
+    """The file, checked for what it claims to be and for size; RuleError names the field.
+    `size`: the upload's size where the caller did not read a file past the limit."""
     if kind not in Attachment.Kind.values:
         raise RuleError(f"{field}: there is no kind of file {kind!r}.", field=field)
     if kind not in allowed:
         raise RuleError(f"{field}: this campaign does not accept {kind} files.", field=field)
     limit = settings.AGORA_ATTACHMENT_MAX_BYTES
-    if len(data) > limit:
+    size = len(data) if size is None else size
+    if size > limit:
         raise RuleError(
-            f"{field} is {filesizeformat(len(data))}; the limit is {filesizeformat(limit)}.",
+            gettext("%(field)s is %(size)s; the limit is %(limit)s.")
+            % {"field": field, "size": filesizeformat(size), "limit": filesizeformat(limit)},
             field=field,
         )
     if not data:
-        raise RuleError(f"{field} is empty.", field=field)
+        raise RuleError(gettext("%(field)s is empty.") % {"field": field}, field=field)
     name = (name or "").replace("/", "_").replace("\\", "_")[:200]
     if kind == "image":
         content_type, extension, width, height = _image(data, field)

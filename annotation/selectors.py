@@ -133,7 +133,7 @@ def task_view(*, assignment: Assignment) -> TaskView:
     return TaskView(
         task=task,
         context=messages_with_files(context),
-        candidates=[by_id[i] for i in assignment.display_order],
+        candidates=messages_with_files([by_id[i] for i in assignment.display_order]),
         reference=reference,
     )
 

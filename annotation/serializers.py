@@ -160,6 +160,12 @@ class JudgmentIn(serializers.Serializer):
         max_length=100, help_text="Any unique string per task; a repeat returns the same judgment."
     )
     seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    images = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="A reply written as the user (a prompt): images it carries, as base64 or data "
+        "URLs (PNG, JPEG, GIF, WebP; each at most AGORA_ATTACHMENT_MAX_BYTES).",
+    )
 
 
 class JudgmentOut(serializers.Serializer):

@@ -4,6 +4,7 @@ import string
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from . import access, selectors, services
+from .attachments import CheckedFile, attachment_check
 from .errors import RuleError
 from .http import AuthedHttpRequest
 from .kinds import kind_for
@@ -62,6 +64,7 @@ def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpRes
             payload=payload,
             idempotency_key=request.POST.get("idempotency_key"),
             seconds_spent=request.POST.get("seconds_spent"),
+            files=_uploaded_images(request),
         )
     except RuleError as e:
         if e.status == 400:
@@ -96,6 +99,24 @@ def assignment_skip(request: AuthedHttpRequest, assignment_id: int) -> HttpRespo
     if not request.htmx:
         return redirect("campaign_task", campaign_id=assignment.campaign_id)
     return _task_response(request, assignment.campaign, notice=_("Skipped."))
+
+
+def _uploaded_images(request: AuthedHttpRequest) -> list[CheckedFile]:
+    """The images a prompt written on the page carries, checked (none read past the limit)."""
+    out = []
+    for upload in request.FILES.getlist("images"):
+        name = upload.name or "upload"
+        small = upload.size <= settings.AGORA_ATTACHMENT_MAX_BYTES
+        out.append(
+            attachment_check(
+                upload.read() if small else b"",
+                kind="image",
+                name=name,
+                field=name,
+                size=upload.size,
+            )
+        )
+    return out
 
 
 def _my_assignment(request: AuthedHttpRequest, assignment_id: int) -> Assignment:

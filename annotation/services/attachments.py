@@ -33,3 +33,13 @@ def attachments_store(*, message: Message, files: Sequence[CheckedFile]) -> list
         attachment.save()
         out.append(attachment)
     return out
+
+
+def message_files_add(*, message_id: int, files: Sequence[CheckedFile]) -> list[Attachment]:
+    """Files for a message just written (a prompt with images); the message's metadata says
+    it carries them, so that pages over messages without files never look for any."""
+    message = Message.objects.get(id=message_id)
+    stored = attachments_store(message=message, files=files)
+    message.metadata = {**message.metadata, "attachments": len(stored)}
+    message.save(update_fields=["metadata"])
+    return stored

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ..attachments import CheckedFile
 from ..errors import Conflict, Forbidden, NotFound, RuleError
 from ..kinds import kind_for, seconds_spent_clean
 from ..kinds.single import edit_distance, unified_diff
 from ..models import Assignment, Campaign, Judgment, Message, Profile, Task, User
 from . import _sql, trees
+from .attachments import message_files_add
 
 ASSIGNMENT = Assignment._meta.db_table
 CAMPAIGN = Campaign._meta.db_table
@@ -54,11 +57,13 @@ def judgment_submit(
     idempotency_key: Any,
     seconds_spent: Any = None,
     now: datetime | None = None,
+    files: Sequence[CheckedFile] = (),
 ) -> tuple[Judgment, bool]:
     """Store the annotator's judgment and close the lease. Returns (judgment, created).
 
     The same idempotency key again returns the stored judgment (created=False), so a client
-    that lost the answer can safely send it again.
+    that lost the answer can safely send it again. `files` (checked by annotation.attachments)
+    go with the message a reply writes as the prompter.
     """
     key = _idempotency_key_clean(idempotency_key)
     seconds = seconds_spent_clean(seconds_spent)
@@ -73,6 +78,7 @@ def judgment_submit(
                 key=key,
                 seconds=seconds,
                 now=now,
+                files=files,
             )
     except _Replayed as r:
         return r.judgment, False
@@ -94,6 +100,7 @@ def _judgment_store(
     key: str,
     seconds: float | None,
     now: datetime,
+    files: Sequence[CheckedFile] = (),
 ) -> Judgment:
     row = _sql.fetchone(
         f"SELECT a.annotator_id, a.state, a.expires_at, a.display_order, a.task_id,"
@@ -134,10 +141,14 @@ def _judgment_store(
     clean = kind.validate(payload, settings=kind.settings(settings), candidate_ids=candidate_ids)
     gold = _sql.json_out(gold)
     gold_score = kind.gold_score(clean, gold) if gold is not None else None
+    if files and (kind_name != "reply" or clean["role"] != "user"):
+        raise RuleError("Only a message written as the user can carry files.", field="images")
     if kind_name in WRITES_A_MESSAGE:
         clean = _message_write(
             kind_name, clean, task_id=task_id, candidate_ids=candidate_ids, author=annotator
         )
+        if files:
+            message_files_add(message_id=clean["message_id"], files=files)
     judgment = Judgment(
         assignment_id=assignment_id,
         task_id=task_id,

@@ -92,7 +92,7 @@ def task_lease_next(
                 annotator_id=annotator.id,
                 share=member.campaign.repeat_share,
             )
-            if member.campaign.repeat_share
+            if member.campaign.repeat_share and not tree
             else None
         ) or _task_pick(campaign_id=campaign_id, annotator=annotator, active=active, tree=tree)
         for attempt in range(1, LOCKED_RETRIES + 1):

@@ -643,6 +643,20 @@ def messages_of(conversation_ids: Iterable[int], *, full: bool = False) -> dict[
     }
 
 
+def review_columns(j: J) -> dict[str, Any]:
+    """A reviewed judgment's decision and, where a reviewer corrected it, the annotator's own
+    payload as JSON text (the row itself follows the correction); null without a review stage."""
+    if j.review is None:
+        return {"review_decision": None, "original_payload": None}
+    original = j.review["original_payload"]
+    return {
+        "review_decision": j.review["decision"],
+        "original_payload": None
+        if original is None
+        else json.dumps(original, ensure_ascii=False, sort_keys=True),
+    }
+
+
 def system_text(chat: list[dict[str, str]]) -> str | None:
     """The system message the models saw, if the conversation has one (it is also the first
     message of the prompt)."""

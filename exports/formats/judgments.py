@@ -18,7 +18,7 @@ import pyarrow as pa
 from annotation.models import Attachment, Campaign
 
 from ..options import ExportOptions
-from .base import ExportContext, iso, system_text
+from .base import ExportContext, iso, review_columns, system_text
 from .spec import MESSAGES, Format, Table, arrow_schema
 
 SCHEMA_VERSION = "agora.judgments/1"
@@ -81,9 +81,8 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                 "payload": _json(j.payload),
                 # A campaign with a review stage: the reviewer's decision, and where they
                 # corrected the judgment, the annotator's own payload (`payload` is theirs).
-                "review_decision": j.review["decision"] if j.review else None,
+                **review_columns(j),
                 "reviewer": j.review["reviewer"] if j.review else None,
-                "original_payload": _json(j.review["original_payload"]) if j.review else None,
                 "prompt": chat,
                 "system": system_text(chat),
                 "images": [i for m in batch.path(j.parent_id) for i in images.get(m.id, [])],
@@ -132,8 +131,8 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("kind", pa.string()),
     ("payload", pa.string()),
     ("review_decision", pa.string()),
-    ("reviewer", pa.string()),
     ("original_payload", pa.string()),
+    ("reviewer", pa.string()),
     ("prompt", MESSAGES),
     ("system", pa.string()),
     # The prompt's images, in datasets.Image's storage shape.

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .base import Batch, ExportContext, J, iso, plain_text, system_text
+from .base import Batch, ExportContext, J, iso, plain_text, review_columns, system_text
 from .pairs import BOTH_BAD, PREFERRED, pairwise_votes
 from .preference import rating_attribute
 from .spec import (
@@ -110,6 +110,7 @@ def _row(
         "conversation_external_id": batch.external_id(j.conversation_id),
         "campaign": ctx.campaign.slug,
         "created_at": iso(j.created_at),
+        **review_columns(j),
         "schema_version": SCHEMA_VERSION,
     }
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from annotation.models import Attachment
+
 from ..options import ExportOptions
 from .base import Batch, C, ExportContext, M, iso
 from .spec import Format, Table, arrow_schema
@@ -108,6 +110,16 @@ def _reviews(batch: Batch) -> dict[int, int]:
     return counts
 
 
+def _images(batch: Batch) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    files = Attachment.objects.filter(
+        message__conversation_id__in=batch.conversation_ids, kind=Attachment.Kind.IMAGE
+    ).order_by("message_id", "position", "id")
+    for message_id, path in files.values_list("message_id", "file"):
+        out[message_id].append(path)
+    return out
+
+
 class _Nodes:
     """A batch's messages as ExportMessageNode dicts, replies nested and sorted by rank."""
 
@@ -118,9 +130,10 @@ class _Nodes:
         ranks: dict[int, int],
         labels: dict[int, dict[str, dict[str, Any]]],
         reviews: dict[int, int],
+        images: dict[int, list[str]],
     ):
         self.ctx, self.children, self.ranks = ctx, children, ranks
-        self.labels, self.reviews = labels, reviews
+        self.labels, self.reviews, self.images = labels, reviews, images
 
     def node(self, m: M, lang: str | None) -> dict[str, Any] | None:
         ctx = self.ctx
@@ -159,6 +172,8 @@ class _Nodes:
             "model_name": ctx.model_name(m.model_id),
             "replies": replies,
             "labels": labels,
+            # Agora's addition: the message's images, as paths in the media storage.
+            "images": self.images.get(m.id, []),
         }
 
 
@@ -167,6 +182,7 @@ def _trees(ctx: ExportContext) -> Iterator[dict[str, Any]]:
     scales = _label_scales(ctx)
     for batch in ctx.batches_by_conversation(KINDS, full=True):
         ranks, labels, reviews = _ranks(batch), _labels(batch, scales), _reviews(batch)
+        images = _images(batch)
         children: dict[int | None, list[M]] = defaultdict(list)
         for m in batch.messages.values():
             children[m.parent_id].append(m)
@@ -174,7 +190,7 @@ def _trees(ctx: ExportContext) -> Iterator[dict[str, Any]]:
         for m in children[None]:
             by_conversation[m.conversation_id].append(m)
 
-        node = _Nodes(ctx, children, ranks, labels, reviews).node
+        node = _Nodes(ctx, children, ranks, labels, reviews, images).node
 
         for conversation_id in batch.conversation_ids:
             c = batch.conversations[conversation_id]
@@ -225,6 +241,8 @@ def trees(ctx: ExportContext) -> Iterator[dict[str, Any]]:
 
 def _tree_node(node: dict[str, Any]) -> dict[str, Any]:
     # OpenAssistant leaves out empty reply lists and labels as it leaves out nulls.
+    if not node.get("images"):
+        node.pop("images", None)
     replies = node.pop("replies", [])
     if replies:
         node["replies"] = [_tree_node(r) for r in replies]

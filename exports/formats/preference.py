@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from annotation.errors import RuleError
 
-from .base import Batch, ExportContext, plain_text, system_text
+from .base import Batch, ExportContext, plain_text, review_columns, system_text
 from .pairs import PREFERRED, Tally, Vote, votes_of
 from .spec import MESSAGES, Format, Shared, SplitRow, Table, schema_with_text_variant
 
@@ -100,6 +100,7 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
                     "instructions_version": j.instructions_version,
                     "seconds_spent": j.seconds_spent,
                     "created_at": j.created_at.isoformat(),
+                    **review_columns(j),
                 },
             )
 
@@ -233,6 +234,10 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("instructions_version", pa.int64()),
     ("seconds_spent", pa.float64()),
     ("created_at", pa.string()),
+    # With a review stage: the reviewer's decision, and a corrected judgment's original payload
+    # (the row follows the correction); null on majority rows.
+    ("review_decision", pa.string()),
+    ("original_payload", pa.string()),
 ]
 _OWN = [name for name, _ in COLUMNS[16:]]
 

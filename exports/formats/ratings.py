@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from annotation.kinds.base import Attribute
 
-from .base import ExportContext, iso, plain_text, system_text
+from .base import ExportContext, iso, plain_text, review_columns, system_text
 from .spec import (
     JUDGMENT_PROVENANCE,
     MESSAGES,
@@ -84,6 +84,7 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                 "conversation_external_id": batch.external_id(j.conversation_id),
                 "campaign": ctx.campaign.slug,
                 "created_at": iso(j.created_at),
+                **review_columns(j),
                 "schema_version": SCHEMA_VERSION,
             }
             candidates = [m for m in j.display_order if str(m) in ratings]

@@ -103,6 +103,9 @@ JUDGMENT_PROVENANCE: list[tuple[str, pa.DataType]] = [
     ("conversation_external_id", pa.string()),
     ("campaign", pa.string()),
     ("created_at", pa.string()),
+    # With a review stage: the reviewer's decision, and a corrected judgment's original payload.
+    ("review_decision", pa.string()),
+    ("original_payload", pa.string()),
     ("schema_version", pa.string()),
 ]
 

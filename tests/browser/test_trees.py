@@ -1,5 +1,5 @@
-"""Tree campaigns in a real browser: a prompt's image on the task page, and the reviewer's
-keyboard page (here, beside the package's one Playwright instance)."""
+"""In a real browser: a prompt's image on the task page, and the reviewer's keyboard page
+(issue 9; the rest of its tests are in tests/trees/, here for the package's one browser)."""
 
 import pytest
 from playwright.sync_api import expect

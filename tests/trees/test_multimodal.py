@@ -135,6 +135,10 @@ def test_the_image_is_exported_with_the_row_and_loads_as_a_datasets_image(
     line = json.loads(jsonl.read_text())
     assert line["images"][0]["bytes"] == b64(png())  # base64 text in JSON Lines
 
+    [tree] = export_rows(campaign=image_campaign, fmt="oasst")
+    assert tree["prompt"]["images"] == [a.file.name]
+    assert all("images" not in r for r in tree["prompt"]["replies"])
+
 
 def test_the_api_gives_custom_front_ends_the_files_and_the_reference(image_campaign, alice):
     from tests.conftest import api_client_for

@@ -61,6 +61,9 @@ def test_only_accepted_and_corrected_judgments_are_exported(reviewed_campaign, d
     # Format rows follow the correction too.
     pairs = _by_id(export_rows(campaign=reviewed_campaign, fmt="preference"))
     assert sorted(pairs) == [ids[0], ids[2]]
+    assert pairs[ids[0]]["review_decision"] == "accepted"
+    assert pairs[ids[2]]["review_decision"] == "corrected"
+    assert json.loads(pairs[ids[2]]["original_payload"]) == original
     chosen = pairs[ids[2]]["chosen"][0]["content"]
 
     assert chosen == Message.objects.get(id=original["rejected"]).text
