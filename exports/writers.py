@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -26,43 +27,56 @@ ROW_GROUP_ROWS = 2_000
 SHARD_ROWS = 500_000
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+_ORJSON = orjson.OPT_NON_STR_KEYS  # int keys become strings, as json.dumps makes them
 
 
-def encode_row(row: dict[str, Any] | SplitRow) -> str:
+def encode(value: Any) -> bytes:
+    """A value as compact UTF-8 JSON. orjson is several times faster than the json module;
+    it stops at 255 levels of nesting, which only a very deep OpenAssistant thread reaches,
+    and json takes those."""
+    try:
+        return orjson.dumps(value, option=_ORJSON)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(value).encode()
+
+
+def encode_row(row: dict[str, Any] | SplitRow) -> bytes:
     """One row as a line of JSON (without the newline); a SplitRow's shared columns are
     encoded once for all the rows that share them."""
-    if not isinstance(row, SplitRow):
-        return _ENCODER.encode(row)
+    if type(row) is not SplitRow:
+        return encode(row)
     shared = row.shared
     if shared.json is None:
-        shared.json = _ENCODER.encode(shared.columns)[1:-1]
-    own = _ENCODER.encode(row.own)
+        shared.json = encode(shared.columns)[1:-1]
+    own = encode(row.own)
     if not shared.json:
         return own
-    return "{" + shared.json + ("," + own[1:] if len(own) > 2 else "}")
+    return b"{" + shared.json + (b"," + own[1:] if len(own) > 2 else b"}")
 
 
 def jsonl_lines(rows: Iterable[dict[str, Any] | SplitRow]) -> Iterator[bytes]:
     for row in rows:
-        yield (encode_row(row) + "\n").encode()
+        yield encode_row(row) + b"\n"
 
 
 def write_jsonl(rows: Iterable[dict[str, Any] | SplitRow], out: BinaryIO) -> int:
     """Write rows as JSON Lines; returns how many. Lines are written in blocks of ~1 MB."""
     count = 0
-    encode = encode_row
-    block: list[str] = []
+    encode_ = encode_row
+    block: list[bytes] = []
     size = 0
     for row in rows:
-        line = encode(row)
+        line = encode_(row)
         block.append(line)
         size += len(line)
         count += 1
         if size > 1 << 20:
-            out.write(("\n".join(block) + "\n").encode())
+            block.append(b"")
+            out.write(b"\n".join(block))
             block, size = [], 0
     if block:
-        out.write(("\n".join(block) + "\n").encode())
+        block.append(b"")
+        out.write(b"\n".join(block))
     return count
 
 
@@ -74,47 +88,49 @@ class ParquetStats:
 
 
 class _Columns:
-    """Rows gathered column by column, a row group at a time.
+    """Rows gathered a row group at a time, and turned into Arrow column by column.
 
     The shared columns of SplitRows are converted to Arrow once per Shared and repeated with
-    `take`, so a task's prompt and responses cost one conversion, not one per judgment.
+    `take`, so a task's prompt and responses cost one conversion, not one per judgment; the
+    rows' own columns are read from their dicts one column at a time when the group is full.
+    A table's rows are either all SplitRows or all dicts.
     """
 
     def __init__(self, schema: pa.Schema):
         self.schema = schema
-        self.names = schema.names
-        self.columns: list[list[Any]] = [[] for _ in self.names]
-        self.rows = 0
+        self.rows: list[dict[str, Any]] = []  # plain rows, or the SplitRows' own columns
         self.shared: list[Shared] = []
         self.shared_at: dict[int, int] = {}  # id(Shared) -> its place in self.shared
         self.takes: list[int] = []
 
     def add(self, row: dict[str, Any] | SplitRow) -> None:
-        if isinstance(row, SplitRow):
-            place = self.shared_at.get(id(row.shared))
+        if type(row) is SplitRow:
+            shared = row.shared
+            place = self.shared_at.get(id(shared))
             if place is None:
-                place = self.shared_at[id(row.shared)] = len(self.shared)
-                self.shared.append(row.shared)
+                place = self.shared_at[id(shared)] = len(self.shared)
+                self.shared.append(shared)
             self.takes.append(place)
-            get = row.own.get
+            self.rows.append(row.own)
         else:
-            get = row.get
-        for column, name in zip(self.columns, self.names, strict=True):
-            column.append(get(name))
-        self.rows += 1
+            self.rows.append(row)  # type: ignore[arg-type]  # not a SplitRow: a dict
 
     def table(self) -> pa.Table:
-        arrays = [pa.array(c, type=f.type) for c, f in zip(self.columns, self.schema, strict=True)]
+        rows, repeated = self.rows, None
         if self.shared:
             names = list(self.shared[0].columns)
-            fields = [self.schema.field(n) for n in names]
-            unique = pa.Table.from_pylist([s.columns for s in self.shared], pa.schema(fields))
+            fields = pa.schema([self.schema.field(n) for n in names])
+            unique = pa.Table.from_pylist([s.columns for s in self.shared], fields)
             repeated = unique.take(pa.array(self.takes, type=pa.int64()))
-            for name in names:
-                arrays[self.names.index(name)] = repeated.column(name).combine_chunks()
+        arrays = []
+        for f in self.schema:
+            if repeated is not None and f.name in repeated.column_names:
+                arrays.append(repeated.column(f.name).combine_chunks())
+            else:
+                name = f.name
+                arrays.append(pa.array([r.get(name) for r in rows], type=f.type))
         table = pa.Table.from_arrays(arrays, schema=self.schema)
-        self.columns = [[] for _ in self.names]
-        self.rows = 0
+        self.rows = []
         self.shared, self.shared_at, self.takes = [], {}, []
         return table
 
@@ -143,7 +159,7 @@ def write_parquet(
         for row in rows:
             columns.add(row)
             stats.rows += 1
-            if columns.rows >= row_group_rows:
+            if len(columns.rows) >= row_group_rows:
                 table = columns.table()
                 stats.num_bytes += table.nbytes
                 writer.write_table(table)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
@@ -68,18 +69,14 @@ def _datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# json.loads without its Python-level wrapping: the C scanner of a decoder.
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
-
-
 def _json(value: Any) -> Any:
     """JSON from the database: text (a jsonb column, Django's loader) or already decoded."""
-    if isinstance(value, str):
+    if isinstance(value, str | bytes):
         try:
-            return _scan(value, 0)[0]
-        except StopIteration:  # not a JSON value at 0 (e.g. leading whitespace)
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:  # what orjson refuses and json takes (NaN, huge ints)
             return json.loads(value)
-    return json.loads(value) if isinstance(value, bytes) else value
+    return value
 
 
 def consent_withdrawn_users() -> QuerySet[User]:
