@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -98,6 +101,7 @@ class _Columns:
 
     def __init__(self, schema: pa.Schema):
         self.schema = schema
+        self.names = schema.names
         self.rows: list[dict[str, Any]] = []  # plain rows, or the SplitRows' own columns
         self.shared: list[Shared] = []
         self.shared_at: dict[int, int] = {}  # id(Shared) -> its place in self.shared
@@ -116,23 +120,29 @@ class _Columns:
             self.rows.append(row)  # type: ignore[arg-type]  # not a SplitRow: a dict
 
     def table(self) -> pa.Table:
-        rows, repeated = self.rows, None
+        arrays: dict[str, pa.Array] = {}
         if self.shared:
-            names = list(self.shared[0].columns)
-            fields = pa.schema([self.schema.field(n) for n in names])
+            fields = pa.schema([self.schema.field(n) for n in self.shared[0].columns])
             unique = pa.Table.from_pylist([s.columns for s in self.shared], fields)
             repeated = unique.take(pa.array(self.takes, type=pa.int64()))
-        arrays = []
-        for f in self.schema:
-            if repeated is not None and f.name in repeated.column_names:
-                arrays.append(repeated.column(f.name).combine_chunks())
-            else:
-                name = f.name
-                arrays.append(pa.array([r.get(name) for r in rows], type=f.type))
-        table = pa.Table.from_arrays(arrays, schema=self.schema)
+            arrays = {f.name: repeated.column(f.name).combine_chunks() for f in fields}
+        own = [f for f in self.schema if f.name not in arrays]
+        values = _transpose(self.rows, [f.name for f in own])
+        arrays.update((f.name, pa.array(v, type=f.type)) for f, v in zip(own, values, strict=True))
+        table = pa.Table.from_arrays([arrays[n] for n in self.names], schema=self.schema)
         self.rows = []
         self.shared, self.shared_at, self.takes = [], {}, []
         return table
+
+
+def _transpose(rows: list[dict[str, Any]], names: list[str]) -> Iterable[Sequence[Any]]:
+    """The rows' values column by column (None where a row leaves a column out)."""
+    if len(names) > 1:
+        with contextlib.suppress(KeyError):  # every row has every column: a transpose in C
+            return list(zip(*map(operator.itemgetter(*names), rows), strict=True)) or [
+                () for _ in names
+            ]
+    return [[r.get(name) for r in rows] for name in names]
 
 
 def _release_memory_promptly() -> None:
@@ -140,6 +150,42 @@ def _release_memory_promptly() -> None:
     every few thousand rows, so give them back at once and keep the worker's RSS flat."""
     with contextlib.suppress(NotImplementedError, AttributeError):
         pa.jemalloc_set_decay_ms(0)
+
+
+class _ParquetFile:
+    """A ParquetWriter fed from a thread of its own: pyarrow encodes and compresses a row
+    group without the GIL, so it runs on the other core while this thread builds the next
+    group's rows. One group waits at most (each is RSS)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        # Statistics of the flat columns only: min / max of every message's text would cost
+        # as much as compressing it and helps no reader.
+        flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd", write_statistics=flat)
+        self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write, name="parquet-writer", daemon=True)
+        self.thread.start()
+
+    def _write(self) -> None:
+        while (table := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.write_table(table)
+                except BaseException as e:  # raised again by the feeding thread
+                    self.error = e
+
+    def write(self, table: pa.Table) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(table)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.writer.close()
+        if self.error is not None:
+            raise self.error
 
 
 def write_parquet(
@@ -155,20 +201,23 @@ def write_parquet(
     _release_memory_promptly()
     stats = ParquetStats(files=[path])
     columns = _Columns(schema)
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+    out = _ParquetFile(path, schema)
+    try:
         for row in rows:
             columns.add(row)
             stats.rows += 1
             if len(columns.rows) >= row_group_rows:
                 table = columns.table()
                 stats.num_bytes += table.nbytes
-                writer.write_table(table)
+                out.write(table)
             if max_rows is not None and stats.rows >= max_rows:
                 break
         if columns.rows or stats.rows == 0:
             table = columns.table()
             stats.num_bytes += table.nbytes
-            writer.write_table(table)
+            out.write(table)
+    finally:
+        out.close()
     return stats
 
 

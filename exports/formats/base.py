@@ -157,7 +157,19 @@ def _judgments(
     versions: dict[int | None, int | None],
     full: bool,
 ) -> list[J]:
-    loads, sqlite = _json, connection.vendor != "postgresql"
+    sqlite = connection.vendor != "postgresql"
+    if not sqlite and not full:
+        # The common case, as one comprehension: PostgreSQL's jsonb comes as valid JSON text
+        # and its datetimes are aware already.
+        loads, pad = orjson.loads, (None, None, None, None)
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return [
+                _new(J, (r[0], r[1], r[2], loads(r[3]), r[4], versions[r[5]], r[6], r[7], r[8],
+                         r[9], loads(r[10]), *task, *pad))
+                for r in rows
+                if (task := tasks.get(r[1])) is not None
+            ]  # fmt: skip
+    loads = _json
     out = []
     for r in rows:
         # id, task, kind, payload, annotator, profile, seconds, instr. v., gold score,
