@@ -146,9 +146,12 @@ def _transpose(rows: list[dict[str, Any]], names: list[str]) -> Iterable[Sequenc
 
 
 def _release_memory_promptly() -> None:
-    """pyarrow's jemalloc keeps freed pages for a while; an export frees a row group's worth
-    every few thousand rows, so give them back at once and keep the worker's RSS flat."""
+    """An export frees a row group's worth of Arrow memory every few thousand rows. pyarrow's
+    default pool (mimalloc in these wheels) keeps freed pages, the more so when the writer
+    thread frees what this one allocated; jemalloc with no decay gives them back at once and
+    keeps the worker's RSS flat. (Where jemalloc is not built in, the default stays.)"""
     with contextlib.suppress(NotImplementedError, AttributeError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
 
 
