@@ -6,6 +6,7 @@ Each writer holds at most one row group of rows in memory, whatever the export's
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import operator
@@ -29,7 +30,15 @@ ROW_GROUP_ROWS = 2_000
 # Rows per shard of a dataset folder.
 SHARD_ROWS = 500_000
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+
+def _json_default(value: Any) -> Any:
+    # Bytes (an exported image's) are binary in Parquet and base64 text in JSON Lines.
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=_json_default)
 _ORJSON = orjson.OPT_NON_STR_KEYS  # int keys become strings, as json.dumps makes them
 
 
@@ -38,7 +47,7 @@ def encode(value: Any) -> bytes:
     it stops at 255 levels of nesting, which only a very deep OpenAssistant thread reaches,
     and json takes those."""
     try:
-        return orjson.dumps(value, option=_ORJSON)
+        return orjson.dumps(value, default=_json_default, option=_ORJSON)
     except orjson.JSONEncodeError:
         return _ENCODER.encode(value).encode()
 
