@@ -9,12 +9,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import operator
 import os
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -35,43 +39,56 @@ def _json_default(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=_json_default)
+_ORJSON = orjson.OPT_NON_STR_KEYS  # int keys become strings, as json.dumps makes them
 
 
-def encode_row(row: dict[str, Any] | SplitRow) -> str:
+def encode(value: Any) -> bytes:
+    """A value as compact UTF-8 JSON. orjson is several times faster than the json module;
+    it stops at 255 levels of nesting, which only a very deep OpenAssistant thread reaches,
+    and json takes those."""
+    try:
+        return orjson.dumps(value, default=_json_default, option=_ORJSON)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(value).encode()
+
+
+def encode_row(row: dict[str, Any] | SplitRow) -> bytes:
     """One row as a line of JSON (without the newline); a SplitRow's shared columns are
     encoded once for all the rows that share them."""
-    if not isinstance(row, SplitRow):
-        return _ENCODER.encode(row)
+    if type(row) is not SplitRow:
+        return encode(row)
     shared = row.shared
     if shared.json is None:
-        shared.json = _ENCODER.encode(shared.columns)[1:-1]
-    own = _ENCODER.encode(row.own)
+        shared.json = encode(shared.columns)[1:-1]
+    own = encode(row.own)
     if not shared.json:
         return own
-    return "{" + shared.json + ("," + own[1:] if len(own) > 2 else "}")
+    return b"{" + shared.json + (b"," + own[1:] if len(own) > 2 else b"}")
 
 
 def jsonl_lines(rows: Iterable[dict[str, Any] | SplitRow]) -> Iterator[bytes]:
     for row in rows:
-        yield (encode_row(row) + "\n").encode()
+        yield encode_row(row) + b"\n"
 
 
 def write_jsonl(rows: Iterable[dict[str, Any] | SplitRow], out: BinaryIO) -> int:
     """Write rows as JSON Lines; returns how many. Lines are written in blocks of ~1 MB."""
     count = 0
-    encode = encode_row
-    block: list[str] = []
+    encode_ = encode_row
+    block: list[bytes] = []
     size = 0
     for row in rows:
-        line = encode(row)
+        line = encode_(row)
         block.append(line)
         size += len(line)
         count += 1
         if size > 1 << 20:
-            out.write(("\n".join(block) + "\n").encode())
+            block.append(b"")
+            out.write(b"\n".join(block))
             block, size = [], 0
     if block:
-        out.write(("\n".join(block) + "\n").encode())
+        block.append(b"")
+        out.write(b"\n".join(block))
     return count
 
 
@@ -83,56 +100,104 @@ class ParquetStats:
 
 
 class _Columns:
-    """Rows gathered column by column, a row group at a time.
+    """Rows gathered a row group at a time, and turned into Arrow column by column.
 
     The shared columns of SplitRows are converted to Arrow once per Shared and repeated with
-    `take`, so a task's prompt and responses cost one conversion, not one per judgment.
+    `take`, so a task's prompt and responses cost one conversion, not one per judgment; the
+    rows' own columns are read from their dicts one column at a time when the group is full.
+    A table's rows are either all SplitRows or all dicts.
     """
 
     def __init__(self, schema: pa.Schema):
         self.schema = schema
         self.names = schema.names
-        self.columns: list[list[Any]] = [[] for _ in self.names]
-        self.rows = 0
+        self.rows: list[dict[str, Any]] = []  # plain rows, or the SplitRows' own columns
         self.shared: list[Shared] = []
         self.shared_at: dict[int, int] = {}  # id(Shared) -> its place in self.shared
         self.takes: list[int] = []
 
     def add(self, row: dict[str, Any] | SplitRow) -> None:
-        if isinstance(row, SplitRow):
-            place = self.shared_at.get(id(row.shared))
+        if type(row) is SplitRow:
+            shared = row.shared
+            place = self.shared_at.get(id(shared))
             if place is None:
-                place = self.shared_at[id(row.shared)] = len(self.shared)
-                self.shared.append(row.shared)
+                place = self.shared_at[id(shared)] = len(self.shared)
+                self.shared.append(shared)
             self.takes.append(place)
-            get = row.own.get
+            self.rows.append(row.own)
         else:
-            get = row.get
-        for column, name in zip(self.columns, self.names, strict=True):
-            column.append(get(name))
-        self.rows += 1
+            self.rows.append(row)  # type: ignore[arg-type]  # not a SplitRow: a dict
 
     def table(self) -> pa.Table:
-        arrays = [pa.array(c, type=f.type) for c, f in zip(self.columns, self.schema, strict=True)]
+        arrays: dict[str, pa.Array] = {}
         if self.shared:
-            names = list(self.shared[0].columns)
-            fields = [self.schema.field(n) for n in names]
-            unique = pa.Table.from_pylist([s.columns for s in self.shared], pa.schema(fields))
+            fields = pa.schema([self.schema.field(n) for n in self.shared[0].columns])
+            unique = pa.Table.from_pylist([s.columns for s in self.shared], fields)
             repeated = unique.take(pa.array(self.takes, type=pa.int64()))
-            for name in names:
-                arrays[self.names.index(name)] = repeated.column(name).combine_chunks()
-        table = pa.Table.from_arrays(arrays, schema=self.schema)
-        self.columns = [[] for _ in self.names]
-        self.rows = 0
+            arrays = {f.name: repeated.column(f.name).combine_chunks() for f in fields}
+        own = [f for f in self.schema if f.name not in arrays]
+        values = _transpose(self.rows, [f.name for f in own])
+        arrays.update((f.name, pa.array(v, type=f.type)) for f, v in zip(own, values, strict=True))
+        table = pa.Table.from_arrays([arrays[n] for n in self.names], schema=self.schema)
+        self.rows = []
         self.shared, self.shared_at, self.takes = [], {}, []
         return table
 
 
+def _transpose(rows: list[dict[str, Any]], names: list[str]) -> Iterable[Sequence[Any]]:
+    """The rows' values column by column (None where a row leaves a column out)."""
+    if len(names) > 1:
+        with contextlib.suppress(KeyError):  # every row has every column: a transpose in C
+            return list(zip(*map(operator.itemgetter(*names), rows), strict=True)) or [
+                () for _ in names
+            ]
+    return [[r.get(name) for r in rows] for name in names]
+
+
 def _release_memory_promptly() -> None:
-    """pyarrow's jemalloc keeps freed pages for a while; an export frees a row group's worth
-    every few thousand rows, so give them back at once and keep the worker's RSS flat."""
+    """An export frees a row group's worth of Arrow memory every few thousand rows. pyarrow's
+    default pool (mimalloc in these wheels) keeps freed pages, the more so when the writer
+    thread frees what this one allocated; jemalloc with no decay gives them back at once and
+    keeps the worker's RSS flat. (Where jemalloc is not built in, the default stays.)"""
     with contextlib.suppress(NotImplementedError, AttributeError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
+
+
+class _ParquetFile:
+    """A ParquetWriter fed from a thread of its own: pyarrow encodes and compresses a row
+    group without the GIL, so it runs on the other core while this thread builds the next
+    group's rows. One group waits at most (each is RSS)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        # Statistics of the flat columns only: min / max of every message's text would cost
+        # as much as compressing it and helps no reader.
+        flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd", write_statistics=flat)
+        self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write, name="parquet-writer", daemon=True)
+        self.thread.start()
+
+    def _write(self) -> None:
+        while (table := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.write_table(table)
+                except BaseException as e:  # raised again by the feeding thread
+                    self.error = e
+
+    def write(self, table: pa.Table) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(table)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.writer.close()
+        if self.error is not None:
+            raise self.error
 
 
 def write_parquet(
@@ -148,20 +213,23 @@ def write_parquet(
     _release_memory_promptly()
     stats = ParquetStats(files=[path])
     columns = _Columns(schema)
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+    out = _ParquetFile(path, schema)
+    try:
         for row in rows:
             columns.add(row)
             stats.rows += 1
-            if columns.rows >= row_group_rows:
+            if len(columns.rows) >= row_group_rows:
                 table = columns.table()
                 stats.num_bytes += table.nbytes
-                writer.write_table(table)
+                out.write(table)
             if max_rows is not None and stats.rows >= max_rows:
                 break
         if columns.rows or stats.rows == 0:
             table = columns.table()
             stats.num_bytes += table.nbytes
-            writer.write_table(table)
+            out.write(table)
+    finally:
+        out.close()
     return stats
 
 

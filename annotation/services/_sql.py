@@ -54,3 +54,28 @@ def datetime_out(value: Any) -> datetime | None:
     parsed = parse_datetime(value) if isinstance(value, str) else value
     assert parsed is not None
     return parsed.replace(tzinfo=UTC)  # SQLite keeps UTC without an offset
+
+
+def insert_then(insert: str, params: list[Any], *updates: tuple[str, list[Any]]) -> int:
+    """Run `INSERT ... RETURNING id`, then the UPDATEs that go with it; returns the new id.
+    An UPDATE names the new row's id as `{new_id}`.
+
+    On PostgreSQL all of it is one statement (a data-modifying WITH): one round trip to the
+    server instead of one per statement, and the same rows locked and the same constraints
+    checked. Elsewhere, one statement each, in order.
+    """
+    if connection.vendor == "postgresql":
+        parts = [f"new AS ({insert})"]
+        for i, (sql, _) in enumerate(updates):
+            parts.append(f"u{i} AS ({sql.format(new_id='(SELECT id FROM new)')} RETURNING 1)")
+        row = fetchone(
+            "WITH " + ", ".join(parts) + " SELECT id FROM new",
+            [*params, *(p for _, update_params in updates for p in update_params)],
+        )
+    else:
+        row = fetchone(insert, params)
+        assert row is not None
+        for sql, update_params in updates:
+            execute(sql.format(new_id=int(row[0])), update_params)
+    assert row is not None
+    return int(row[0])

@@ -163,7 +163,7 @@ def _judgment_store(
         gold_score=gold_score,
         created_at=now,
     )
-    inserted = _sql.fetchone(
+    judgment.id = _sql.insert_then(
         f"INSERT INTO {JUDGMENT} (assignment_id, task_id, campaign_id, annotator_id,"
         " profile_id, kind, payload, seconds_spent, idempotency_key, instructions_version,"
         " gold_score, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -171,21 +171,14 @@ def _judgment_store(
         [assignment_id, task_id, campaign_id, annotator.id, profile_id, kind_name,
          _sql.json_in(clean), seconds, key, instructions_version, gold_score,
          _sql.datetime_in(now)],
+        (f"UPDATE {ASSIGNMENT} SET state = %s, finished_at = %s WHERE id = %s",
+         [Assignment.State.SUBMITTED, _sql.datetime_in(now), assignment_id]),
+        (f"UPDATE {TASK} SET judgments_count = judgments_count + 1,"
+         " leased_count = leased_count - 1,"
+         " state = CASE WHEN judgments_count + 1 >= overlap THEN %s ELSE state END"
+         " WHERE id = %s", [Task.State.COMPLETE, task_id]),
     )  # fmt: skip
-    assert inserted is not None
-    judgment.id = inserted[0]
     judgment._state.adding = False
-    _sql.execute(
-        f"UPDATE {ASSIGNMENT} SET state = %s, finished_at = %s WHERE id = %s",
-        [Assignment.State.SUBMITTED, _sql.datetime_in(now), assignment_id],
-    )
-    _sql.execute(
-        f"UPDATE {TASK} SET judgments_count = judgments_count + 1,"
-        " leased_count = leased_count - 1,"
-        " state = CASE WHEN judgments_count + 1 >= overlap THEN %s ELSE state END"
-        " WHERE id = %s",
-        [Task.State.COMPLETE, task_id],
-    )
     if tree:
         trees.tree_judgment_grow(
             campaign_id=campaign_id, tree=tree, task_id=task_id, kind=kind_name, payload=clean

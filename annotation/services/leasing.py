@@ -123,27 +123,24 @@ def task_lease_next(
         )
         display_order = [message_id for message_id, _ in order]
         expires_at = now + member.campaign.lease_length
-        row = _sql.fetchone(
+        for position, (_, key) in enumerate(order):
+            counts = member.placements.setdefault(key, [])
+            counts.extend([0] * (position + 1 - len(counts)))
+            counts[position] += 1
+        assignment_id = _sql.insert_then(
             f"INSERT INTO {ASSIGNMENT} (task_id, campaign_id, annotator_id, state, leased_at,"
             " expires_at, display_order, skip_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, '')"
             " RETURNING id",
             [task.id, campaign_id, annotator.id, Assignment.State.ACTIVE, _sql.datetime_in(now),
              _sql.datetime_in(expires_at), _sql.json_in(display_order)],
+            (f"UPDATE {TASK} SET leased_count = leased_count + 1 WHERE id = %s", [task.id]),
+            (f"UPDATE {MEMBERSHIP} SET placements = %s, current_assignment_id = {{new_id}}"
+             " WHERE id = %s", [_sql.json_in(member.placements), member.id]),
         )  # fmt: skip
-        assert row is not None
-        _sql.execute(f"UPDATE {TASK} SET leased_count = leased_count + 1 WHERE id = %s", [task.id])
-        for position, (_, key) in enumerate(order):
-            counts = member.placements.setdefault(key, [])
-            counts.extend([0] * (position + 1 - len(counts)))
-            counts[position] += 1
-        _sql.execute(
-            f"UPDATE {MEMBERSHIP} SET placements = %s, current_assignment_id = %s WHERE id = %s",
-            [_sql.json_in(member.placements), row[0], member.id],
-        )
         if member.quota_cells:
             study_gate.lease_counted(campaign_id=campaign_id, cells=member.quota_cells)
     return Assignment(
-        id=row[0],
+        id=assignment_id,
         task=task,
         campaign=member.campaign,
         annotator=annotator,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
@@ -70,18 +71,14 @@ def _datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# json.loads without its Python-level wrapping: the C scanner of a decoder.
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
-
-
 def _json(value: Any) -> Any:
     """JSON from the database: text (a jsonb column, Django's loader) or already decoded."""
-    if isinstance(value, str):
+    if isinstance(value, str | bytes):
         try:
-            return _scan(value, 0)[0]
-        except StopIteration:  # not a JSON value at 0 (e.g. leading whitespace)
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:  # what orjson refuses and json takes (NaN, huge ints)
             return json.loads(value)
-    return json.loads(value) if isinstance(value, bytes) else value
+    return value
 
 
 def consent_withdrawn_users(*, campaign: Campaign) -> QuerySet[User]:
@@ -168,7 +165,19 @@ def _judgments(
     versions: dict[int | None, int | None],
     full: bool,
 ) -> list[J]:
-    loads, sqlite = _json, connection.vendor != "postgresql"
+    sqlite = connection.vendor != "postgresql"
+    if not sqlite and not full:
+        # The common case, as one comprehension: PostgreSQL's jsonb comes as valid JSON text
+        # and its datetimes are aware already.
+        loads, pad = orjson.loads, (None, None, None, None)
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return [
+                _new(J, (r[0], r[1], r[2], loads(r[3]), r[4], versions[r[5]], r[6], r[7], r[8],
+                         r[9], loads(r[10]), *task, *pad))
+                for r in rows
+                if (task := tasks.get(r[1])) is not None
+            ]  # fmt: skip
+    loads = _json
     out = []
     for r in rows:
         # id, task, kind, payload, annotator, profile, seconds, instr. v., gold score,

@@ -10,59 +10,58 @@ equal scores are ties.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from .base import J
 
 PREFERRED, TIE, BOTH_BAD = "preferred", "tie", "both_bad"
 
 
-class Vote:
-    """What one judgment says about one pair (per attribute, for per-attribute choices)."""
+class Vote(NamedTuple):
+    """What one judgment says about one pair (per attribute, for per-attribute choices).
+    A tuple made by `vote()`: an export makes one per judgment and pair."""
 
-    __slots__ = (
-        "attribute",
-        "chosen",
-        "chosen_rank",
-        "chosen_score",
-        "judgment",
-        "outcome",
-        "pair",
-        "rejected",
-        "rejected_rank",
-        "rejected_score",
-        "says",
-        "strength",
-    )
+    judgment: J
+    attribute: str | None
+    chosen: int  # the better message; for a tie or both bad, the one shown first
+    rejected: int
+    outcome: str  # preferred, tie or both_bad
+    # The pair voted on, whichever way round: (task, attribute, lower id, higher id).
+    pair: tuple[int, str | None, int, int]
+    # What the vote says about its pair: which message won, or a tie / both bad.
+    says: tuple[str, int | None]
+    strength: int | None = None
+    chosen_score: float | None = None
+    rejected_score: float | None = None
+    chosen_rank: int | None = None  # 0 = best place in a ranking
+    rejected_rank: int | None = None
 
-    def __init__(
-        self,
-        judgment: J,
-        attribute: str | None,
-        chosen: int,  # the better message; for a tie or both bad, the one shown first
-        rejected: int,
-        outcome: str,  # preferred, tie or both_bad
-        strength: int | None = None,
-        chosen_score: float | None = None,
-        rejected_score: float | None = None,
-        chosen_rank: int | None = None,  # 0 = best place in a ranking
-        rejected_rank: int | None = None,
-    ):
-        self.judgment = judgment
-        self.attribute = attribute
-        self.chosen = chosen
-        self.rejected = rejected
-        self.outcome = outcome
-        self.strength = strength
-        self.chosen_score = chosen_score
-        self.rejected_score = rejected_score
-        self.chosen_rank = chosen_rank
-        self.rejected_rank = rejected_rank
-        # The pair voted on, whichever way round: (task, attribute, lower id, higher id).
-        lo, hi = (chosen, rejected) if chosen < rejected else (rejected, chosen)
-        self.pair: tuple[int, str | None, int, int] = (judgment.task_id, attribute, lo, hi)
-        # What the vote says about its pair: which message won, or a tie / both bad.
-        self.says: tuple[str, int | None] = (outcome, chosen if outcome == PREFERRED else None)
+
+_new = tuple.__new__  # as Django's named values_list: no Python __new__ per vote
+
+
+def vote(
+    judgment: J,
+    attribute: str | None,
+    chosen: int,
+    rejected: int,
+    outcome: str,
+    strength: int | None = None,
+    chosen_score: float | None = None,
+    rejected_score: float | None = None,
+    chosen_rank: int | None = None,
+    rejected_rank: int | None = None,
+) -> Vote:
+    lo, hi = (chosen, rejected) if chosen < rejected else (rejected, chosen)
+    return _new(
+        Vote,
+        (
+            judgment, attribute, chosen, rejected, outcome,
+            (judgment.task_id, attribute, lo, hi),
+            (outcome, chosen if outcome == PREFERRED else None),
+            strength, chosen_score, rejected_score, chosen_rank, rejected_rank,
+        ),
+    )  # fmt: skip
 
 
 def _first_on_screen(j: J, a: int, b: int) -> tuple[int, int]:
@@ -75,11 +74,11 @@ def _first_on_screen(j: J, a: int, b: int) -> tuple[int, int]:
 def _pairwise_choice(j: J, choice: dict[str, Any], attribute: str | None) -> Vote | None:
     outcome = choice.get("outcome")
     if outcome == PREFERRED:
-        return Vote(j, attribute, choice["preferred"], choice["rejected"], PREFERRED,
+        return vote(j, attribute, choice["preferred"], choice["rejected"], PREFERRED,
                     choice.get("strength"))  # fmt: skip
     if outcome in (TIE, BOTH_BAD) and len(j.display_order) == 2:
         first, second = j.display_order
-        return Vote(j, attribute, first, second, outcome)
+        return vote(j, attribute, first, second, outcome)
     return None
 
 
@@ -97,16 +96,16 @@ def ranking_votes(j: J, *, pairs: str) -> Iterator[Vote]:
     if pairs == "best_vs_worst" and len(groups) > 1:
         for a in groups[0]:
             for b in groups[-1]:
-                yield Vote(j, None, a, b, PREFERRED, chosen_rank=0, rejected_rank=len(groups) - 1)
+                yield vote(j, None, a, b, PREFERRED, chosen_rank=0, rejected_rank=len(groups) - 1)
         return
     for i, group in enumerate(groups):
         for x, a in enumerate(group):
             for b in group[x + 1 :]:  # tied places
                 first, second = _first_on_screen(j, a, b)
-                yield Vote(j, None, first, second, TIE, chosen_rank=i, rejected_rank=i)
+                yield vote(j, None, first, second, TIE, chosen_rank=i, rejected_rank=i)
             for k in range(i + 1, len(groups)):
                 for b in groups[k]:
-                    yield Vote(j, None, a, b, PREFERRED, chosen_rank=i, rejected_rank=k)
+                    yield vote(j, None, a, b, PREFERRED, chosen_rank=i, rejected_rank=k)
 
 
 def rating_votes(j: J, *, attribute: str, pairs: str) -> Iterator[Vote]:
@@ -127,7 +126,7 @@ def rating_votes(j: J, *, attribute: str, pairs: str) -> Iterator[Vote]:
         sa, sb = scores[a], scores[b]
         if sa < sb:
             a, b, sa, sb = b, a, sb, sa
-        yield Vote(j, None, a, b, PREFERRED if sa > sb else TIE, chosen_score=sa, rejected_score=sb)
+        yield vote(j, None, a, b, PREFERRED if sa > sb else TIE, chosen_score=sa, rejected_score=sb)
 
 
 def votes_of(j: J, *, pairs: str, rating_attribute: str | None) -> list[Vote]:

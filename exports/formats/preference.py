@@ -19,7 +19,7 @@ import pyarrow as pa
 from annotation.errors import RuleError
 
 from .base import Batch, ExportContext, plain_text, review_columns, system_text
-from .pairs import PREFERRED, Tally, Vote, votes_of
+from .pairs import PREFERRED, Tally, Vote, vote, votes_of
 from .spec import MESSAGES, Format, Shared, SplitRow, Table, schema_with_text_variant
 
 SCHEMA_VERSION = "agora.preference/2"
@@ -67,14 +67,17 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
         if o.aggregate == "majority":
             yield from _majority_rows(ctx, pairs, votes, tally)
             continue
-        person = ctx.person
+        person, shared_of, cache = ctx.person, pairs.shared, pairs.cache
+        counts, totals = tally.counts, tally.totals
+        keep_ties, min_agreement = o.keep_ties, o.min_agreement
         for v in votes:
-            if v.outcome != PREFERRED and not o.keep_ties:
+            if v.outcome != PREFERRED and not keep_ties:
                 continue
-            agreement, total = tally.agreement(v)
-            if o.min_agreement is not None and agreement < o.min_agreement:
+            total = totals[v.pair]
+            agreement = counts[v.pair][v.says] / total  # tally.agreement(v), inlined
+            if min_agreement is not None and agreement < min_agreement:
                 continue
-            shared = pairs.shared(v)
+            shared = cache[key] if (key := (v.pair, v.chosen)) in cache else shared_of(v)
             if shared is None:
                 continue
             j = v.judgment
@@ -128,7 +131,7 @@ def _majority_rows(
         if outcome == PREFERRED:
             lo, hi = pair[2], pair[3]
             chosen, rejected = (lo, hi) if winner == lo else (hi, lo)
-            rep = Vote(rep.judgment, rep.attribute, chosen, rejected, outcome)
+            rep = vote(rep.judgment, rep.attribute, chosen, rejected, outcome)
         shared = pairs.shared(rep)
         if shared is None:
             continue
@@ -155,7 +158,7 @@ class _Pairs:
 
     def shared(self, v: Vote) -> Shared | None:
         """None when the pair is left out (too similar, or written by someone who withdrew)."""
-        key = (v.judgment.task_id, v.attribute, v.chosen, v.rejected)
+        key = (v.pair, v.chosen)  # the pair, and which way round
         if key in self.cache:
             return self.cache[key]
         ctx, batch, o = self.ctx, self.batch, self.ctx.options

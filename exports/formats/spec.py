@@ -60,7 +60,7 @@ class Shared:
 
     def __init__(self, columns: dict[str, Any]):
         self.columns = columns
-        self.json: str | None = None  # the encoded columns, without braces, once a writer asks
+        self.json: bytes | None = None  # the encoded columns, without braces, once a writer asks
 
 
 class SplitRow:

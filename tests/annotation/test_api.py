@@ -4,6 +4,8 @@ from datetime import timedelta
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotation.models import ApiToken, Assignment, Judgment
@@ -184,3 +186,30 @@ def test_a_deleted_token_is_refused_once_its_cache_entry_lapses(campaign, alice,
     monkeypatch.setattr(authentication, "TOKEN_CACHE_SECONDS", 0.0)
     authentication.token_cache_clear()
     assert client.get("/api/v1/campaigns/").status_code in (401, 403)
+
+
+def _statements(queries) -> list[str]:
+    """What a request asked the database, without transaction control."""
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return [q["sql"] for q in queries if not q["sql"].upper().startswith(control)]
+
+
+def test_the_annotation_loop_takes_few_statements(campaign, api):
+    api.get("/api/v1/campaigns/")  # the token is remembered from here on
+    with CaptureQueriesContext(connection) as leasing:
+        body = next_task(api, campaign).json()
+    pick = body["task"]["candidates"][0]["id"]
+    with CaptureQueriesContext(connection) as judging:
+        response = api.post(
+            f"/api/v1/assignments/{body['assignment']['id']}/judgment/",
+            {"payload": {"outcome": "preferred", "preferred": pick}, "idempotency_key": "q1"},
+            format="json",
+        )
+
+    assert response.status_code == 201
+    # Next: my membership (locked), the pick, the lease's writes, the task's messages. Submit:
+    # the lease (locked), the judgment's writes. On PostgreSQL each set of writes is one
+    # statement; SQLite runs the INSERT and its two UPDATEs one by one.
+    writes = 1 if connection.vendor == "postgresql" else 3
+    assert len(_statements(leasing.captured_queries)) == 3 + writes
+    assert len(_statements(judging.captured_queries)) == 1 + writes

@@ -37,8 +37,10 @@ OUT = ROOT / "var" / "bench" / "exports"
 
 
 def export_database_url() -> str:
-    """A database apart from `make bench`'s, on the same server."""
-    return urlunsplit(urlsplit(bench_database_url())._replace(path="/agora_bench_export"))
+    """A database apart from `make bench`'s, on the same server: its name with `_export`
+    (`agora_bench_export` by default; BENCH_DATABASE_URL names another)."""
+    parts = urlsplit(bench_database_url())
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_export"))
 
 
 # --- seeding ----------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from annotation.models import Conversation, Membership, Message, Profile
 from annotation.services import prompts_import
 from exports import load
 from exports.formats import FORMATS
-from exports.formats.spec import plain
+from exports.formats.spec import Shared, SplitRow, plain
 from exports.options import ExportOptions
 from exports.services import export_rows, export_write
+from exports.writers import encode_row
 from tests.exports.conftest import judge_all, lines, pid, rank_by_model, rate_by_model
 
 # (format, table) for every table that has a typed schema.
@@ -322,3 +323,17 @@ def test_rows_are_plain_dicts(judged):
         for row in plain(iter(export_rows(campaign=judged, fmt=fmt, **options_for(fmt, table)))):
             assert type(row) is dict
             break
+
+
+def test_a_json_line_is_the_json_of_its_row_with_bytes_as_base64():
+    row = {"id": 7, "text": 'naïve\n"quoted"', "scores": {1: 0.5}, "image": b"\x89PNG"}
+    line = encode_row(SplitRow(Shared({"prompt": [{"role": "user", "content": "hé"}]}), row))
+
+    assert json.loads(line) == {
+        "prompt": [{"role": "user", "content": "hé"}],
+        "id": 7,
+        "text": 'naïve\n"quoted"',
+        "scores": {"1": 0.5},
+        "image": "iVBORw==",
+    }
+    assert b"\n" not in line
