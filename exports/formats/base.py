@@ -150,6 +150,8 @@ _J_OWN_FULL = (*_J_OWN, "assignment__leased_at")
 _T_FIELDS = ("id", "parent_id", "conversation_id", "round")
 _T_FULL = (*_T_FIELDS, "gold", "candidate_keys", "repeat_of_id")
 _new = tuple.__new__  # as Django's named values_list: no Python __new__ per row
+# J's columns past the task's, None unless the format reads everything (`full`).
+_J_PAD = (None,) * (len(J._fields) - J._fields.index("leased_at"))
 
 
 def _tasks(rows: list[tuple[Any, ...]], full: bool) -> dict[int, tuple[Any, ...]]:
@@ -169,7 +171,7 @@ def _judgments(
     if not sqlite and not full:
         # The common case, as one comprehension: PostgreSQL's jsonb comes as valid JSON text
         # and its datetimes are aware already.
-        loads, pad = orjson.loads, (None, None, None, None)
+        loads, pad = orjson.loads, _J_PAD
         with contextlib.suppress(orjson.JSONDecodeError):
             return [
                 _new(J, (r[0], r[1], r[2], loads(r[3]), r[4], versions[r[5]], r[6], r[7], r[8],
@@ -191,7 +193,7 @@ def _judgments(
             leased = _datetime(r[11]) if sqlite else r[11]
             out.append(_new(J, (*head, *task[:3], leased, *task[3:], None)))
         else:
-            out.append(_new(J, (*head, *task, None, None, None, None, None)))
+            out.append(_new(J, (*head, *task, *_J_PAD)))
     return out
 
 
