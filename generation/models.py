@@ -57,6 +57,9 @@ class GenerationRequest(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0, help_text="Wall time of the generation call.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the broker accepted its message; empty while it waits for the broker (the
+    # sweeper sends it again, see webapp/queueing.py).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -19,16 +19,32 @@ from django.utils import timezone
 from annotation.models import Campaign, Message, Task
 from annotation.selectors import conversation_path
 from annotation.services import tasks_create_for_candidates
+from webapp.queueing import mark_enqueued, rows_resend, task_send
 
 from .backends import BackendError, SamplingParams, backend_for
 from .backends import Message as ChatMessage
 from .models import GenerationRequest, LanguageModel
 
 
-def _enqueue(request: GenerationRequest) -> None:
+def _enqueue(request: GenerationRequest) -> bool:
+    """Send the request to a worker; a broker that is down leaves it for the sweeper."""
     from .tasks import generate_candidates_task
 
-    generate_candidates_task.apply_async(args=(request.id,), queue=request.queue)
+    if not task_send(generate_candidates_task, args=(request.id,), queue=request.queue):
+        return False
+    mark_enqueued(GenerationRequest, request.id)
+    return True
+
+
+def generation_enqueue(*, request: GenerationRequest) -> bool:
+    """Send a queued request to a worker now (the admin's "send again")."""
+    return _enqueue(request)
+
+
+def generation_requests_resend() -> int:
+    """Send again the queued requests whose message never reached the broker."""
+    queued = GenerationRequest.objects.filter(state=GenerationRequest.State.QUEUED)
+    return rows_resend(queued.select_related("language_model"), _enqueue)
 
 
 def generation_request_create(
@@ -209,7 +225,7 @@ def generation_retry(*, request: GenerationRequest) -> GenerationRequest:
     """Send a failed request again (the admin's retry)."""
     updated = GenerationRequest.objects.filter(
         id=request.id, state=GenerationRequest.State.FAILED
-    ).update(state=GenerationRequest.State.QUEUED, error="")
+    ).update(state=GenerationRequest.State.QUEUED, error="", enqueued_at=None)
     if updated:
         transaction.on_commit(lambda: _enqueue(request))
     request.refresh_from_db()

@@ -306,6 +306,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
+# A broker that is down fails a send within about two seconds (webapp/queueing.py keeps the
+# work in the database for the sweeper) instead of holding the web request.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -322,6 +333,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.tasks.generation_buffers_task",
         "schedule": 30.0,
     },
+    # Work whose message could not reach the broker (it was down) is sent again.
+    "resend-generation-requests": {
+        "task": "generation.tasks.generation_requests_resend_task",
+        "schedule": 60.0,
+    },
+    "resend-export-jobs": {"task": "exports.tasks.export_jobs_resend_task", "schedule": 60.0},
     "refresh-active-routing": {
         "task": "annotation.tasks.task_priorities_refresh_task",
         "schedule": 60.0,
