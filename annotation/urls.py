@@ -1,14 +1,16 @@
 from django.urls import path
 
+import webapp.converters  # noqa: F401  - registers <id:...>
+
 from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("campaigns/<int:campaign_id>/", views.campaign_task, name="campaign_task"),
+    path("campaigns/<id:campaign_id>/", views.campaign_task, name="campaign_task"),
     path(
-        "assignments/<int:assignment_id>/submit/",
+        "assignments/<id:assignment_id>/submit/",
         views.assignment_submit,
         name="assignment_submit",
     ),
-    path("assignments/<int:assignment_id>/skip/", views.assignment_skip, name="assignment_skip"),
+    path("assignments/<id:assignment_id>/skip/", views.assignment_skip, name="assignment_skip"),
 ]
