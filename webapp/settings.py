@@ -244,9 +244,8 @@ X_FRAME_OPTIONS = "DENY"
 # No inline script anywhere (static files only), so an injected <script> or onerror= cannot
 # run even if escaping ever failed. Inline styles stay allowed: the dashboard's bars and
 # charts size themselves with style attributes. Sent by webapp.middleware.RequestGuardMiddleware.
-CONTENT_SECURITY_POLICY = env.str(
-    "CONTENT_SECURITY_POLICY",
-    default="; ".join(
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default="") or (
+    "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
@@ -259,7 +258,7 @@ CONTENT_SECURITY_POLICY = env.str(
             "form-action 'self'",
             "frame-ancestors 'none'",
         ]
-    ),
+    )
 )
 
 REST_FRAMEWORK = {
