@@ -34,15 +34,18 @@ def _reset_producers() -> None:
 
 
 @contextmanager
-def broker(url: str) -> Iterator[None]:
+def broker(url: str, monkeypatch) -> Iterator[None]:
     conf = celery_app.conf
     saved = conf.broker_url, conf.broker_transport_options
+    # Celery reads CELERY_BROKER_URL from the environment before its own settings.
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
     conf.broker_url = url
     conf.broker_transport_options = {"socket_connect_timeout": 1}
     _reset_producers()
     try:
         yield
     finally:
+        monkeypatch.undo()
         conf.broker_url, conf.broker_transport_options = saved
         _reset_producers()
 
@@ -56,7 +59,7 @@ def _age(model: type, pk: int) -> None:
 def test_with_redis_down_annotation_goes_on_and_queued_work_is_sent_later(
     private_redis, campaign, alice, carol, client, monkeypatch
 ):
-    with broker(private_redis.url):
+    with broker(private_redis.url, monkeypatch):
         private_redis.stop()
 
         # The annotator's page and the annotation API do not need the broker.

@@ -3,9 +3,13 @@ invalid, never get a 5xx, and every answer matches what the schema says."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -22,9 +26,18 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", app)
 
 
 @pytest.fixture
-def token(campaign, carol) -> str:
-    # carol administers the campaign (imports, exports) and may also annotate in it.
-    return api_token_create(user=carol)[1]
+def token(campaign, carol) -> Iterator[str]:
+    # The WSGI app is called directly (not through Django's test client), so its request
+    # signals would close the database connection that holds the test's transaction; they
+    # are held off here as the test client does.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        # carol administers the campaign (imports, exports) and may also annotate in it.
+        yield api_token_create(user=carol)[1]
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()
