@@ -7,7 +7,12 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import exceptions, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -26,6 +31,7 @@ from .models import ApiToken, Assignment, Judgment
 from .prompt_files import prompt_file_format
 from .serializers import (
     CampaignOut,
+    ErrorOut,
     ImportReportOut,
     JudgmentIn,
     JudgmentOut,
@@ -222,7 +228,16 @@ class PromptImportApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": PromptImportIn, "application/json": PromptImportIn},
-        responses={201: ImportReportOut, 400: ImportReportOut, 403: ERROR},
+        responses={
+            201: ImportReportOut,
+            # Bad lines: the report naming each; a request without a file or prompts: an error.
+            400: PolymorphicProxySerializer(
+                component_name="ImportRefused",
+                serializers=[ImportReportOut, ErrorOut],
+                resource_type_field_name=None,
+            ),
+            403: ERROR,
+        },
         summary="Import prompts (JSONL or CSV), with a per-line report",
         description="All or nothing: when any line is bad nothing is imported and the report "
         "(400) names each bad line. Lines whose id is already imported are skipped.",

@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+import webapp.converters  # noqa: F401  - registers <id:...>
+
 from .dashboard import campaigns, generation, leaderboard, quality, setup
 from .studies import admin_pages as study_pages
 
@@ -11,49 +13,49 @@ urlpatterns = [
     path("", campaigns.campaign_list, name="campaigns"),
     path("new/", campaigns.campaign_new, name="campaign_new"),
     path("preview/", campaigns.markdown_preview, name="markdown_preview"),
-    path("<int:campaign_id>/", campaigns.campaign_overview, name="campaign"),
-    path("<int:campaign_id>/state/", campaigns.campaign_state, name="campaign_state"),
-    path("<int:campaign_id>/setup/", setup.setup_basics, name="setup_basics"),
-    path("<int:campaign_id>/setup/task/", setup.setup_task, name="setup_task"),
-    path("<int:campaign_id>/setup/prompts/", setup.setup_prompts, name="setup_prompts"),
-    path("<int:campaign_id>/setup/models/", setup.setup_models, name="setup_models"),
-    path("<int:campaign_id>/setup/people/", setup.setup_people, name="setup_people"),
-    path("<int:campaign_id>/quality/", quality.campaign_quality, name="quality"),
+    path("<id:campaign_id>/", campaigns.campaign_overview, name="campaign"),
+    path("<id:campaign_id>/state/", campaigns.campaign_state, name="campaign_state"),
+    path("<id:campaign_id>/setup/", setup.setup_basics, name="setup_basics"),
+    path("<id:campaign_id>/setup/task/", setup.setup_task, name="setup_task"),
+    path("<id:campaign_id>/setup/prompts/", setup.setup_prompts, name="setup_prompts"),
+    path("<id:campaign_id>/setup/models/", setup.setup_models, name="setup_models"),
+    path("<id:campaign_id>/setup/people/", setup.setup_people, name="setup_people"),
+    path("<id:campaign_id>/quality/", quality.campaign_quality, name="quality"),
     path(
-        "<int:campaign_id>/members/<int:membership_id>/<slug:action>/",
+        "<id:campaign_id>/members/<id:membership_id>/<slug:action>/",
         quality.member_action,
         name="member_action",
     ),
     path(
-        "<int:campaign_id>/leaderboard/", leaderboard.campaign_leaderboard_page, name="leaderboard"
+        "<id:campaign_id>/leaderboard/", leaderboard.campaign_leaderboard_page, name="leaderboard"
     ),
-    path("<int:campaign_id>/routing/refresh/", leaderboard.routing_refresh, name="routing_refresh"),
+    path("<id:campaign_id>/routing/refresh/", leaderboard.routing_refresh, name="routing_refresh"),
     path(
-        "<int:campaign_id>/leaderboard.json", leaderboard.leaderboard_json, name="leaderboard_json"
+        "<id:campaign_id>/leaderboard.json", leaderboard.leaderboard_json, name="leaderboard_json"
     ),
-    path("<int:campaign_id>/generation/", generation.generation_page, name="generation"),
+    path("<id:campaign_id>/generation/", generation.generation_page, name="generation"),
     path(
-        "<int:campaign_id>/generation/start/", generation.generation_start, name="generation_start"
+        "<id:campaign_id>/generation/start/", generation.generation_start, name="generation_start"
     ),
     path(
-        "<int:campaign_id>/generation/<int:request_id>/retry/",
+        "<id:campaign_id>/generation/<id:request_id>/retry/",
         generation.generation_retry,
         name="generation_retry",
     ),
     path(
-        "<int:campaign_id>/generation/candidates/<int:message_id>/regenerate/",
+        "<id:campaign_id>/generation/candidates/<id:message_id>/regenerate/",
         generation.generation_regenerate,
         name="generation_regenerate",
     ),
-    path("<int:campaign_id>/quality.json", quality.quality_json, name="quality_json"),
-    path("<int:campaign_id>/study/", study_pages.study_settings, name="study_settings"),
+    path("<id:campaign_id>/quality.json", quality.quality_json, name="quality_json"),
+    path("<id:campaign_id>/study/", study_pages.study_settings, name="study_settings"),
     path(
-        "<int:campaign_id>/study/invitation/",
+        "<id:campaign_id>/study/invitation/",
         study_pages.study_invitation,
         name="study_invitation",
     ),
     path(
-        "<int:campaign_id>/participants/",
+        "<id:campaign_id>/participants/",
         study_pages.study_participants,
         name="study_participants",
     ),

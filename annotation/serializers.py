@@ -208,6 +208,12 @@ class ImportLineOut(serializers.Serializer):
     responses = serializers.IntegerField(required=False)
 
 
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+
+
 class ImportReportOut(serializers.Serializer):
     ok = serializers.BooleanField()
     conversations_created = serializers.IntegerField()

@@ -26,6 +26,10 @@ from .studies.guidance import guidance_for
 # What a refused form gives back to the page: everything the annotator entered, nothing of
 # the submit's own bookkeeping (a fresh idempotency key and clock come with the page).
 NOT_ECHOED = {"csrfmiddlewaretoken", "idempotency_key", "seconds_spent"}
+# The fields an annotator writes into (the kinds' text boxes): on a late submit whose task
+# went to someone else, what they hold is shown back to copy, never dropped.
+WRITTEN_FIELDS = ("text", "reason", "feedback")
+WRITTEN_PREFIXES = ("why-",)
 
 
 @login_required
@@ -165,6 +169,10 @@ def _task_response(
             )
         else:
             context["form"] = {}
+    if failed_assignment_id is not None and (
+        assignment is None or assignment.id != failed_assignment_id
+    ):
+        context["kept"] = _written(form)
     if assignment is not None:
         view = selectors.task_view(assignment=assignment)
         kind = kind_for(view.task.kind)
@@ -209,3 +217,16 @@ def _study_of(campaign: Campaign) -> Study | None:
         return campaign.study
     except Study.DoesNotExist:
         return None
+
+
+def _written(form: QueryDict | None) -> list[str]:
+    """What the annotator wrote into the form's text boxes, non-empty, in form order."""
+    if form is None:
+        return []
+    return [
+        value
+        for name, values in form.lists()
+        if name in WRITTEN_FIELDS or name.startswith(WRITTEN_PREFIXES)
+        for value in values
+        if value.strip()
+    ]

@@ -37,6 +37,11 @@ class ExportJobOut(serializers.Serializer):
     row_count = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(help_text="Why it failed; empty otherwise.")
     created_at = serializers.DateTimeField()
+    enqueued_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When a worker queue took the job; null while the broker is unreachable "
+        "(it is sent again once the broker is back).",
+    )
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     url = serializers.CharField(help_text="This job's status.")

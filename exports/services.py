@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, RuleError
 from annotation.models import Campaign, User
+from webapp.queueing import mark_enqueued, rows_resend, task_send
 
 from .card import ConfigInfo, card_render
 from .formats import FORMATS, Format
@@ -239,10 +240,23 @@ def export_job_start(
         schema_version=plan.format.version,
         requested_by=requested_by,
     )
+    transaction.on_commit(lambda: _enqueue(job))
+    return job
+
+
+def _enqueue(job: ExportJob) -> bool:
+    """Send the job to a worker; a broker that is down leaves it for the sweeper."""
     from .tasks import export_job_run_task  # tasks import this module
 
-    transaction.on_commit(lambda: export_job_run_task.delay(job.id))
-    return job
+    if not task_send(export_job_run_task, args=(job.id,)):
+        return False
+    mark_enqueued(ExportJob, job.id)
+    return True
+
+
+def export_jobs_resend() -> int:
+    """Send again the queued jobs whose message never reached the broker."""
+    return rows_resend(ExportJob.objects.filter(state=ExportJob.State.QUEUED), _enqueue)
 
 
 def export_job_run(*, job_id: int) -> None:

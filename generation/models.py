@@ -64,6 +64,9 @@ class GenerationRequest(models.Model):
         "annotation.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the broker accepted its message; empty while it waits for the broker (the
+    # sweeper sends it again, see webapp/queueing.py).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -28,3 +28,9 @@ def generate_candidates_task(self, request_id: int) -> None:
 def generation_buffers_task() -> int:
     """Top up every open campaign's buffer of generated tasks (run by beat)."""
     return services.generation_buffers_top_up()
+
+
+@shared_task(name="generation.tasks.generation_requests_resend_task", ignore_result=True)
+def generation_requests_resend_task() -> int:
+    """Send again what could not be sent while the broker was down (run by beat)."""
+    return services.generation_requests_resend()

@@ -1,6 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import webapp.converters  # noqa: F401  - registers <id:...>
 from annotation import api as annotation_api
 from annotation import review_api
 from exports import api as exports_api
@@ -9,44 +10,44 @@ urlpatterns = [
     path("auth/token/", annotation_api.TokenApi.as_view(), name="api_token"),
     path("campaigns/", annotation_api.CampaignListApi.as_view(), name="api_campaigns"),
     path(
-        "campaigns/<int:campaign_id>/next/",
+        "campaigns/<id:campaign_id>/next/",
         annotation_api.CampaignNextApi.as_view(),
         name="api_campaign_next",
     ),
     path(
-        "campaigns/<int:campaign_id>/reviews/next/",
+        "campaigns/<id:campaign_id>/reviews/next/",
         review_api.ReviewNextApi.as_view(),
         name="api_review_next",
     ),
     path(
-        "judgments/<int:judgment_id>/review/",
+        "judgments/<id:judgment_id>/review/",
         review_api.JudgmentReviewApi.as_view(),
         name="api_judgment_review",
     ),
     path(
-        "campaigns/<int:campaign_id>/prompts/",
+        "campaigns/<id:campaign_id>/prompts/",
         annotation_api.PromptImportApi.as_view(),
         name="api_campaign_prompts",
     ),
     path(
-        "campaigns/<int:campaign_id>/export/",
+        "campaigns/<id:campaign_id>/export/",
         exports_api.CampaignExportApi.as_view(),
         name="api_campaign_export",
     ),
     path("exports/", exports_api.ExportJobListApi.as_view(), name="api_export_jobs"),
-    path("exports/<int:job_id>/", exports_api.ExportJobApi.as_view(), name="api_export_job"),
+    path("exports/<id:job_id>/", exports_api.ExportJobApi.as_view(), name="api_export_job"),
     path(
-        "exports/<int:job_id>/download/",
+        "exports/<id:job_id>/download/",
         exports_api.ExportJobDownloadApi.as_view(),
         name="api_export_job_download",
     ),
     path(
-        "assignments/<int:assignment_id>/judgment/",
+        "assignments/<id:assignment_id>/judgment/",
         annotation_api.JudgmentSubmitApi.as_view(),
         name="api_judgment_submit",
     ),
     path(
-        "assignments/<int:assignment_id>/skip/",
+        "assignments/<id:assignment_id>/skip/",
         annotation_api.AssignmentSkipApi.as_view(),
         name="api_assignment_skip",
     ),

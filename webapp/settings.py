@@ -156,6 +156,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "webapp.errors.locked_out"
 AXES_VERBOSE = False
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     # Behind the proxy, the client's address is the last one it appended.
@@ -290,6 +291,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webapp.schema.common_errors",
+    ],
 }
 
 # Celery: a broker that needs no server by default (messages as files under var/), Redis or
@@ -304,6 +309,26 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
+    }
+# A broker that is down fails a send within about two seconds (webapp/queueing.py keeps the
+# work in the database for the sweeper) instead of holding the web request.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": 2,
+        # A task taken by a worker that then died without a word (SIGKILL, a lost node) is
+        # handed out again after this many seconds. Keep it above the longest generation
+        # task, or a slow one is started a second time (harmless: it stores once).
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # How often a worker looks for such tasks: every interval x throttle seconds.
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -321,6 +346,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.tasks.generation_buffers_task",
         "schedule": 30.0,
     },
+    # Work whose message could not reach the broker (it was down) is sent again.
+    "resend-generation-requests": {
+        "task": "generation.tasks.generation_requests_resend_task",
+        "schedule": 60.0,
+    },
+    "resend-export-jobs": {"task": "exports.tasks.export_jobs_resend_task", "schedule": 60.0},
     "refresh-active-routing": {
         "task": "annotation.tasks.task_priorities_refresh_task",
         "schedule": 60.0,

@@ -15,3 +15,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("webapp.api_urls")),
 ]
+
+handler404 = "webapp.errors.not_found"

@@ -13,15 +13,18 @@ from .candidates import (
     parents_needing_candidates,
 )
 from .live import live_chat_say, live_chat_start, live_turn_retry
+from .queue import generation_enqueue, generation_requests_resend
 
 __all__ = [
     "campaign_round_start",
     "generation_buffer_top_up",
     "generation_buffers_top_up",
+    "generation_enqueue",
     "generation_fail",
     "generation_regenerate",
     "generation_request_create",
     "generation_requests_for_campaign",
+    "generation_requests_resend",
     "generation_retry",
     "generation_run",
     "live_chat_say",

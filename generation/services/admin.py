@@ -18,7 +18,7 @@ def generation_retry(*, request: GenerationRequest) -> GenerationRequest:
     """Send a failed request again (the admin's retry)."""
     updated = GenerationRequest.objects.filter(
         id=request.id, state=GenerationRequest.State.FAILED
-    ).update(state=GenerationRequest.State.QUEUED, error="", partial_texts=[])
+    ).update(state=GenerationRequest.State.QUEUED, error="", partial_texts=[], enqueued_at=None)
     if updated:
         transaction.on_commit(lambda: request_enqueue(request))
     request.refresh_from_db()

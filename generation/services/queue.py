@@ -1,11 +1,29 @@
-"""Sending a request to the workers of its model's queue."""
+"""Sending a request to the workers of its model's queue, and again if the broker was down
+(webapp.queueing: the row is the truth, the message a notification)."""
 
 from __future__ import annotations
+
+from webapp.queueing import mark_enqueued, rows_resend, task_send
 
 from ..models import GenerationRequest
 
 
-def request_enqueue(request: GenerationRequest) -> None:
+def request_enqueue(request: GenerationRequest) -> bool:
+    """Send the request to a worker; a broker that is down leaves it for the sweeper."""
     from ..tasks import generate_candidates_task
 
-    generate_candidates_task.apply_async(args=(request.id,), queue=request.queue)
+    if not task_send(generate_candidates_task, args=(request.id,), queue=request.queue):
+        return False
+    mark_enqueued(GenerationRequest, request.id)
+    return True
+
+
+def generation_enqueue(*, request: GenerationRequest) -> bool:
+    """Send a queued request to a worker now (the admin's "send again")."""
+    return request_enqueue(request)
+
+
+def generation_requests_resend() -> int:
+    """Send again the queued requests whose message never reached the broker."""
+    queued = GenerationRequest.objects.filter(state=GenerationRequest.State.QUEUED)
+    return rows_resend(queued.select_related("language_model"), request_enqueue)

@@ -496,6 +496,16 @@
     if (form) draftSave(form);
     window.location.assign(login + "?next=" + encodeURIComponent(location.pathname + location.search));
   });
+  // A late submit whose task went to someone else: what the annotator wrote, to copy.
+  document.addEventListener("click", function (e) {
+    const button = e.target && e.target.closest && e.target.closest("[data-copy-kept]");
+    if (!button) return;
+    const boxes = button.parentElement.querySelectorAll("textarea");
+    const text = Array.from(boxes, function (b) { return b.value; }).join("\n\n");
+    if (navigator.clipboard) navigator.clipboard.writeText(text).catch(function () {});
+    boxes[0].focus();
+    boxes[0].select();
+  });
   document.addEventListener("click", function (e) {
     if (e.target && e.target.id === "net-retry" && lastFailed) {
       document.getElementById("net-error").hidden = true;

@@ -120,6 +120,15 @@ def open_page(browser: Browser, live_server) -> Iterator[Callable[..., Page]]:
             watch = next(w for c, w in contexts if c is context)
         page = context.new_page()
         page.on("pageerror", lambda e: watch.errors.append(str(e)))
+        # Anything the Content-Security-Policy blocked (an inline script, a handler, eval).
+        page.on(
+            "console",
+            lambda m: (
+                watch.errors.append(m.text)
+                if m.type == "error" and "Content Security Policy" in m.text
+                else None
+            ),
+        )
         return page
 
     yield open_

@@ -185,3 +185,10 @@ def test_unicode_round_trips_through_submit_and_export(make_campaign, alice, car
     assert ("First " + UNICODE) in text
     if fmt == "judgments":
         assert UNICODE.strip() in text
+
+
+def test_an_id_past_64_bits_is_a_plain_404(campaign, alice):
+    client = api_client_for(alice)
+    response = client.get("/api/v1/campaigns/5864160590625894301696/next/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
