@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup chromium run test lint format migrate clean bench bench-export bench-generate
+.PHONY: setup chromium run test lint format migrate clean bench bench-export bench-generate soak
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: setup
 ## bench-export: export rate (judgments/s) and peak RSS growth with 1,000,000 judgments in PostgreSQL.
 bench-export: setup
 	$(PY) -m tests.bench.export
+
+## soak: 10 minutes at 64 annotators on a private PostgreSQL: zero 5xx, each web worker's memory flat.
+soak: setup
+	$(PY) -m tests.bench.soak
 
 ## bench-generate: tokens/s of the default model through a Celery worker vs transformers directly.
 bench-generate: setup
