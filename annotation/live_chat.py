@@ -20,7 +20,9 @@ from . import access, services
 from .errors import RuleError
 from .http import AuthedHttpRequest
 from .kinds import kind_for
-from .models import Assignment, Campaign, Conversation
+from .models import Assignment, Campaign, Conversation, Study
+from .services.studies.gate import STUDY_CODE
+from .studies.guidance import guidance_for
 
 # The page asks for the streaming replies this often.
 POLL = "every 500ms"
@@ -56,9 +58,14 @@ def live_chat_list(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse
     if request.method == "POST":
         try:
             conversation = generation_services.live_chat_start(
-                campaign=campaign, participant=request.user, text=request.POST.get("text", "")
+                campaign=campaign,
+                participant=request.user,
+                text=request.POST.get("text", ""),
+                prism_type=request.POST.get("conversation_type", ""),
             )
         except RuleError as e:
+            if e.code == STUDY_CODE:
+                return redirect("study_next", campaign.slug)
             error, status = e.message, 422 if e.status == 400 else e.status
         else:
             return redirect("live_chat", campaign_id=campaign.id, conversation_id=conversation.id)
@@ -73,9 +80,23 @@ def live_chat_list(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse
             "conversations": conversations,
             "error": error,
             "text": request.POST.get("text", ""),
+            "types": _conversation_types(campaign),
+            "chosen_type": request.POST.get("conversation_type", ""),
         },
         status=status,
     )
+
+
+def _conversation_types(campaign: Campaign) -> list[tuple[str, str, str]]:
+    """PRISM's conversation types with the guidance a participant reads before choosing one:
+    offered in a study (whose guidance may replace the defaults); none elsewhere."""
+    study = Study.objects.filter(campaign=campaign).first()
+    if study is None:
+        return []
+    return [
+        (value, str(label), guidance_for(study=study, prism_type=value))
+        for value, label in Conversation.PrismType.choices
+    ]
 
 
 def _chat_response(
@@ -111,6 +132,12 @@ def _chat_response(
         and len(turns) < campaign.live_max_turns,
         "turns_left": campaign.live_max_turns - len(turns),
         "poll": POLL,
+        "guidance": guidance_for(
+            study=Study.objects.filter(campaign=campaign).first(),
+            prism_type=conversation.prism_type,
+        )
+        if conversation.prism_type and not fragment
+        else "",
         "error": error,
         "form": form or {},
     }

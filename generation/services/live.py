@@ -29,6 +29,7 @@ from annotation.models import (
     User,
 )
 from annotation.services.live import live_task_create, rating_chosen
+from annotation.services.studies import gate as study_gate
 
 from ..models import GenerationRequest, LanguageModel
 from .queue import request_enqueue
@@ -36,14 +37,25 @@ from .queue import request_enqueue
 MAX_TURN_CHARS = 5000
 
 
-def live_chat_start(*, campaign: Campaign, participant: User, text: str) -> Conversation:
-    """A new live conversation with the participant's first turn; its replies are queued."""
+def live_chat_start(
+    *, campaign: Campaign, participant: User, text: str, prism_type: str = ""
+) -> Conversation:
+    """A new live conversation with the participant's first turn; its replies are queued.
+    `prism_type` is PRISM's conversation type (unguided, values or controversy guided; ""
+    for none), whose guidance the participant was shown."""
     _check_open(campaign, participant)
+    if prism_type not in ("", *Conversation.PrismType.values):
+        raise RuleError(
+            _("Choose one of the kinds of conversation offered."), field="conversation_type"
+        )
     text = _turn_text(text)
     models = _generating_models(campaign)
     with transaction.atomic():
         conversation = Conversation.objects.create(
-            campaign=campaign, origin=Conversation.Origin.LIVE, created_by=participant
+            campaign=campaign,
+            origin=Conversation.Origin.LIVE,
+            created_by=participant,
+            prism_type=prism_type,
         )
         turn = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, text=text, author=participant
@@ -155,8 +167,16 @@ def _check_open(campaign: Campaign, participant: User) -> None:
         raise RuleError(_("This campaign has no live chat."), code="no_live_chat")
     if campaign.state != Campaign.State.OPEN:
         raise Conflict(_("This campaign is not open."), code="closed")
-    if Membership.objects.filter(campaign=campaign, user=participant, is_blocked=True).exists():
+    member = (
+        Membership.objects.filter(campaign=campaign, user=participant)
+        .values_list("is_blocked", "stage")
+        .first()
+    )
+    if member is not None and member[0]:
         raise Forbidden(_("You can no longer take part in this campaign."), code="blocked")
+    # A study participant chats once through consent, survey and qualification, as for tasks.
+    if member is not None and (refusal := study_gate.stage_refusal(member[1])):
+        raise refusal
 
 
 def _turn_text(text: str) -> str:

@@ -130,3 +130,51 @@ def test_nobody_else_sees_or_rates_a_participants_conversation(client, alice, bo
 def test_a_campaign_without_live_chat_has_no_chat_page(client, alice, campaign):
     client.force_login(alice)
     assert client.get(reverse("live_chats", args=[campaign.id])).status_code == 404
+
+
+def _as_study(campaign, alice, stage):
+    from annotation.models import Membership, Study
+
+    Study.objects.create(campaign=campaign, guidance={"values_guided": "Talk about <b>values</b>."})
+    Membership.objects.filter(campaign=campaign, user=alice).update(stage=stage)
+
+
+def test_a_study_participant_chats_only_after_the_first_steps(client, alice, live):
+    _as_study(live, alice, "consent")
+    client.force_login(alice)
+    r = client.post(reverse("live_chats", args=[live.id]), {"text": "Hello"})
+    assert r.status_code == 302
+    assert r["Location"] == reverse("study_next", args=[live.slug])
+    assert not Conversation.objects.exists()
+
+
+def test_a_study_participant_picks_a_conversation_type_and_reads_its_guidance(client, alice, live):
+    _as_study(live, alice, "active")
+    client.force_login(alice)
+    listing = client.get(reverse("live_chats", args=[live.id])).content.decode()
+    # The study's own guidance for one type (escaped), PRISM's default for the others.
+    assert 'value="values_guided"' in listing and "Talk about &lt;b&gt;values&lt;/b&gt;." in listing
+    assert "something controversial" in listing
+
+    bad = client.post(
+        reverse("live_chats", args=[live.id]), {"text": "Hi", "conversation_type": "gossip"}
+    )
+    assert bad.status_code == 422 and "Choose one of the kinds" in bad.content.decode()
+    assert not Conversation.objects.exists()
+
+    r = client.post(
+        reverse("live_chats", args=[live.id]),
+        {"text": "What matters most?", "conversation_type": "values_guided"},
+    )
+    conversation = Conversation.objects.get(campaign=live)
+    assert conversation.prism_type == "values_guided"
+    page = client.get(r["Location"]).content.decode()
+    assert 'data-testid="guidance"' in page and "Talk about &lt;b&gt;values&lt;/b&gt;." in page
+
+
+def test_outside_a_study_no_conversation_type_is_asked(client, alice, live):
+    client.force_login(alice)
+    listing = client.get(reverse("live_chats", args=[live.id])).content.decode()
+    assert "conversation_type" not in listing
+    client.post(reverse("live_chats", args=[live.id]), {"text": "Hi"})
+    assert Conversation.objects.get(campaign=live).prism_type == ""
