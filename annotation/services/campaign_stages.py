@@ -73,23 +73,18 @@ def _tree_change(campaign: Campaign, new_tree: dict[str, Any]) -> list[str]:
             code="tree_rules_fixed",
         )
     fields = ["tree"]
+    if bool(new_tree) != bool(campaign.tree) and _imported_tasks(campaign).exists():
+        # Tasks made from imported prompts were made for one or the other.
+        raise Conflict(
+            "Trees are turned on or off before prompts are imported: this campaign already "
+            "has tasks from its prompts. Start a new campaign for that.",
+            field="tree",
+            code="tree_after_import",
+        )
     if new_tree and campaign.task_kind != TREE_TASK_KIND:
-        if _imported_tasks(campaign).exists():
-            raise Conflict(
-                "A tree campaign's task is writing replies, and this campaign already has "
-                f"{campaign.task_kind} tasks from its prompts. Start a new campaign for trees.",
-                field="tree",
-                code="tree_needs_reply",
-            )
         campaign.task_kind = TREE_TASK_KIND
         campaign.settings = kind_for(TREE_TASK_KIND).settings_dict(None)
         fields += ["task_kind", "settings"]
-    if not new_tree and _imported_tasks(campaign).filter(kind__in=("label", "ranking")).exists():
-        raise Conflict(
-            "This campaign's trees have review or ranking tasks; it stays a tree campaign.",
-            field="tree",
-            code="tree_has_tasks",
-        )
     campaign.tree = new_tree
     return fields
 

@@ -192,3 +192,17 @@ def test_the_media_kinds_saved_are_what_the_import_accepts(client, carol, draft)
     assert r.status_code == 422 and "There is no media kind &#x27;smell&#x27;" in r.content.decode()
     draft.refresh_from_db()
     assert draft.media_kinds == ["audio"]
+
+
+def test_trees_are_not_turned_on_after_prompts_are_imported(client, carol, campaign):
+    assert campaign.tasks.exists()  # pairwise tasks from imported prompts
+    client.force_login(carol)
+    r = client.post(trees_url(campaign), {**RULES, "review_stage": "on"})
+    assert r.status_code == 422
+    assert (
+        'id="error-tree" role="alert">Trees are turned on or off before prompts are imported'
+        in (r.content.decode())
+    )
+    campaign.refresh_from_db()
+    assert (campaign.tree, campaign.task_kind, campaign.review_stage) == ({}, "pairwise", False)
+    assert not campaign.tasks.filter(kind="reply").exists()
