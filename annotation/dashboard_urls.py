@@ -17,6 +17,7 @@ urlpatterns = [
     path("<id:campaign_id>/state/", campaigns.campaign_state, name="campaign_state"),
     path("<id:campaign_id>/setup/", setup.setup_basics, name="setup_basics"),
     path("<id:campaign_id>/setup/task/", setup.setup_task, name="setup_task"),
+    path("<id:campaign_id>/setup/trees/", setup.setup_trees, name="setup_trees"),
     path("<id:campaign_id>/setup/prompts/", setup.setup_prompts, name="setup_prompts"),
     path("<id:campaign_id>/setup/models/", setup.setup_models, name="setup_models"),
     path("<id:campaign_id>/setup/people/", setup.setup_people, name="setup_people"),

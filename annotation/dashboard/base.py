@@ -21,6 +21,7 @@ from annotation.services import campaign_admin
 SETUP_STEPS = [
     ("basics", "Basics and instructions"),
     ("task", "Task and settings"),
+    ("trees", "Trees and review"),
     ("prompts", "Prompts"),
     ("models", "Models"),
     ("people", "People"),

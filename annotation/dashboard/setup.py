@@ -1,5 +1,5 @@
-"""Campaign setup, a short sequence of pages: basics, task and settings, prompts, models,
-people."""
+"""Campaign setup, a short sequence of pages: basics, task and settings, trees and review,
+prompts, models, people."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from annotation.http import AuthedHttpRequest
 from annotation.kinds import KINDS, kind_for
 from annotation.models import Campaign, Membership
 from annotation.prompt_files import prompt_file_format, prompt_rows_parse
-from annotation.services import campaign_admin
+from annotation.services import campaign_admin, campaign_stages
+from annotation.services.trees import TreeSettings
 from generation.models import LanguageModel
 
 from .base import campaign_admin_page, number_field, page, rule_errors
@@ -111,7 +112,7 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
                 if "repeat_share" in errors:
                     errors["repeat_percent"] = errors["repeat_share"]
             else:
-                return redirect("dashboard:setup_prompts", campaign_id=campaign.id)
+                return redirect("dashboard:setup_trees", campaign_id=campaign.id)
     return page(
         request,
         "dashboard/setup_task.html",
@@ -126,6 +127,91 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
         },
         status=422 if errors else 200,
     )
+
+
+# The tree rules on the page: (form field, rule, cast); the spam share is shown in percent.
+TREE_FIELDS: list[tuple[str, str, type]] = [
+    ("max_depth", "max_depth", int),
+    ("max_children", "max_children", int),
+    ("review_votes", "review_votes", int),
+    ("spam_percent", "spam_share", float),
+    ("ranking_overlap", "ranking_overlap", int),
+    ("prompt_tasks", "prompt_tasks", int),
+]
+
+
+def _tree_form(tree: dict[str, Any]) -> dict[str, Any]:
+    defaults = TreeSettings()
+    values = {rule: tree.get(rule, getattr(defaults, rule)) for _, rule, _ in TREE_FIELDS}
+    values["spam_percent"] = f"{values.pop('spam_share') * 100:g}"
+    return values
+
+
+@campaign_admin_page
+@require_http_methods(["GET", "POST"])
+def setup_trees(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    """Tree rules (off = not a tree campaign), the review stage, and the media kinds."""
+    errors: dict[str, str] = {}
+    form: Any = {
+        "tree_on": bool(campaign.tree),
+        "review_stage": campaign.review_stage,
+        "media_kinds": campaign.media_kinds,
+        **_tree_form(campaign.tree),
+    }
+    if request.method == "POST":
+        post = request.POST
+        form = {**_tree_form(campaign.tree), **post.dict()}
+        form["tree_on"] = (
+            post.get("tree_on") == "on" if "max_depth" in post else bool(campaign.tree)
+        )
+        form["review_stage"] = post.get("review_stage") == "on"
+        form["media_kinds"] = post.getlist("media_kinds")
+        tree: dict[str, Any] | None = campaign.tree  # the fieldset is disabled once locked
+        if "max_depth" in post:
+            tree = {}
+        if "max_depth" in post and form["tree_on"]:
+            # Rules the page does not show (priorities, kinds) are kept.
+            tree = {k: v for k, v in campaign.tree.items() if k in ("priorities", "kinds")}
+            for name, rule, cast in TREE_FIELDS:
+                value = number_field(post, name, errors, cast)
+                if value is not None:
+                    tree[rule] = value / 100 if name == "spam_percent" else value
+        if not errors:
+            try:
+                campaign_stages.campaign_stages_set(
+                    campaign=campaign,
+                    tree=tree,
+                    review_stage=form["review_stage"],
+                    media_kinds=form["media_kinds"],
+                )
+            except RuleError as e:
+                errors = _tree_errors(e)
+            else:
+                return redirect("dashboard:setup_prompts", campaign_id=campaign.id)
+    return page(
+        request,
+        "dashboard/setup_trees.html",
+        campaign,
+        {
+            "form": form,
+            "errors": errors,
+            "step": "trees",
+            "locked": campaign.tree and campaign.judgments.exists(),
+            "optional_media": campaign_stages.OPTIONAL_MEDIA,
+        },
+        status=422 if errors else 200,
+    )
+
+
+def _tree_errors(e: RuleError) -> dict[str, str]:
+    """A rule's error under its field on the page: `tree.spam_share` -> spam_percent."""
+    rule = (e.field or "").removeprefix("tree.")
+    for name, field, _ in TREE_FIELDS:
+        if rule == field:
+            if name == "spam_percent":
+                return {name: "The spam share must be from 0 to 100%."}
+            return {name: e.message.removeprefix("tree.")}
+    return rule_errors(e)
 
 
 @campaign_admin_page
@@ -206,7 +292,16 @@ def setup_people(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
     notice = ""
     if request.method == "POST":
         try:
-            if "is_public" in request.POST:
+            if "membership" in request.POST:
+                member = campaign_stages.member_role_set(
+                    campaign=campaign,
+                    membership_id=int(request.POST["membership"] or 0)
+                    if request.POST["membership"].isdigit()
+                    else 0,
+                    role=request.POST.get("role", ""),
+                )
+                notice = f"{member.user.username} is now {member.get_role_display().lower()}."
+            elif "is_public" in request.POST:
                 services.campaign_update(
                     campaign=campaign, is_public=request.POST["is_public"] == "on"
                 )
@@ -232,6 +327,7 @@ def setup_people(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
             "notice": notice,
             "members": members.order_by("role", "user__username"),
             "form": request.POST,
+            "roles": Membership.Role.choices,
         },
         status=422 if errors else 200,
     )

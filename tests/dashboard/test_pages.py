@@ -61,6 +61,8 @@ def test_setup_through_the_pages_makes_a_campaign_an_annotator_can_judge_right_a
             "repeat_percent": "0",
         },
     )
+    assert r.status_code == 302 and r["Location"] == url("setup_trees", new.id)
+    r = client.post(url("setup_trees", new.id), {"max_depth": "3"})  # no tree, no review
     assert r.status_code == 302 and r["Location"] == url("setup_prompts", new.id)
 
     upload = SimpleUploadedFile("prompts.jsonl", model_lines(3, ["kind", "curt"]).encode())
