@@ -26,8 +26,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from annotation.models import Campaign, JudgmentReview
+from annotation.models import Campaign, JudgmentReview, Message
 from annotation.services import api_token_create
+from generation.models import GenerationRequest
 from tests.security.conftest import ROLES, SECRET_MODELS, World
 
 
@@ -406,3 +407,34 @@ def test_a_review_posted_under_another_campaign_is_not_found(world):
     response = client.post(url, {"decision": "accepted"})
     assert response.status_code == 404
     assert not JudgmentReview.objects.filter(judgment=world.judgment).exists()
+
+
+def test_generation_actions_name_only_their_own_campaigns_objects(world):
+    """C's admin, on C's generation page, naming a request or a candidate of D: not found,
+    and D's request stays failed."""
+    d_prompt = Message.objects.filter(conversation__campaign=world.other, parent=None).first()
+    assert d_prompt is not None
+    foreign = GenerationRequest.objects.create(
+        campaign=world.other,
+        parent=d_prompt,
+        language_model=world.failed.language_model,
+        state="failed",
+        error="boom",
+    )
+    candidate = Message.objects.create(
+        conversation=d_prompt.conversation,
+        parent=d_prompt,
+        role=Message.Role.ASSISTANT,
+        text="D's reply.",
+        model=world.failed.language_model,
+    )
+    client = _client_for(world, "admin", Row("", "POST", {}))
+    retry = reverse("dashboard:generation_retry", kwargs={**_c(world), "request_id": foreign.id})
+    regenerate = reverse(
+        "dashboard:generation_regenerate", kwargs={**_c(world), "message_id": candidate.id}
+    )
+    assert client.post(retry).status_code == 404
+    assert client.post(regenerate).status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.state == "failed"
+    assert not GenerationRequest.objects.filter(replaces=candidate).exists()
