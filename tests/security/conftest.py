@@ -178,7 +178,8 @@ def _live_chat(
     live.language_models.set([model])
     conversation = live_chat_start(campaign=live, participant=alice, text="Hello?")
     turn = Message.objects.get(conversation=conversation)
-    GenerationRequest.objects.filter(parent=turn).update(state="done")
+    request = GenerationRequest.objects.get(parent=turn)  # one model, n=2
+    GenerationRequest.objects.filter(pk=request.pk).update(state="done")
     replies = [
         Message.objects.create(
             conversation=conversation,
@@ -186,7 +187,7 @@ def _live_chat(
             role=Message.Role.ASSISTANT,
             text=f"Reply {k}.",
             model=model,
-            metadata={"sample": k},
+            metadata={"generation_request": request.id, "sample": k},
         )
         for k in range(2)
     ]

@@ -396,6 +396,19 @@ def test_annotators_never_see_model_names_or_others_judgments(world):
     assert api.get(reverse("api_export_jobs")).json() in ([], {"count": 0, "results": []})
 
 
+def test_a_live_chat_never_names_the_models_that_reply(world):
+    """alice's live conversation: the replies by their place, never by the model's name."""
+    client = Client()
+    client.force_login(world.users["annotator"])
+    model = world.failed.language_model.name
+    for name in ("live_chat", "live_chat_turn"):
+        page = client.get(reverse(name, kwargs=_chat(world))).content.decode()
+        assert "Reply 0." in page and "Reply 1." in page
+        assert model not in page
+    listing = client.get(reverse("live_chats", kwargs={"campaign_id": world.live.id}))
+    assert model not in listing.content.decode()
+
+
 def test_a_review_posted_under_another_campaign_is_not_found(world):
     """The review page of campaign D does not decide on a judgment of C, even for staff who
     review both."""

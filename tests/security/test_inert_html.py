@@ -187,14 +187,14 @@ def test_the_newer_pages_show_the_payloads_as_text(hostile):
     carol.force_login(hostile.users["admin"])
     chat = {"campaign_id": hostile.live.id, "conversation_id": hostile.conversation.id}
     c = {"campaign_id": hostile.campaign.id}
-    for client, url in [
-        (alice, reverse("live_chat", kwargs=chat)),
-        (alice, reverse("study_survey", args=[hostile.study.slug])),
-        (carol, reverse("review_page", kwargs=c)),
-        (carol, reverse("dashboard:generation", kwargs=c)),
+    for client, url, times in [
+        (alice, reverse("live_chat", kwargs=chat), 3),  # her turn, the two replies
+        (alice, reverse("study_survey", args=[hostile.study.slug]), 2),
+        (carol, reverse("review_page", kwargs=c), 3),
+        (carol, reverse("dashboard:generation", kwargs=c), 1),
     ]:
         body = client.get(url).content.decode()
-        assert escaped in body, url
+        assert body.count(escaped) >= times, (url, body.count(escaped))
         assert "<script>window.pwn3d" not in body, url
     # The participants page groups alice by her (hostile) age answer, in its table and chart.
     url = reverse("dashboard:study_participants", kwargs={"campaign_id": hostile.study.id})
