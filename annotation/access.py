@@ -23,6 +23,17 @@ def campaign_for_annotator(*, user: User, campaign_id: int) -> Campaign:
     return campaign
 
 
+def campaign_for_reviewer(*, user: User, campaign_id: int) -> Campaign:
+    """A campaign whose review pages this person may open: one they may annotate in, or any
+    campaign for staff, who review everywhere (services.review decides who reviews)."""
+    if user.is_staff:
+        campaign = Campaign.objects.exclude(state=Campaign.State.DRAFT).filter(pk=campaign_id)
+        if (found := campaign.first()) is None:
+            raise Http404("No such campaign.")
+        return found
+    return campaign_for_annotator(user=user, campaign_id=campaign_id)
+
+
 def campaign_for_admin(*, user: User, campaign_id: int) -> Campaign:
     campaign = selectors.campaigns_administered_by(user=user).filter(pk=campaign_id).first()
     if campaign is not None:

@@ -80,7 +80,7 @@ class ReviewNextApi(APIView):
         },
     )
     def get(self, request: Request, campaign_id: int) -> Response:
-        campaign = access.campaign_for_annotator(user=api_user(request), campaign_id=campaign_id)
+        campaign = access.campaign_for_reviewer(user=api_user(request), campaign_id=campaign_id)
         item = review.review_next(campaign=campaign, reviewer=api_user(request))
         if item is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

@@ -20,14 +20,14 @@ from .services import review
 @login_required
 @require_GET
 def review_page(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse:
-    campaign = access.campaign_for_annotator(user=request.user, campaign_id=campaign_id)
+    campaign = access.campaign_for_reviewer(user=request.user, campaign_id=campaign_id)
     return _review_response(request, campaign)
 
 
 @login_required
 @require_POST
 def review_submit(request: AuthedHttpRequest, campaign_id: int, judgment_id: int) -> HttpResponse:
-    campaign = access.campaign_for_annotator(user=request.user, campaign_id=campaign_id)
+    campaign = access.campaign_for_reviewer(user=request.user, campaign_id=campaign_id)
     decision = request.POST.get("decision", "")
     correction = None
     try:
@@ -40,6 +40,7 @@ def review_submit(request: AuthedHttpRequest, campaign_id: int, judgment_id: int
                 ) from None
         review.judgment_review(
             judgment_id=judgment_id,
+            campaign=campaign,
             reviewer=request.user,
             decision=decision,
             correction=correction,

@@ -104,16 +104,17 @@ def judgment_review(
     judgment_id: int,
     reviewer: User,
     decision: str,
+    campaign: Campaign | None = None,
     correction: Any = None,
     note: Any = "",
 ) -> JudgmentReview:
     """Record a reviewer's decision. A correction is checked against the kind's settings
-    like the annotator's payload; the annotator's payload is never changed."""
-    judgment = (
-        Judgment.objects.select_related("campaign", "task", "assignment")
-        .filter(id=judgment_id)
-        .first()
-    )
+    like the annotator's payload; the annotator's payload is never changed. With `campaign`
+    (a page of that campaign's), a judgment of another campaign is not found."""
+    judgments = Judgment.objects.select_related("campaign", "task", "assignment")
+    if campaign is not None:
+        judgments = judgments.filter(campaign=campaign)
+    judgment = judgments.filter(id=judgment_id).first()
     if judgment is None:
         raise NotFound("No such judgment.")
     campaign = judgment.campaign

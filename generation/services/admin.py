@@ -7,7 +7,7 @@ import secrets
 
 from django.db import transaction
 
-from annotation.errors import Conflict, RuleError
+from annotation.errors import Conflict, NotFound, RuleError
 from annotation.models import Assignment, Campaign, Conversation, Judgment, Message, Task
 
 from ..models import GenerationRequest, LanguageModel
@@ -39,7 +39,7 @@ def generation_regenerate(*, campaign: Campaign, message_id: int) -> GenerationR
         .first()
     )
     if candidate is None:
-        raise RuleError("No such candidate in this campaign.", code="not_found")
+        raise NotFound("No such candidate in this campaign.", code="not_found")
     model = candidate.model
     if model is None or model.backend == LanguageModel.Backend.EXTERNAL:
         raise RuleError("This response was imported, not generated: there is nothing to rerun.")

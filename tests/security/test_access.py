@@ -7,8 +7,12 @@ generated per model and checked by one rule below (staff only, and a superuser h
 Roles: anonymous; `annotator` (alice, in campaign C); `other_annotator` (dave, only in D);
 `admin` (carol, admin of C); `other_admin` (erin, admin of D only); `superuser` (root).
 Objects named in URLs belong to campaign C: alice's assignment, alice's membership, an
-export job of C. Codes: 200/201/202/204 served, 302 sent to log in (or onwards), 400 served
-but the (empty) input refused, 401 no credentials, 403 known but not allowed, 404 hidden.
+export job of C, alice's judgment awaiting review (C has a review stage), an attachment on a
+prompt of C, a failed generation request of C and a generated candidate. The live chat rows
+use campaign L (alice's conversation there) and the study rows campaign S (alice has gone
+through its consent and survey); both are carol's. Codes: 200/201/202/204 served, 302 sent
+to log in (or onwards), 400 or 422 served but the (empty) input refused, 401 no credentials,
+403 known but not allowed, 404 hidden, 409 not now (the state forbids it).
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from annotation.services import (
-    api_token_create,
-)
+from annotation.models import Campaign, JudgmentReview, Message
+from annotation.services import api_token_create
+from generation.models import GenerationRequest
 from tests.security.conftest import ROLES, SECRET_MODELS, World
 
 
@@ -42,6 +46,18 @@ def _j(w: World) -> dict[str, Any]:
 
 def _none(w: World) -> dict[str, Any]:
     return {}
+
+
+def _chat(w: World) -> dict[str, Any]:
+    return {"campaign_id": w.live.id, "conversation_id": w.conversation.id}
+
+
+def _study(w: World) -> dict[str, Any]:
+    return {"slug": w.study.slug}
+
+
+def _s(w: World) -> dict[str, Any]:
+    return {"campaign_id": w.study.id}
 
 
 @dataclass
@@ -105,6 +121,86 @@ TABLE: list[Row] = [
     Row("dashboard:routing_refresh", "POST", ADMIN_POST, _c),
     Row("dashboard:leaderboard_json", "GET", ADMIN_JSON, _c),
     Row("dashboard:quality_json", "GET", ADMIN_JSON, _c),
+    # Generation, for the campaign's admins only (its errors and the models' names included).
+    Row("dashboard:generation", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:generation_start", "POST", ADMIN_POST, _c),
+    Row(
+        "dashboard:generation_retry",
+        "POST",
+        ADMIN_POST,
+        lambda w: {**_c(w), "request_id": w.failed.id},
+    ),
+    Row(
+        "dashboard:generation_regenerate",
+        "POST",
+        ADMIN_POST,
+        lambda w: {**_c(w), "message_id": w.generated.id},
+    ),
+    # A study's settings and who took part (their survey answers): its admins only.
+    Row("dashboard:study_settings", "GET", ADMIN_PAGE, _s),
+    Row("dashboard:study_invitation", "POST", ADMIN_POST, _s),
+    Row("dashboard:study_participants", "GET", ADMIN_PAGE, _s),
+    # The live chat (campaign L): the list and a new conversation are for its members; a
+    # conversation is its participant's alone (not even the campaign's admin chats in it).
+    Row(
+        "live_chats",
+        "GET",
+        _codes(302, 200, 404, 200, 404, 404),
+        lambda w: {"campaign_id": w.live.id},
+    ),
+    Row("live_chat", "GET", _codes(302, 200, 404, 404, 404, 404), _chat),
+    Row("live_chat_turn", "GET", _codes(302, 200, 404, 404, 404, 404), _chat),
+    # alice has not rated the replies to her first turn yet: her next one waits (409).
+    Row(
+        "live_chat_say",
+        "POST",
+        _codes(302, 409, 404, 404, 404, 404),
+        _chat,
+        lambda w: {"text": "And then?"},
+    ),
+    Row("live_chat_retry", "POST", _codes(302, 302, 404, 404, 404, 404), _chat),
+    # An empty rating form: served to alice, its input refused (422).
+    Row(
+        "live_chat_rate",
+        "POST",
+        _codes(302, 422, 404, 404, 404, 404),
+        lambda w: {**_chat(w), "assignment_id": w.live_assignment.id},
+    ),
+    # The review stage: the campaign's reviewers (its admins here) and staff; its annotators
+    # may not (403), nobody else learns the campaign exists.
+    Row("review_page", "GET", _codes(302, 403, 404, 200, 404, 200), _c),
+    Row(
+        "review_submit",
+        "POST",
+        _codes(302, 403, 404, 302, 404, 302),
+        lambda w: {**_c(w), "judgment_id": w.judgment.id},
+        lambda w: {"decision": "accepted"},
+    ),
+    # A prompt's file: whoever may see the campaign's tasks.
+    Row(
+        "attachment_file",
+        "GET",
+        _codes(302, 200, 404, 200, 404, 200),
+        lambda w: {"attachment_id": w.attachment.id},
+    ),
+    # A study's pages (campaign S, invitation only). Each sends a person to the step that is
+    # theirs: alice is past consent, with her tasks open; anyone else signed in who follows
+    # the link is made a participant and starts at consent, the anonymous signs in first.
+    Row("study_entry", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
+    Row("study_next", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
+    Row("study_signup", "GET", _codes(403, 403, 403, 403, 403, 403), _study),
+    Row(
+        "study_invitation",
+        "GET",
+        _codes(302, 302, 302, 302, 302, 302),
+        lambda w: {**_study(w), "token": w.invitation},
+    ),
+    Row("study_consent", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
+    Row("study_survey", "GET", _codes(302, 200, 302, 302, 302, 302), _study),
+    Row("study_qualification", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
+    Row("study_withdraw", "GET", _codes(302, 200, 404, 404, 404, 404), _study),
+    Row("study_complete", "GET", _codes(302, 200, 302, 302, 302, 302), _study),
+    Row("study_end", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
     Row("login", "GET", _codes(200, 200, 200, 200, 200, 200)),
     Row("logout", "POST", _codes(302, 302, 302, 302, 302, 302)),
     Row("password_change", "GET", _codes(302, 200, 200, 200, 200, 200)),
@@ -159,6 +255,16 @@ TABLE: list[Row] = [
         api=True,
     ),
     Row("api_assignment_skip", "POST", _codes(401, 200, 403, 403, 403, 403), _a, api=True),
+    Row("api_review_next", "GET", _codes(401, 403, 404, 200, 404, 200), _c, api=True),
+    # Like a judgment's submit: a judgment's id says nothing about its campaign (403).
+    Row(
+        "api_judgment_review",
+        "POST",
+        _codes(401, 403, 403, 201, 403, 201),
+        lambda w: {"judgment_id": w.judgment.id},
+        lambda w: {"decision": "accepted"},
+        api=True,
+    ),
     # The API's documentation is public: it describes shapes, never data.
     Row("api_schema", "GET", _codes(200, 200, 200, 200, 200, 200), api=True),
     Row("api_docs", "GET", _codes(200, 200, 200, 200, 200, 200), api=True),
@@ -253,7 +359,7 @@ SESSION_POSTS = [r for r in TABLE if r.method == "POST" and not r.api and r.name
 def test_every_form_post_needs_the_csrf_token(world, row):
     """A signed-in person's browser posting without the page's token (a forged cross-site
     form) is refused, for every page that takes a POST."""
-    role = "annotator" if row.name.startswith("assignment_") else "admin"
+    role = "annotator" if row.name.startswith(("assignment_", "live_chat")) else "admin"
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.users[role])
     url = reverse(row.name, kwargs=row.kwargs(world))
@@ -268,7 +374,8 @@ def test_the_api_with_a_session_needs_the_csrf_token_too(world):
     body = {"payload": {"outcome": "tie"}, "idempotency_key": "k"}
     response = client.post(url, body, format="json")
     assert response.status_code == 403
-    assert not world.assignment.__class__.objects.filter(state="submitted").exists()
+    world.assignment.refresh_from_db()
+    assert world.assignment.state != "submitted"
 
 
 def test_annotators_never_see_model_names_or_others_judgments(world):
@@ -287,3 +394,60 @@ def test_annotators_never_see_model_names_or_others_judgments(world):
     assert api.get(export).status_code == 403
     assert client.get(reverse("dashboard:quality", kwargs=_c(world))).status_code == 403
     assert api.get(reverse("api_export_jobs")).json() in ([], {"count": 0, "results": []})
+
+
+def test_a_live_chat_never_names_the_models_that_reply(world):
+    """alice's live conversation: the replies by their place, never by the model's name."""
+    client = Client()
+    client.force_login(world.users["annotator"])
+    model = world.failed.language_model.name
+    for name in ("live_chat", "live_chat_turn"):
+        page = client.get(reverse(name, kwargs=_chat(world))).content.decode()
+        assert "Reply 0." in page and "Reply 1." in page
+        assert model not in page
+    listing = client.get(reverse("live_chats", kwargs={"campaign_id": world.live.id}))
+    assert model not in listing.content.decode()
+
+
+def test_a_review_posted_under_another_campaign_is_not_found(world):
+    """The review page of campaign D does not decide on a judgment of C, even for staff who
+    review both."""
+    Campaign.objects.filter(pk=world.other.pk).update(review_stage=True)
+    client = _client_for(world, "superuser", Row("", "POST", {}))
+    url = reverse(
+        "review_submit", kwargs={"campaign_id": world.other.id, "judgment_id": world.judgment.id}
+    )
+    response = client.post(url, {"decision": "accepted"})
+    assert response.status_code == 404
+    assert not JudgmentReview.objects.filter(judgment=world.judgment).exists()
+
+
+def test_generation_actions_name_only_their_own_campaigns_objects(world):
+    """C's admin, on C's generation page, naming a request or a candidate of D: not found,
+    and D's request stays failed."""
+    d_prompt = Message.objects.filter(conversation__campaign=world.other, parent=None).first()
+    assert d_prompt is not None
+    foreign = GenerationRequest.objects.create(
+        campaign=world.other,
+        parent=d_prompt,
+        language_model=world.failed.language_model,
+        state="failed",
+        error="boom",
+    )
+    candidate = Message.objects.create(
+        conversation=d_prompt.conversation,
+        parent=d_prompt,
+        role=Message.Role.ASSISTANT,
+        text="D's reply.",
+        model=world.failed.language_model,
+    )
+    client = _client_for(world, "admin", Row("", "POST", {}))
+    retry = reverse("dashboard:generation_retry", kwargs={**_c(world), "request_id": foreign.id})
+    regenerate = reverse(
+        "dashboard:generation_regenerate", kwargs={**_c(world), "message_id": candidate.id}
+    )
+    assert client.post(retry).status_code == 404
+    assert client.post(regenerate).status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.state == "failed"
+    assert not GenerationRequest.objects.filter(replaces=candidate).exists()

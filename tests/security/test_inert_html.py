@@ -1,7 +1,9 @@
 """HTML and JavaScript in every untrusted text stay inert on every page.
 
 Payloads go into everything a person or a model can write: prompts, model outputs and
-model names, campaign texts, annotators' reasons and their profile answers. Then every
+model names, campaign texts, annotators' reasons and their profile answers, live chat turns
+and replies, a judgment under review, a failed generation's error, a study's consent text
+and its participant's survey answers. Then every
 page of the access table is fetched as each role that may see it, and parsed: no element
 or attribute the payloads carry may appear, and no page has inline script at all (the
 Content-Security-Policy forbids it, so a page that relied on one would break).
@@ -16,8 +18,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotation.models import Campaign, Profile
+from annotation.models import Campaign, Judgment, Message, Profile, Study
 from annotation.services import judgment_submit, prompts_import, task_lease_next
+from generation.models import GenerationRequest, LanguageModel
 from tests.security.conftest import World
 from tests.security.test_access import TABLE
 
@@ -88,7 +91,9 @@ def hostile(world: World) -> World:
     for role in ("annotator", "admin"):
         user = world.users[role]
         Profile.objects.create(
-            user=user, answers={"country": PAYLOADS[1], "languages": [PAYLOADS[0]]}
+            user=user,
+            answers={"country": PAYLOADS[1], "languages": [PAYLOADS[0]]},
+            version=Profile.objects.filter(user=user).count() + 1,  # alice took S's survey
         )
         for n in range(4):
             a = task_lease_next(annotator=user, campaign=c)
@@ -101,7 +106,32 @@ def hostile(world: World) -> World:
                          "reason": PAYLOAD},
                 idempotency_key=f"{role}-{n}-{PAYLOADS[2]}",
             )  # fmt: skip
+    _hostile_features(world)
     return world
+
+
+def _hostile_features(world: World) -> None:
+    """The payloads in what the newer features show: live chat, review, generation, study."""
+    # Alice's live turn and the replies a model streamed to it.
+    Message.objects.filter(conversation=world.conversation).update(text=PAYLOAD)
+    # The judgment awaiting review: its reason, its prompt and candidates.
+    j = world.judgment
+    Judgment.objects.filter(pk=j.pk).update(payload={**j.payload, "reason": PAYLOAD})
+    shown = [j.task.parent_id, *j.assignment.display_order]
+    Message.objects.filter(id__in=shown).update(text=PAYLOAD)
+    # What generation shows its admins: a failure's error, a generated text, a model's name.
+    GenerationRequest.objects.filter(pk=world.failed.pk).update(error=PAYLOAD)
+    Message.objects.filter(pk=world.generated.pk).update(text=PAYLOAD)
+    LanguageModel.objects.filter(pk=world.failed.language_model_id).update(name=PAYLOADS[2])
+    # The study: its consent text (the admin's Markdown), and alice's survey answers, free
+    # text and a grouping answer (as an older survey might have stored it) alike.
+    Study.objects.filter(campaign=world.study).update(
+        consent_text="# Consent\n\n" + PAYLOAD + "\n\n[link](javascript:alert(1))"
+    )
+    for profile in Profile.objects.filter(user=world.users["annotator"]):
+        answers = {"self_description": PAYLOAD, "system_string": PAYLOAD, "age": PAYLOADS[1]}
+        profile.answers = {**profile.answers, **answers}
+        profile.save(update_fields=["answers"])
 
 
 PAGES = [r for r in TABLE if r.method == "GET" and not r.api]
@@ -111,7 +141,7 @@ PAGES = [r for r in TABLE if r.method == "GET" and not r.api]
 def test_no_page_runs_a_payload_or_has_inline_script(hostile, role):
     client = Client()
     client.force_login(hostile.users[role])
-    seen = 0
+    seen: set[str] = set()
     for row in PAGES:
         url = reverse(row.name, kwargs=row.kwargs(hostile))
         extra = ["?field=country", "?field=languages"] if row.name == "dashboard:quality" else []
@@ -119,14 +149,58 @@ def test_no_page_runs_a_payload_or_has_inline_script(hostile, role):
             response = client.get(url + query)
             if response.status_code != 200:
                 continue
-            body = response.content.decode()
-            if response["Content-Type"].startswith("application/json"):
-                json.loads(body)  # JSON is data, not markup: it need only parse
+            seen.add(row.name)
+            kind = response["Content-Type"]
+            if kind.startswith("application/json"):
+                json.loads(response.content)  # JSON is data, not markup: it need only parse
                 continue
-            seen += 1
+            if not kind.startswith("text/html"):
+                # A file (an attachment): shown as its type only, sandboxed, never sniffed.
+                assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+                assert response["X-Content-Type-Options"] == "nosniff"
+                continue
+            body = response.content.decode()
             assert _scan(body) == [], (url + query, _scan(body))
             assert response["Content-Security-Policy"].startswith("default-src 'self'")
-    assert seen >= (3 if role == "annotator" else 12)
+    # Every page the access table serves to this role was crawled, payloads and all (and
+    # a few more: following a study's link made them its participant, at its consent).
+    assert seen >= {row.name for row in PAGES if row.expect[role] == 200}
+
+
+def test_the_consent_page_keeps_the_admins_markdown_inert(hostile):
+    """Someone following the study link reads its consent text: Markdown, sanitised."""
+    client = Client()
+    client.force_login(hostile.users["other_annotator"])
+    response = client.get(reverse("study_next", args=[hostile.study.slug]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("study_consent", args=[hostile.study.slug])
+    body = response.content.decode()
+    assert "<h1>Consent</h1>" in body or ">Consent</h" in body
+    assert _scan(body) == []
+
+
+def test_the_newer_pages_show_the_payloads_as_text(hostile):
+    """Escaped where shown as text: the live chat's reply, the reviewed judgment's reason,
+    the generation error, the participant's own survey answer."""
+    escaped = "&lt;script&gt;window.pwn3d=1&lt;/script&gt;"
+    alice, carol = Client(), Client()
+    alice.force_login(hostile.users["annotator"])
+    carol.force_login(hostile.users["admin"])
+    chat = {"campaign_id": hostile.live.id, "conversation_id": hostile.conversation.id}
+    c = {"campaign_id": hostile.campaign.id}
+    for client, url, times in [
+        (alice, reverse("live_chat", kwargs=chat), 3),  # her turn, the two replies
+        (alice, reverse("study_survey", args=[hostile.study.slug]), 2),
+        (carol, reverse("review_page", kwargs=c), 3),
+        (carol, reverse("dashboard:generation", kwargs=c), 1),
+    ]:
+        body = client.get(url).content.decode()
+        assert body.count(escaped) >= times, (url, body.count(escaped))
+        assert "<script>window.pwn3d" not in body, url
+    # The participants page groups alice by her (hostile) age answer, in its table and chart.
+    url = reverse("dashboard:study_participants", kwargs={"campaign_id": hostile.study.id})
+    body = carol.get(url).content.decode()
+    assert "&lt;img src=x onerror=" in body
+    assert _scan(body) == []
 
 
 def test_the_payloads_are_shown_as_text(hostile):
