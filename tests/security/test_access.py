@@ -110,6 +110,7 @@ TABLE: list[Row] = [
     Row("dashboard:setup_prompts", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_models", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_people", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:setup_trees", "GET", ADMIN_PAGE, _c),
     Row("dashboard:quality", "GET", ADMIN_PAGE, _c),
     Row(
         "dashboard:member_action",
