@@ -217,3 +217,17 @@ def test_htmx_and_the_api_send_a_participant_before_consent_back_to_the_study(
     api = api_client_for(user).get(f"/api/v1/campaigns/{study_campaign.id}/next/")
     assert api.status_code == 403
     assert "first steps" in api.json()["detail"]
+
+
+def test_the_studys_admin_following_its_link_stays_its_admin(client, study_campaign, carol):
+    Membership.objects.update_or_create(
+        campaign=study_campaign, user=carol, defaults={"role": Membership.Role.ADMIN}
+    )
+    client.force_login(carol)
+
+    r = client.get(reverse("study_next", args=[study_campaign.slug]))
+
+    assert r.status_code == 400 and "You run this study" in r.content.decode()
+    member = Membership.objects.get(campaign=study_campaign, user=carol)
+    assert member.role == Membership.Role.ADMIN and member.stage == Membership.Stage.READY
+    assert not hasattr(member, "participant")

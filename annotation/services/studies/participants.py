@@ -78,6 +78,13 @@ def participant_join(
     membership, _created = Membership.objects.get_or_create(
         campaign=campaign, user=user, defaults={"stage": Stage.CONSENT}
     )
+    if membership.role == Membership.Role.ADMIN and not hasattr(membership, "participant"):
+        # Those who run the study keep their role: following its link never turns them into
+        # a participant (at the consent step, out of their own dashboard).
+        raise RuleError(
+            _("You run this study, so you cannot take part in it. Its pages are on the dashboard."),
+            code="study_admin",
+        )
     participant, created = Participant.objects.get_or_create(
         membership=membership,
         defaults={
