@@ -3,19 +3,16 @@ quotas, qualification, completion) and who took part, by survey answer, against 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import access, charts
-from ..errors import Forbidden, RuleError
+from .. import charts
+from ..dashboard.base import campaign_admin_page
+from ..errors import RuleError
 from ..http import AuthedHttpRequest
 from ..models import Campaign, Membership, Study
 from ..services import studies
@@ -24,21 +21,6 @@ from . import selectors
 from .forms import StudySettingsForm
 
 STATE_VERBS = {"open": "Open", "paused": "Pause", "closed": "Close"}
-
-
-def _admin_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Login, then the campaign through the one access helper (404 / 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: AuthedHttpRequest, campaign_id: int, **kwargs: Any) -> HttpResponse:
-        try:
-            campaign = access.campaign_for_admin(user=request.user, campaign_id=campaign_id)
-        except Forbidden as e:
-            raise PermissionDenied(e.message) from None
-        return view(request, campaign, **kwargs)
-
-    return wrapper
 
 
 def _render(
@@ -77,7 +59,7 @@ def _links(request: AuthedHttpRequest, campaign: Campaign, study: Study | None) 
     return links
 
 
-@_admin_page
+@campaign_admin_page
 @require_http_methods(["GET", "POST"])
 def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
     study = Study.objects.filter(campaign=campaign).first()
@@ -116,7 +98,7 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
     )
 
 
-@_admin_page
+@campaign_admin_page
 @require_POST
 def study_invitation(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
     """Make a new invitation link (the old one stops working) or revoke it."""
@@ -130,7 +112,7 @@ def study_invitation(request: AuthedHttpRequest, campaign: Campaign) -> HttpResp
     return redirect("dashboard:study_settings", campaign_id=campaign.id)
 
 
-@_admin_page
+@campaign_admin_page
 @require_GET
 def study_participants(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
     """Who took part, by the survey's fields, against the quotas."""
