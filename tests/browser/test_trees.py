@@ -25,8 +25,14 @@ def test_a_prompt_with_an_image_is_shown_with_it(make_campaign, alice, open_page
         log_in(page, alice, next_path=task_path(campaign))
         image = page.get_by_role("img", name="Image 1 of the message")
         expect(image).to_be_visible()
-        # Loaded through the access-checked view, and decoded as the 40 by 30 PNG it is.
-        size = image.evaluate("i => [i.complete, i.naturalWidth, i.naturalHeight]")
+        # Loaded through the access-checked view, and decoded as the 40 by 30 PNG it is
+        # (visible comes before loaded: wait for its load or error event first).
+        size = image.evaluate(
+            """i => i.complete ? [true, i.naturalWidth, i.naturalHeight] : new Promise(done => {
+                const settle = () => done([i.complete, i.naturalWidth, i.naturalHeight]);
+                i.addEventListener("load", settle); i.addEventListener("error", settle);
+            })"""
+        )
         assert size == [True, 40, 30]
         expect(page.get_by_test_id("reference")).to_contain_text("A teal square.")
         assert axe_violations(page) == []
