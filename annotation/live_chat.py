@@ -66,7 +66,7 @@ def live_chat_list(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse
         except RuleError as e:
             if e.code == STUDY_CODE:
                 return redirect("study_next", campaign.slug)
-            error, status = e.message, 422 if e.status == 400 else e.status
+            error, status = e.message, _page_status(e)
         else:
             return redirect("live_chat", campaign_id=campaign.id, conversation_id=conversation.id)
     conversations = generation_selectors.live_conversations_of(
@@ -150,6 +150,21 @@ def _chat_response(
 NOT_ECHOED = {"csrfmiddlewaretoken", "idempotency_key", "seconds_spent"}
 
 
+def _page_status(e: RuleError) -> int:
+    """A refused form is 422 on a page (the input, not the request, was bad); the rest keep
+    the service's status."""
+    return 422 if e.status == 400 else e.status
+
+
+def _refused(
+    request: AuthedHttpRequest, campaign: Campaign, conversation: Conversation, e: RuleError
+) -> HttpResponse:
+    """The conversation again with the service's reason and everything the person entered."""
+    return _chat_response(
+        request, campaign, conversation, error=e.message, form=request.POST, status=_page_status(e)
+    )
+
+
 @login_required
 @require_GET
 def live_chat(request: AuthedHttpRequest, campaign_id: int, conversation_id: int) -> HttpResponse:
@@ -196,10 +211,7 @@ def live_chat_rate(
             seconds_spent=request.POST.get("seconds_spent"),
         )
     except RuleError as e:
-        status = 422 if e.status == 400 else e.status
-        return _chat_response(
-            request, campaign, conversation, error=e.message, form=request.POST, status=status
-        )
+        return _refused(request, campaign, conversation, e)
     return redirect("live_chat", campaign_id=campaign.id, conversation_id=conversation.id)
 
 
@@ -215,10 +227,7 @@ def live_chat_say(
             conversation=conversation, participant=request.user, text=request.POST.get("text", "")
         )
     except RuleError as e:
-        status = 422 if e.status == 400 else e.status
-        return _chat_response(
-            request, campaign, conversation, error=e.message, form=request.POST, status=status
-        )
+        return _refused(request, campaign, conversation, e)
     return redirect("live_chat", campaign_id=campaign.id, conversation_id=conversation.id)
 
 
