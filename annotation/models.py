@@ -149,7 +149,10 @@ class Membership(models.Model):
         WITHDRAWN = "withdrawn", "Withdrew consent"
         COMPLETED = "completed", "Completed"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="memberships")
+    # No index of its own on `campaign`: `membership_unique` (campaign, user) serves it.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     user = models.ForeignKey(USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.ANNOTATOR)
     is_blocked = models.BooleanField(default=False)
@@ -157,8 +160,15 @@ class Membership(models.Model):
     # {candidate key: [times shown first, times shown second, ...]} for this person.
     placements = models.JSONField(default=dict, blank=True)
     # The lease this person holds in the campaign, read with the membership in one query.
+    # Unindexed on purpose: every lease rewrites it, and with no index on the columns a lease
+    # changes, PostgreSQL updates the row in place (HOT) instead of adding index entries.
     current_assignment = models.ForeignKey(
-        "Assignment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "Assignment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     # Where a study participant stands (annotation.studies): read with the membership in the
     # lease's own query, so the gate costs no statement. READY for anyone outside a study.
@@ -346,8 +356,14 @@ class Assignment(models.Model):
         EXPIRED = "expired", "Expired"
         SKIPPED = "skipped", "Skipped"
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    # `assignment_once_per_task` (task, annotator) and `assignment_mine` (campaign, ...) serve
+    # these two: no index of their own to write on every lease.
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     annotator = models.ForeignKey(USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     leased_at = models.DateTimeField()
@@ -389,8 +405,14 @@ class Profile(models.Model):
 class Judgment(models.Model):
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="judgment")
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgments")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="judgments")
-    annotator = models.ForeignKey(USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    # `judgment_by_campaign` (campaign, id) and `judgment_idempotency_key_unique` (annotator,
+    # key) serve these two: no index of their own to write on every submit.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="judgments", db_index=False
+    )
+    annotator = models.ForeignKey(
+        USER_MODEL, on_delete=models.PROTECT, related_name="judgments", db_index=False
+    )
     profile = models.ForeignKey(Profile, null=True, blank=True, on_delete=models.PROTECT)
     kind = models.CharField(max_length=20, choices=Campaign.Kind.choices)
     payload = models.JSONField()

@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 
 logger = logging.getLogger("agora.request")
@@ -69,6 +70,17 @@ class NulFreeJSONParser(JSONParser):
         if has_nul(data):
             raise ParseError("Text may not contain NUL (\\u0000) characters.")
         return data
+
+
+class JsonOnlyNegotiation(DefaultContentNegotiation):
+    """A view with one renderer (JSON: every API view but the schema's) answers with it,
+    whatever the Accept header says, instead of matching media types on each request.
+    Views with several renderers, and request parsing, negotiate as DRF does."""
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        if len(renderers) == 1:
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
 
 
 class RequestGuardMiddleware:

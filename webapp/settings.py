@@ -133,10 +133,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default: the check is a `SELECT 1` round trip at the start of every request. A
+    # connection the server dropped fails its request once with a 503 and Retry-After
+    # (RequestGuardMiddleware) and is closed; the next request opens a fresh one.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
     # An unreachable server fails fast (and /readyz with it) instead of hanging a worker.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
+    # The annotation loop's statements (annotation/services/_sql.py) are prepared on the
+    # server after this many runs on a connection. Empty: never (behind a connection pooler
+    # in transaction mode that does not track prepared statements).
+    prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "prepare_threshold", int(prepare_threshold) if prepare_threshold else None
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -275,6 +285,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "annotation.api_errors.exception_handler",
+    # The API speaks JSON only: no negotiation to run on every request.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "webapp.middleware.JsonOnlyNegotiation",
     "UNAUTHENTICATED_USER": None,
     # `?format=` names an export format, not a renderer.
     "URL_FORMAT_OVERRIDE": None,

@@ -8,12 +8,13 @@ urlpatterns = [
     # name them and answer other methods with 405.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # First: the annotation loop's API calls resolve without trying every page's pattern.
+    path("api/v1/", include("webapp.api_urls")),
     path("", include("annotation.urls")),
     path("study/", include("annotation.studies.urls")),
     path("dashboard/", include("annotation.dashboard_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("webapp.api_urls")),
 ]
 
 handler404 = "webapp.errors.not_found"

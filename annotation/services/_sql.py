@@ -24,16 +24,39 @@ def for_update(*, of: str, skip_locked: bool = False) -> str:
     return clause + (" SKIP LOCKED" if skip_locked else "")
 
 
+def cursor() -> Any:
+    """A cursor for the statements here. On PostgreSQL it binds parameters on the server
+    (psycopg's own cursor, not Django's default client-side binding), so psycopg prepares
+    each statement once per connection after `prepare_threshold` runs (settings) and the
+    server stops parsing and planning it on every request; values are sent as they are,
+    without quoting them in Python. Wrapped as `connection.cursor()` wraps its own: errors
+    become django.db's, and query logging and counting see these statements."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql import base
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = base.ServerBindingCursor(connection.connection)  # type: ignore[attr-defined]
+        return connection._prepare_cursor(raw)  # type: ignore[attr-defined]
+
+
 def fetchone(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+    with cursor() as c:
+        c.execute(sql, params)
+        return c.fetchone()
+
+
+def fetchall(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with cursor() as c:
+        c.execute(sql, params)
+        return c.fetchall()
 
 
 def execute(sql: str, params: list[Any]) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    with cursor() as c:
+        c.execute(sql, params)
+        return c.rowcount
 
 
 def json_in(value: Any) -> str:

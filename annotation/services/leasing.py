@@ -271,13 +271,15 @@ def _task_pick(
     for planned, order in picks:
         row = _sql.fetchone(
             f"SELECT t.id, t.conversation_id, t.parent_id, t.kind, t.candidate_keys FROM {TASK} t"
-            f" WHERE t.campaign_id = %s AND t.state = %s"
+            # The state is written into the statement, not bound: a prepared statement's
+            # generic plan can then use the index of open tasks (a partial index).
+            f" WHERE t.campaign_id = %s AND t.state = '{Task.State.OPEN}'"
             f" AND t.judgments_count < t.overlap - t.leased_count"
             f" AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a"
             f"                 WHERE a.task_id = t.id AND a.annotator_id = %s)"
             f"{planned} ORDER BY {order} LIMIT 1"
             + (_sql.for_update(of="t", skip_locked=True) if lock else ""),
-            [campaign_id, Task.State.OPEN, annotator.id] + ([annotator.id] if tree else []),
+            [campaign_id, annotator.id] + ([annotator.id] if tree else []),
         )
         if row is not None:
             break
