@@ -118,19 +118,6 @@ def conversation_path(*, message: Message) -> list[Message]:
     return _path(by_id, message.id)
 
 
-# What a task shows of its tree's messages, in the model's field order (Model.from_db's).
-_VIEW_FIELDS = [
-    f
-    for f in Message._meta.concrete_fields
-    if f.attname in ("id", "parent_id", "role", "text", "metadata")
-]
-# Names from Model._meta; the value is bound.
-_VIEW_SQL = (
-    f"SELECT {', '.join(f.column for f in _VIEW_FIELDS)} FROM {Message._meta.db_table}"  # noqa: S608
-    " WHERE conversation_id = %s"
-)
-
-
 def task_view(*, assignment: Assignment) -> TaskView:
     """The task as its annotator sees it, in one query: the candidates are in the same tree.
 
@@ -138,14 +125,13 @@ def task_view(*, assignment: Assignment) -> TaskView:
     CPU building it than the database answering it); the messages are the model's, with
     the other fields deferred as `.only()` would leave them."""
     task = assignment.task
-    names = [f.attname for f in _VIEW_FIELDS]
-    metadata = names.index("metadata")
-    by_id = {}
-    for row in _sql.fetchall(_VIEW_SQL, [task.conversation_id]):
-        values = list(row)
-        values[metadata] = _sql.json_out(values[metadata])
-        message = Message.from_db("default", names, values)
-        by_id[message.id] = message
+    # The lease that just handed the task out read its messages in the same statement.
+    messages = getattr(assignment, "prefetched_messages", None)
+    if messages is None:
+        messages = _sql.task_messages(
+            _sql.fetchall(_sql.task_messages_sql(), [task.conversation_id])
+        )
+    by_id = {m.id: m for m in messages}
     context = _path(by_id, task.parent_id)
     reference = None
     for m in context:

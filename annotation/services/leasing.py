@@ -127,7 +127,7 @@ def task_lease_next(
             counts = member.placements.setdefault(key, [])
             counts.extend([0] * (position + 1 - len(counts)))
             counts[position] += 1
-        assignment_id = _sql.insert_then(
+        assignment_id, message_rows = _sql.insert_then_read(
             f"INSERT INTO {ASSIGNMENT} (task_id, campaign_id, annotator_id, state, leased_at,"
             " expires_at, display_order, skip_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, '')"
             " RETURNING id",
@@ -136,10 +136,11 @@ def task_lease_next(
             (f"UPDATE {TASK} SET leased_count = leased_count + 1 WHERE id = %s", [task.id]),
             (f"UPDATE {MEMBERSHIP} SET placements = %s, current_assignment_id = {{new_id}}"
              " WHERE id = %s", [_sql.json_in(member.placements), member.id]),
+            read=(_sql.task_messages_sql(), [task.conversation_id]),
         )  # fmt: skip
         if member.quota_cells:
             study_gate.lease_counted(campaign_id=campaign_id, cells=member.quota_cells)
-    return Assignment(
+    assignment = Assignment(
         id=assignment_id,
         task=task,
         campaign=member.campaign,
@@ -149,6 +150,9 @@ def task_lease_next(
         expires_at=expires_at,
         display_order=display_order,
     )
+    # The task's messages, read by the statement that wrote the lease (selectors.task_view).
+    assignment.prefetched_messages = _sql.task_messages(message_rows)  # type: ignore[attr-defined]
+    return assignment
 
 
 @dataclass

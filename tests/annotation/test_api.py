@@ -207,9 +207,17 @@ def test_the_annotation_loop_takes_few_statements(campaign, api):
         )
 
     assert response.status_code == 201
-    # Next: my membership (locked), the pick, the lease's writes, the task's messages. Submit:
-    # the lease (locked), the judgment's writes. On PostgreSQL each set of writes is one
-    # statement; SQLite runs the INSERT and its two UPDATEs one by one.
+    # Next: my membership (locked), the pick, the lease's writes with the task's messages.
+    # Submit: the lease (locked), the judgment's writes. On PostgreSQL each set of writes (and
+    # the messages) is one statement; SQLite runs the INSERT, its two UPDATEs and the read of
+    # the messages one by one.
     writes = 1 if connection.vendor == "postgresql" else 3
-    assert len(_statements(leasing.captured_queries)) == 3 + writes
+    lease = _statements(leasing.captured_queries)
+    assert len(lease) == 2 + writes + (0 if connection.vendor == "postgresql" else 1)
+    if connection.vendor == "postgresql":
+        assert "INSERT INTO annotation_assignment" in lease[-1]
+        assert "FROM annotation_message" in lease[-1]
+    assert len(body["task"]["candidates"]) == 2 and all(
+        c["text"] for c in body["task"]["candidates"]
+    )
     assert len(_statements(judging.captured_queries)) == 1 + writes

@@ -5,6 +5,7 @@ from django.test.utils import CaptureQueriesContext
 
 from annotation.models import Conversation, Message, Task, TaskCandidate
 from annotation.services import judgment_submit, task_lease_next
+from annotation.services._sql import task_messages_sql
 
 from .conftest import work_round
 
@@ -51,8 +52,12 @@ def test_campaigns_without_trees_pay_nothing_on_next_and_submit(campaign, alice)
         )
     statements = [q["sql"] for q in [*leasing, *judging]]
     # No statement reads candidates' authors, trees or tree tasks; the pick is the default.
-    for table in (TaskCandidate, Conversation, Message):
+    # Messages are read only as the task shows them (with the lease, for the task view).
+    for table in (TaskCandidate, Conversation):
         assert not [s for s in statements if table._meta.db_table in s]
+    reads = [s for s in statements if Message._meta.db_table in s]
+    assert all(task_messages_sql().replace("%s", "") in s for s in reads)
+    assert not [s for s in statements if "author_id" in s]
     picks = [s for s in statements if "ORDER BY t." in s]
     assert len(picks) == 1 and "author_id" not in picks[0]
 
