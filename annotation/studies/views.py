@@ -4,6 +4,7 @@ and calls annotation.services.studies; `study_next` sends a participant to their
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -68,6 +69,20 @@ def _refusal(request: HttpRequest, campaign: Campaign, e: RuleError) -> HttpResp
     )
 
 
+def _signup_closed(request: HttpRequest, campaign: Campaign, token: str) -> HttpResponse:
+    message = (
+        _("This invitation link is no longer valid.")
+        if token
+        else _("This study takes participants by invitation only.")
+    )
+    return render(
+        request,
+        "studies/message.html",
+        {"campaign": campaign, "title": _("Sign-up is closed"), "message": message},
+        status=403,
+    )
+
+
 @require_GET
 def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """The study link: with the crowd platform's participant id it logs the participant in
@@ -83,16 +98,25 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
     if not request.user.is_authenticated:
         if study.signup_open:
             return redirect("study_signup", slug=slug)
-        return redirect(f"{reverse('login')}?next={request.path}")
-    return redirect("study_next", slug=slug)
+        return redirect(f"{reverse('login')}?next={request.get_full_path()}")
+    # An invitation (?invite=) goes along to the step that lets the person in.
+    return redirect(_next_url(slug, request.GET.get("invite", "")))
+
+
+def _next_url(slug: str, invite: str) -> str:
+    url = reverse("study_next", args=[slug])
+    return f"{url}?{urlencode({'invite': invite})}" if invite else url
 
 
 @login_required
 @require_GET
 def study_next(request: AuthedHttpRequest, slug: str) -> HttpResponse:
-    campaign, _study_row = _study(slug)
+    campaign, study = _study(slug)
     participant = _participant(request, campaign)
     if participant is None:
+        token = request.GET.get("invite", "")
+        if not studies.join_allowed(study=study, user=request.user, token=token):
+            return _signup_closed(request, campaign, token)
         try:
             participant = studies.participant_join(campaign=campaign, user=request.user)
         except RuleError as e:
@@ -106,17 +130,7 @@ def study_signup(request: HttpRequest, slug: str) -> HttpResponse:
     campaign, study = _study(slug)
     token = request.GET.get("invite") or request.POST.get("invite") or ""
     if not studies.signup_allowed(study=study, token=token):
-        message = (
-            _("This invitation link is no longer valid.")
-            if token
-            else _("This study takes participants by invitation only.")
-        )
-        return render(
-            request,
-            "studies/message.html",
-            {"campaign": campaign, "title": _("Sign-up is closed"), "message": message},
-            status=403,
-        )
+        return _signup_closed(request, campaign, token)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -138,18 +152,9 @@ def study_signup(request: HttpRequest, slug: str) -> HttpResponse:
 def study_invitation(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     campaign, study = _study(slug)
     if not studies.signup_allowed(study=study, token=token):
-        return render(
-            request,
-            "studies/message.html",
-            {
-                "campaign": campaign,
-                "title": _("Sign-up is closed"),
-                "message": _("This invitation link is no longer valid."),
-            },
-            status=403,
-        )
+        return _signup_closed(request, campaign, token)
     if request.user.is_authenticated:
-        return redirect("study_next", slug=slug)
+        return redirect(_next_url(slug, token))
     return redirect(f"{reverse('study_signup', args=[slug])}?invite={token}")
 
 

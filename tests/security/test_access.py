@@ -185,11 +185,12 @@ TABLE: list[Row] = [
         lambda w: {"attachment_id": w.attachment.id},
     ),
     # A study's pages (campaign S, invitation only). Each sends a person to the step that is
-    # theirs: alice is past consent, with her tasks open; anyone else signed in who follows
-    # the link is made a participant and starts at consent, the anonymous signs in first.
+    # theirs: alice is past consent, with her tasks open; a member the admins added starts at
+    # consent; anyone else signed in is refused (403) without the invitation, which the
+    # invitation link carries along; the anonymous signs in first.
     Row("study_entry", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
     # The study's own admin is refused (400, a page saying why) rather than made a participant.
-    Row("study_next", "GET", _codes(302, 302, 302, 400, 302, 302), _study),
+    Row("study_next", "GET", _codes(302, 302, 403, 400, 403, 403), _study),
     Row("study_signup", "GET", _codes(403, 403, 403, 403, 403, 403), _study),
     Row(
         "study_invitation",

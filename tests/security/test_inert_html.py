@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotation.models import Campaign, Judgment, Message, Profile, Study
-from annotation.services import judgment_submit, prompts_import, task_lease_next
+from annotation.services import judgment_submit, prompts_import, studies, task_lease_next
 from generation.models import GenerationRequest, LanguageModel
 from tests.security.conftest import World
 from tests.security.test_access import TABLE
@@ -168,10 +168,12 @@ def test_no_page_runs_a_payload_or_has_inline_script(hostile, role):
 
 
 def test_the_consent_page_keeps_the_admins_markdown_inert(hostile):
-    """Someone following the study link reads its consent text: Markdown, sanitised."""
+    """Someone following the study's invitation reads its consent text: Markdown, sanitised."""
     client = Client()
     client.force_login(hostile.users["other_annotator"])
-    response = client.get(reverse("study_next", args=[hostile.study.slug]), follow=True)
+    token = studies.invitation_make(campaign=hostile.study)
+    invitation = reverse("study_invitation", args=[hostile.study.slug, token])
+    response = client.get(invitation, follow=True)
     assert response.redirect_chain[-1][0] == reverse("study_consent", args=[hostile.study.slug])
     body = response.content.decode()
     assert "<h1>Consent</h1>" in body or ">Consent</h" in body

@@ -4,7 +4,8 @@ import json
 
 from django.urls import reverse
 
-from annotation.models import Membership, Study
+from annotation.models import Campaign, Membership, Participant, Study
+from annotation.services import studies
 
 from .conftest import SURVEY, link, through_to_tasks
 
@@ -153,3 +154,34 @@ def test_annotators_already_in_a_campaign_that_becomes_a_study_consent_first(
     page = client.get(reverse("campaign_task", args=[campaign.id]), follow=True)
     assert "Please agree." in page.content.decode()
     assert Membership.objects.get(campaign=campaign, user=carol).stage == Membership.Stage.READY
+
+
+def test_an_invitation_only_study_refuses_a_signed_in_stranger_everywhere(
+    client, alice, study_campaign
+):
+    """Without an invitation or a place given by the admins, a signed-in person cannot join
+    an invitation-only study: not through its pages, nor by asking the API for a task."""
+    Campaign.objects.filter(id=study_campaign.id).update(is_public=True)
+    client.force_login(alice)
+
+    refused = client.get(reverse("study_next", args=[study_campaign.slug]))
+    assert refused.status_code == 403
+    assert "invitation only" in refused.content.decode()
+    api = client.get(reverse("api_campaign_next", args=[study_campaign.id]))
+    assert api.status_code == 403
+    assert not Membership.objects.filter(campaign=study_campaign, user=alice).exists()
+
+    # The invitation link lets the same person in, signed in as they are.
+    token = studies.invitation_make(campaign=study_campaign)
+    invited = client.get(reverse("study_invitation", args=[study_campaign.slug, token]))
+    joined = client.get(invited.url)
+    assert joined.status_code == 302
+    assert Participant.objects.filter(campaign=study_campaign, membership__user=alice).exists()
+
+
+def test_a_member_the_admins_added_joins_an_invitation_only_study(client, bob, study_campaign):
+    Membership.objects.create(campaign=study_campaign, user=bob)
+    client.force_login(bob)
+    response = client.get(reverse("study_next", args=[study_campaign.slug]))
+    assert response.status_code == 302
+    assert Participant.objects.filter(campaign=study_campaign, membership__user=bob).exists()

@@ -43,10 +43,14 @@ def stage_refusal(stage: str) -> Forbidden | None:
 
 def stage_on_join(campaign: Campaign) -> str:
     """The stage of someone joining a campaign on their own (public campaigns): the study's
-    first step where the campaign is a study, else READY."""
-    if Study.objects.filter(campaign=campaign).exists():
-        return Membership.Stage.CONSENT
-    return Membership.Stage.READY
+    first step where the campaign is a study, else READY. A study that takes participants by
+    invitation only is refused (Forbidden): its invitation link is the way in."""
+    study = Study.objects.filter(campaign=campaign).only("signup_open").first()
+    if study is None:
+        return Membership.Stage.READY
+    if not study.signup_open:
+        raise Forbidden(_("This study takes participants by invitation only."), code=STUDY_CODE)
+    return Membership.Stage.CONSENT
 
 
 def lease_allowed(

@@ -160,6 +160,15 @@ def signup_allowed(*, study: Study, token: str = "") -> bool:
     )
 
 
+def join_allowed(*, study: Study, user: User, token: str = "") -> bool:
+    """Whether a signed-in person may become a participant: open sign-up, a valid
+    invitation, or a place the study's admins gave them (a membership of the campaign)."""
+    return (
+        signup_allowed(study=study, token=token)
+        or Membership.objects.filter(campaign_id=study.campaign_id, user=user).exists()
+    )
+
+
 # --- the steps ----------------------------------------------------------------------------
 
 
