@@ -16,9 +16,12 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from django_countries import countries
 
-PREFER_NOT = "Prefer not to say"
+# The answers are stored as these English texts (PRISM's); gettext_noop marks them for translation
+# where the form shows them.
+PREFER_NOT = gettext_noop("Prefer not to say")
 
 
 def _choices(*values: str) -> tuple[str, ...]:
@@ -26,39 +29,77 @@ def _choices(*values: str) -> tuple[str, ...]:
 
 
 AGE = _choices(
-    "18-24 years old",
-    "25-34 years old",
-    "35-44 years old",
-    "45-54 years old",
-    "55-64 years old",
-    "65+ years old",
+    gettext_noop("18-24 years old"),
+    gettext_noop("25-34 years old"),
+    gettext_noop("35-44 years old"),
+    gettext_noop("45-54 years old"),
+    gettext_noop("55-64 years old"),
+    gettext_noop("65+ years old"),
 )
-GENDER = _choices("Male", "Female", "Non-binary / third gender")
+GENDER = _choices(
+    gettext_noop("Male"), gettext_noop("Female"), gettext_noop("Non-binary / third gender")
+)
 EDUCATION = _choices(
-    "Some Secondary",
-    "Completed Secondary School",
-    "Vocational",
-    "Some University but no degree",
-    "University Bachelors Degree",
-    "Graduate / Professional degree",
+    gettext_noop("Some Secondary"),
+    gettext_noop("Completed Secondary School"),
+    gettext_noop("Vocational"),
+    gettext_noop("Some University but no degree"),
+    gettext_noop("University Bachelors Degree"),
+    gettext_noop("Graduate / Professional degree"),
 )
 EMPLOYMENT = _choices(
-    "Working full-time",
-    "Working part-time",
-    "Student",
-    "Retired",
-    "Homemaker / Full-time parent",
-    "Unemployed, seeking work",
-    "Unemployed, not seeking work",
+    gettext_noop("Working full-time"),
+    gettext_noop("Working part-time"),
+    gettext_noop("Student"),
+    gettext_noop("Retired"),
+    gettext_noop("Homemaker / Full-time parent"),
+    gettext_noop("Unemployed, seeking work"),
+    gettext_noop("Unemployed, not seeking work"),
 )
-MARITAL = _choices("Never been married", "Married", "Divorced / Separated", "Widowed")
+MARITAL = _choices(
+    gettext_noop("Never been married"),
+    gettext_noop("Married"),
+    gettext_noop("Divorced / Separated"),
+    gettext_noop("Widowed"),
+)
 RELIGION = _choices(
-    "No Affiliation", "Christian", "Muslim", "Jewish", "Hindu", "Buddhist", "Sikh", "Other"
+    gettext_noop("No Affiliation"),
+    gettext_noop("Christian"),
+    gettext_noop("Muslim"),
+    gettext_noop("Jewish"),
+    gettext_noop("Hindu"),
+    gettext_noop("Buddhist"),
+    gettext_noop("Sikh"),
+    gettext_noop("Other"),
 )
-ETHNICITY = _choices("White", "Black", "Asian", "Hispanic", "Mixed", "Middle Eastern", "Other")
-ENGLISH = _choices("Native speaker", "Fluent", "Advanced", "Intermediate", "Basic")
-FAMILIARITY = _choices("Very familiar", "Somewhat familiar", "Not familiar at all")
-FREQUENCY = _choices("Every day", "Every week", "Every month", "Less than once a month", "Never")
+ETHNICITY = _choices(
+    gettext_noop("White"),
+    gettext_noop("Black"),
+    gettext_noop("Asian"),
+    gettext_noop("Hispanic"),
+    gettext_noop("Mixed"),
+    gettext_noop("Middle Eastern"),
+    gettext_noop("Other"),
+)
+ENGLISH = _choices(
+    gettext_noop("Native speaker"),
+    gettext_noop("Fluent"),
+    gettext_noop("Advanced"),
+    gettext_noop("Intermediate"),
+    gettext_noop("Basic"),
+)
+FAMILIARITY = _choices(
+    gettext_noop("Very familiar"),
+    gettext_noop("Somewhat familiar"),
+    gettext_noop("Not familiar at all"),
+)
+FREQUENCY = _choices(
+    gettext_noop("Every day"),
+    gettext_noop("Every week"),
+    gettext_noop("Every month"),
+    gettext_noop("Less than once a month"),
+    gettext_noop("Never"),
+)
 USECASES = (
     "homework_assistance",
     "research",
@@ -73,6 +114,21 @@ USECASES = (
     "language_learning",
     "other",
 )
+# How the form names the use cases and the stated preferences (stored under the keys above).
+USECASE_LABELS = {
+    "homework_assistance": gettext_noop("Homework assistance"),
+    "research": gettext_noop("Research"),
+    "professional_work": gettext_noop("Professional work"),
+    "creative_writing": gettext_noop("Creative writing"),
+    "casual_conversation": gettext_noop("Casual conversation"),
+    "personal_recommendations": gettext_noop("Personal recommendations"),
+    "technical_or_programming_help": gettext_noop("Technical or programming help"),
+    "well-being_guidance": gettext_noop("Well-being guidance"),
+    "medical_guidance": gettext_noop("Medical guidance"),
+    "financial_guidance": gettext_noop("Financial guidance"),
+    "language_learning": gettext_noop("Language learning"),
+    "other": gettext_noop("Other"),
+}
 STATED_PREFS = (
     "values",
     "creativity",
@@ -83,6 +139,18 @@ STATED_PREFS = (
     "personalisation",
     "helpfulness",
 )
+
+
+PREF_LABELS = {
+    "values": gettext_noop("Values"),
+    "creativity": gettext_noop("Creativity"),
+    "fluency": gettext_noop("Fluency"),
+    "factuality": gettext_noop("Factuality"),
+    "diversity": gettext_noop("Diversity"),
+    "safety": gettext_noop("Safety"),
+    "personalisation": gettext_noop("Personalisation"),
+    "helpfulness": gettext_noop("Helpfulness"),
+}
 
 
 @dataclass(frozen=True)
@@ -215,7 +283,7 @@ class SurveyForm(forms.Form):
                 label=q.label,
                 required=False,
                 widget=forms.CheckboxSelectMultiple,
-                choices=[(u, _(u.replace("_", " ").capitalize())) for u in USECASES],
+                choices=[(u, _(USECASE_LABELS[u])) for u in USECASES],
                 help_text=_("Tick none if you prefer not to say."),
             )
             used = answers.get(name) or {}
@@ -224,7 +292,7 @@ class SurveyForm(forms.Form):
             prefs = answers.get(name) or {}
             for attribute in STATED_PREFS:
                 self.fields[f"{name}__{attribute}"] = forms.IntegerField(
-                    label=_(attribute.capitalize()),
+                    label=_(PREF_LABELS[attribute]),
                     required=False,
                     min_value=0,
                     max_value=100,
