@@ -131,10 +131,12 @@ class _Columns:
     def table(self) -> pa.Table:
         arrays: dict[str, pa.Array] = {}
         if self.shared:
-            fields = pa.schema([self.schema.field(n) for n in self.shared[0].columns])
-            unique = pa.Table.from_pylist([s.columns for s in self.shared], fields)
-            repeated = unique.take(pa.array(self.takes, type=pa.int64()))
-            arrays = {f.name: repeated.column(f.name).combine_chunks() for f in fields}
+            # Column by column: several times faster than Table.from_pylist's dict per row.
+            names = list(self.shared[0].columns)
+            unique = _transpose([s.columns for s in self.shared], names)
+            takes = pa.array(self.takes, type=pa.int64())
+            for name, column in zip(names, unique, strict=True):
+                arrays[name] = pa.array(column, type=self.schema.field(name).type).take(takes)
         own = [f for f in self.schema if f.name not in arrays]
         values = _transpose(self.rows, [f.name for f in own])
         arrays.update((f.name, pa.array(v, type=f.type)) for f, v in zip(own, values, strict=True))
