@@ -12,7 +12,7 @@ import gc
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -315,6 +315,11 @@ class ExportContext:
         if missing:
             versions.update(Profile.objects.filter(id__in=missing).values_list("id", "version"))
         return versions
+
+    @property
+    def pseudonyms(self) -> Mapping[int, str]:
+        """User id -> campaign-scoped pseudonym, for the ids loaded (see person)."""
+        return self._pseudonyms
 
     def person(self, user_id: int | None) -> str | None:
         """The campaign-scoped pseudonym of a user id (call pseudonyms_load first)."""
