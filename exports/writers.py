@@ -12,10 +12,10 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -28,8 +28,6 @@ from .formats.spec import Shared, SplitRow
 ROW_GROUP_ROWS = 2_000
 # Rows per shard of a dataset folder.
 SHARD_ROWS = 500_000
-
-T = TypeVar("T")
 
 
 def _json_default(value: Any) -> Any:
@@ -73,30 +71,23 @@ def jsonl_lines(rows: Iterable[dict[str, Any] | SplitRow]) -> Iterator[bytes]:
 
 
 def write_jsonl(rows: Iterable[dict[str, Any] | SplitRow], out: BinaryIO) -> int:
-    """Write rows as JSON Lines; returns how many. Lines are joined and written in blocks of
-    ~1 MB by a thread of their own (both without the GIL)."""
+    """Write rows as JSON Lines; returns how many. Lines are written in blocks of ~1 MB."""
     count = 0
     encode_ = encode_row
     block: list[bytes] = []
     size = 0
-    writer: _InThread[list[bytes]] = _InThread(
-        lambda lines: out.write(b"\n".join(lines)), "jsonl-writer"
-    )
-    try:
-        for row in rows:
-            line = encode_(row)
-            block.append(line)
-            size += len(line)
-            count += 1
-            if size > 1 << 20:
-                block.append(b"")
-                writer.write(block)
-                block, size = [], 0
-        if block:
+    for row in rows:
+        line = encode_(row)
+        block.append(line)
+        size += len(line)
+        count += 1
+        if size > 1 << 20:
             block.append(b"")
-            writer.write(block)
-    finally:
-        writer.close()
+            out.write(b"\n".join(block))
+            block, size = [], 0
+    if block:
+        block.append(b"")
+        out.write(b"\n".join(block))
     return count
 
 
@@ -168,54 +159,40 @@ def _release_memory_promptly() -> None:
         pa.jemalloc_set_decay_ms(0)
 
 
-class _InThread(Generic[T]):
-    """Writes handed to a thread of their own: writing a file (and pyarrow's encoding and
-    compression of a row group) runs without the GIL, so it takes the other core while this
-    thread builds the next rows. One item waits at most (each is RSS)."""
-
-    def __init__(self, write: Callable[[T], object], name: str):
-        self._write = write
-        self.queue: queue.Queue[tuple[T] | None] = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self._write(item[0])
-                except BaseException as e:  # raised again by the feeding thread
-                    self.error = e
-
-    def write(self, item: T) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put((item,))
-
-    def close(self) -> None:
-        """Wait for the writes handed over; raise the first that failed."""
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
-class _ParquetFile(_InThread[pa.Table]):
-    """A ParquetWriter fed a row group at a time from its own thread."""
+class _ParquetFile:
+    """A ParquetWriter fed from a thread of its own: pyarrow encodes and compresses a row
+    group without the GIL, so it runs on the other core while this thread builds the next
+    group's rows. One group waits at most (each is RSS)."""
 
     def __init__(self, path: Path, schema: pa.Schema):
         # Statistics of the flat columns only: min / max of every message's text would cost
         # as much as compressing it and helps no reader.
         flat = [f.name for f in schema if not pa.types.is_nested(f.type)]
         self.writer = pq.ParquetWriter(path, schema, compression="zstd", write_statistics=flat)
-        super().__init__(self.writer.write_table, "parquet-writer")
+        self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write, name="parquet-writer", daemon=True)
+        self.thread.start()
+
+    def _write(self) -> None:
+        while (table := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.write_table(table)
+                except BaseException as e:  # raised again by the feeding thread
+                    self.error = e
+
+    def write(self, table: pa.Table) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(table)
 
     def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.writer.close()
+        self.queue.put(None)
+        self.thread.join()
+        self.writer.close()
+        if self.error is not None:
+            raise self.error
 
 
 def write_parquet(
