@@ -9,11 +9,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import operator
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -104,8 +103,8 @@ class _Columns:
 
     The shared columns of SplitRows are converted to Arrow once per Shared and repeated with
     `take`, so a task's prompt and responses cost one conversion, not one per judgment; the
-    rows' own columns are read from their dicts one column at a time when the group is full.
-    A table's rows are either all SplitRows or all dicts.
+    rows' own columns are converted when the group is full. A table's rows are either all
+    SplitRows or all dicts.
     """
 
     def __init__(self, schema: pa.Schema):
@@ -131,27 +130,23 @@ class _Columns:
     def table(self) -> pa.Table:
         arrays: dict[str, pa.Array] = {}
         if self.shared:
-            fields = pa.schema([self.schema.field(n) for n in self.shared[0].columns])
-            unique = pa.Table.from_pylist([s.columns for s in self.shared], fields)
-            repeated = unique.take(pa.array(self.takes, type=pa.int64()))
-            arrays = {f.name: repeated.column(f.name).combine_chunks() for f in fields}
+            shared = [self.schema.field(n) for n in self.shared[0].columns]
+            unique = _struct([s.columns for s in self.shared], shared)
+            takes = pa.array(self.takes, type=pa.int64())
+            arrays = {f.name: column.take(takes) for f, column in zip(shared, unique, strict=True)}
         own = [f for f in self.schema if f.name not in arrays]
-        values = _transpose(self.rows, [f.name for f in own])
-        arrays.update((f.name, pa.array(v, type=f.type)) for f, v in zip(own, values, strict=True))
+        arrays.update(zip([f.name for f in own], _struct(self.rows, own), strict=True))
         table = pa.Table.from_arrays([arrays[n] for n in self.names], schema=self.schema)
         self.rows = []
         self.shared, self.shared_at, self.takes = [], {}, []
         return table
 
 
-def _transpose(rows: list[dict[str, Any]], names: list[str]) -> Iterable[Sequence[Any]]:
-    """The rows' values column by column (None where a row leaves a column out)."""
-    if len(names) > 1:
-        with contextlib.suppress(KeyError):  # every row has every column: a transpose in C
-            return list(zip(*map(operator.itemgetter(*names), rows), strict=True)) or [
-                () for _ in names
-            ]
-    return [[r.get(name) for r in rows] for name in names]
+def _struct(rows: list[dict[str, Any]], fields: list[pa.Field]) -> list[pa.Array]:
+    """The rows' values column by column (null where a row leaves a column out): the rows as
+    one array of structs, then its fields; faster than a Python list per column, and than
+    Table.from_pylist."""
+    return pa.array(rows, type=pa.struct(fields)).flatten()
 
 
 def _release_memory_promptly() -> None:

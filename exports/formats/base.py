@@ -8,10 +8,11 @@ judgments spends its time on the rows themselves.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -315,6 +316,11 @@ class ExportContext:
             versions.update(Profile.objects.filter(id__in=missing).values_list("id", "version"))
         return versions
 
+    @property
+    def pseudonyms(self) -> Mapping[int, str]:
+        """User id -> campaign-scoped pseudonym, for the ids loaded (see person)."""
+        return self._pseudonyms
+
     def person(self, user_id: int | None) -> str | None:
         """The campaign-scoped pseudonym of a user id (call pseudonyms_load first)."""
         if user_id is None:
@@ -446,7 +452,7 @@ class ExportContext:
                 judgments = self.reviewed(_judgments(raw, _tasks(page, full), versions, full))
                 yield _Page.load(judgments, {j.conversation_id for j in judgments}, full)
 
-        for page in _read_ahead(pages()):
+        for page in _pages(pages()):
             if page.judgments:
                 yield Batch(self, page)
             self.advance(len(page.judgments))
@@ -482,7 +488,7 @@ class ExportContext:
                     judgments.sort(key=lambda j: (j.conversation_id, j.task_id, j.id))
                 yield _Page.load(judgments, ids, full)
 
-        for page in _read_ahead(pages()):
+        for page in _pages(pages()):
             yield Batch(self, page)
             self.advance(len(page.conversation_ids))
 
@@ -499,6 +505,43 @@ class _Page(NamedTuple):
     def load(cls, judgments: list[J], conversation_ids: Iterable[int], full: bool) -> _Page:
         ids = sorted(set(conversation_ids))
         return cls(judgments, ids, messages_of(ids, full=full), conversations_of(ids))
+
+
+def _pages(pages: Iterator[_Page]) -> Iterator[_Page]:
+    """The pages, read ahead, with the garbage collector relaxed while they last."""
+    with _collector_relaxed():
+        yield from _read_ahead(pages)
+
+
+# Objects allocated (net) between two passes of the garbage collector while an export runs.
+EXPORT_GC_THRESHOLD = 100_000
+_exporting = 0  # exports under way in this process
+_exporting_lock = threading.Lock()
+_threshold: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextlib.contextmanager
+def _collector_relaxed() -> Iterator[None]:
+    """While an export runs, the garbage collector waits for 100,000 new objects between
+    passes, not Python's 700. A page's tuples (tens of thousands) live until the page is
+    written: at 700 the collector walked them again every few rows, promoted them to the
+    oldest generation, and then walked them with the whole heap (Django's and pyarrow's
+    objects) in a full pass every page or two: a quarter of a Parquet export's time.
+    Reference cycles are still collected, in larger steps; the process's thresholds come back
+    when its last export ends."""
+    global _exporting, _threshold
+    with _exporting_lock:
+        if _exporting == 0:
+            _threshold = gc.get_threshold()
+            gc.set_threshold(max(EXPORT_GC_THRESHOLD, _threshold[0]), *_threshold[1:])
+        _exporting += 1
+    try:
+        yield
+    finally:
+        with _exporting_lock:
+            _exporting -= 1
+            if _exporting == 0:
+                gc.set_threshold(*_threshold)
 
 
 class _Failed(NamedTuple):

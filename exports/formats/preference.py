@@ -67,17 +67,20 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
         if o.aggregate == "majority":
             yield from _majority_rows(ctx, pairs, votes, tally)
             continue
-        person, shared_of, cache = ctx.person, pairs.shared, pairs.cache
+        pseudonyms, shared_of, cache = ctx.pseudonyms, pairs.shared, pairs.cache
         counts, totals = tally.counts, tally.totals
         keep_ties, min_agreement = o.keep_ties, o.min_agreement
         for v in votes:
-            if v.outcome != PREFERRED and not keep_ties:
+            outcome, pair, chosen = v.outcome, v.pair, v.chosen
+            if outcome != PREFERRED and not keep_ties:
                 continue
-            total = totals[v.pair]
-            agreement = counts[v.pair][v.says] / total  # tally.agreement(v), inlined
+            total = totals[pair]
+            agreement = counts[pair][v.says] / total  # tally.agreement(v), inlined
             if min_agreement is not None and agreement < min_agreement:
                 continue
-            shared = cache[key] if (key := (v.pair, v.chosen)) in cache else shared_of(v)
+            shared = cache.get((pair, chosen), _UNSEEN)
+            if shared is _UNSEEN:
+                shared = shared_of(v)
             if shared is None:
                 continue
             j = v.judgment
@@ -85,7 +88,7 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
             yield SplitRow(
                 shared,
                 {
-                    "outcome": v.outcome,
+                    "outcome": outcome,
                     "strength": v.strength,
                     "strength_levels": pairwise_levels if j.kind == "pairwise" else None,
                     "chosen_score": v.chosen_score,
@@ -93,12 +96,12 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
                     "chosen_rank": v.chosen_rank,
                     "rejected_rank": v.rejected_rank,
                     "reason": j.payload.get("reason"),
-                    "chosen_position": order.index(v.chosen) if v.chosen in order else None,
+                    "chosen_position": order.index(chosen) if chosen in order else None,
                     "votes": total,
                     "agreement": agreement,
                     "judgment_id": j.id,
                     "judgment_ids": [j.id],
-                    "annotator": person(j.annotator_id),
+                    "annotator": pseudonyms[j.annotator_id],
                     "profile_version": j.profile_version,
                     "instructions_version": j.instructions_version,
                     "seconds_spent": j.seconds_spent,
@@ -106,6 +109,9 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
                     **review_columns(j),
                 },
             )
+
+
+_UNSEEN: Any = object()  # a pair not in _Pairs' cache yet (None there: a pair left out)
 
 
 def _majority_rows(

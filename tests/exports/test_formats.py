@@ -1,6 +1,7 @@
 """Every format, as JSON Lines, Parquet and a Hugging Face dataset folder, loads with `datasets`
 in its documented columns; and each format says what the reference layouts say."""
 
+import gc
 import json
 
 import datasets
@@ -11,6 +12,7 @@ from annotation.models import Conversation, Membership, Message, Profile
 from annotation.services import prompts_import
 from exports import load
 from exports.formats import FORMATS
+from exports.formats.base import EXPORT_GC_THRESHOLD
 from exports.formats.spec import Shared, SplitRow, plain
 from exports.options import ExportOptions
 from exports.services import export_rows, export_write
@@ -337,3 +339,16 @@ def test_a_json_line_is_the_json_of_its_row_with_bytes_as_base64():
         "image": "iVBORw==",
     }
     assert b"\n" not in line
+
+
+def test_an_export_relaxes_the_garbage_collector_only_while_it_runs(judged):
+    before = gc.get_threshold()
+    rows = export_rows(campaign=judged, fmt="preference")
+    next(rows)
+    assert gc.get_threshold()[0] == EXPORT_GC_THRESHOLD
+    list(rows)
+    assert gc.get_threshold() == before
+    abandoned = export_rows(campaign=judged, fmt="ratings")
+    next(abandoned)
+    abandoned.close()  # a client that goes away mid-stream
+    assert gc.get_threshold() == before

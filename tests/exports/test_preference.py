@@ -4,13 +4,18 @@ ratings, per judgment or by majority, with the filters a researcher asks for."""
 import json
 
 import datasets
+import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
 from annotation.errors import RuleError
 from annotation.models import Message
 from annotation.services import prompts_import
+from exports.formats import FORMATS
+from exports.formats.base import ExportContext
+from exports.options import options_parse
 from exports.services import export_rows, export_to_file
+from exports.writers import write_parquet
 from tests.conftest import api_client_for, pairwise_lines
 from tests.exports.conftest import (
     judge_all,
@@ -271,3 +276,61 @@ def test_batches_do_not_change_the_rows(ranking_campaign, alice, bob, settings, 
         again = list(export_rows(campaign=ranking_campaign, fmt="preference", aggregate=aggregate))
         settings.AGORA_EXPORT_BATCH_SIZE = 1000
         assert again == whole and whole
+
+
+def _tied_rankings(request, alice, bob):
+    """Rankings with a tie in second place, from two annotators who disagree on the best."""
+    c = request.getfixturevalue("make_campaign")(
+        members=[alice, bob], task_kind="ranking", settings={"allow_ties": True}, overlap=2
+    )
+    assert prompts_import(campaign=c, content=lines(4)).ok
+
+    def tie_second(a, flip):
+        ranked = sorted(a.display_order, key=model_of, reverse=not flip)
+        return {"ranking": [ranked[0], ranked[1:3], ranked[3]]}
+
+    judge_all(c, alice, lambda a: tie_second(a, False))
+    judge_all(c, bob, lambda a: tie_second(a, True))
+    return c
+
+
+def _ratings(request, alice, bob):
+    """Ratings, each prompt with a system message."""
+    c = request.getfixturevalue("rating_campaign")
+    judge_all(c, alice, rate_by_model)
+    judge_all(c, bob, rate_by_model)
+    return c
+
+
+def _pairwise_with_ties(request, alice, bob):
+    """Pairwise judgments, alice's a tie or both bad on half the tasks."""
+    c = request.getfixturevalue("campaign")
+    outcomes = iter(["tie", "both_bad", "tie", None, None, None])
+    judge_all(c, alice, lambda a: {"outcome": o} if (o := next(outcomes)) else prefer_model_b(a))
+    judge_all(c, bob, prefer_model_b)
+    return c
+
+
+@pytest.mark.parametrize("judged", [_tied_rankings, _ratings, _pairwise_with_ties])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"keep_ties": True}, {"aggregate": "majority", "keep_ties": True}, {"text": True}],
+)
+def test_parquet_row_groups_hold_exactly_the_rows(request, judged, options, alice, bob, tmp_path):
+    """Parquet columns are built a row group at a time from the rows' shared and own parts
+    (a pair's shared columns converted once, then repeated): the table read back is the rows,
+    whichever row group a pair's rows fall in."""
+    campaign = judged(request, alice, bob)
+    rows = list(export_rows(campaign=campaign, fmt="preference", **options))
+    assert rows
+    opts = options_parse(options)
+    table = FORMATS["preference"].tables["default"]
+    assert table.schema is not None
+    path = tmp_path / "out.parquet"
+    ctx = ExportContext(campaign, opts)
+    stats = write_parquet(table.rows(ctx), path, table.schema(opts), row_group_rows=5)
+    assert stats.rows == len(rows)
+    back = pq.ParquetFile(path)
+    assert back.num_row_groups == -(-len(rows) // 5)
+    assert back.schema_arrow == table.schema(opts)
+    assert back.read().to_pylist() == rows
