@@ -6,8 +6,9 @@ an environment variable (docker/.env.example).
 Sync workers by default: one request at a time per process, taken from the shared listening
 socket only when the process is free, so the load spreads evenly and no request waits on
 another thread's turn at the interpreter lock. Measured with `make bench` on 2 cores (with
-PostgreSQL and the load generator on the same machine), three sync processes served the
-annotation loop faster than any threaded setup and with a p99 about half theirs. They need a
+PostgreSQL and the load generator on the same machine), three sync processes kept the p99 of
+"next task" at 64 annotators near 100 ms; two threaded processes of 8 threads served about 6%
+more judgments per second with a p99 near 200 ms (docs/performance.md). They need a
 proxy in front that buffers slow clients (nginx, Caddy, a cloud load balancer: the README's
 production setup has one), and a request may run at most `timeout` seconds, which bounds the
 direct streamed export (larger exports run as export jobs). GUNICORN_THREADS above 1 switches

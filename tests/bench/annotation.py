@@ -160,6 +160,9 @@ def main(args: argparse.Namespace) -> None:
                            "p95": percentile(stats["submit_ms"], 95),
                            "p99": percentile(stats["submit_ms"], 99)},
                 errors=errors,
+                # Annotators who stopped early because no task was left for them (a 204):
+                # the figures only count while this is 0.
+                out_of_tasks=stats["exhausted"],
                 integrity_ok=stored == created and not any(checks.values()),
                 judgments_stored=stored,
                 submits_201=created,
