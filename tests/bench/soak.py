@@ -124,8 +124,9 @@ if __name__ == "__main__":
     p.add_argument("--duration", type=float, default=600)
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--tasks", type=int, default=30_000)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=8)
+    # Production's default on 2 cores: three sync workers (webapp/gunicorn_conf.py).
+    p.add_argument("--workers", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--sample-every", type=float, default=5.0)
     p.add_argument("--warmup-share", type=float, default=0.2,
                    help="the share of the run before memory is expected to be flat")  # fmt: skip

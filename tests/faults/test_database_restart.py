@@ -87,7 +87,8 @@ def test_judgments_survive_a_postgres_restart_under_load(private_postgres, tmp_p
     campaign = seed(env, tasks=1200, annotators=ANNOTATORS, overlap=1, tokens=tokens_file)
     tokens = json.loads(tokens_file.read_text())
 
-    with gunicorn(env, workers=2, threads=4, log=tmp_path / "gunicorn.log") as (base, _):
+    # Production's kind of worker: sync (webapp/gunicorn_conf.py).
+    with gunicorn(env, workers=3, threads=1, log=tmp_path / "gunicorn.log") as (base, _):
         start = time.monotonic()
         threads = [Annotator(base, t, campaign, start + RUN_SECONDS) for t in tokens]
         for t in threads:
