@@ -46,7 +46,15 @@ def main(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="agora-soak-"))
     db = PrivatePostgres().init()
     try:
-        env = agora_env(database_url=db.url, var_dir=tmp, CONN_MAX_AGE="60")
+        # Enough tasks for the whole run (about 475 judgments/s here): one prompt file larger
+        # than the import limits that keep uploads in check.
+        env = agora_env(
+            database_url=db.url,
+            var_dir=tmp,
+            CONN_MAX_AGE="60",
+            AGORA_IMPORT_MAX_BYTES=str(1 << 30),
+            AGORA_IMPORT_MAX_LINES=str(args.tasks),
+        )
         tokens = tmp / "tokens.json"
         t0 = time.perf_counter()
         campaign = seed(env, tasks=args.tasks, annotators=args.concurrency, overlap=3,
@@ -123,7 +131,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--duration", type=float, default=600)
     p.add_argument("--concurrency", type=int, default=64)
-    p.add_argument("--tasks", type=int, default=30_000)
+    p.add_argument("--tasks", type=int, default=110_000)
     # Production's default on 2 cores: three sync workers (webapp/gunicorn_conf.py).
     p.add_argument("--workers", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
