@@ -149,6 +149,9 @@ def log_in(page: Page, user: User, *, next_path: str = "/") -> None:
     """Log in with the keyboard alone: the username field has focus; Tab, Enter."""
     if not page.url.split("?")[0].endswith("/accounts/login/"):
         page.goto(f"/accounts/login/?next={next_path}")
+    # Typing starts once the page has given the field its focus: a redirect to the login
+    # page can match its URL before the page has loaded (keys typed then were lost).
+    expect(page.locator("input[name=username]")).to_be_focused()
     page.keyboard.type(user.get_username())
     page.keyboard.press("Tab")
     page.keyboard.type(password_of(user))
