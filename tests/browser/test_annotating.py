@@ -140,6 +140,9 @@ def test_an_annotator_judges_every_kind_with_the_keyboard_alone(
     progress = page.get_by_test_id("progress")
     expect(progress).to_have_text("0 done · 2 available")
     first = Assignment.objects.get(id=assignment_id(page))
+    # A moment on the task: the time sent is in tenths of a second, and a one-key judgment
+    # made faster than 50 ms would send 0.0.
+    page.wait_for_timeout(200)
 
     matches = JUDGE[task_kind](page, first)
 
