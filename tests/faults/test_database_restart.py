@@ -84,7 +84,8 @@ class Annotator(threading.Thread):
 def test_judgments_survive_a_postgres_restart_under_load(private_postgres, tmp_path):
     env = agora_env(database_url=private_postgres.url, var_dir=tmp_path, CONN_MAX_AGE="60")
     tokens_file = tmp_path / "tokens.json"
-    campaign = seed(env, tasks=1200, annotators=ANNOTATORS, overlap=1, tokens=tokens_file)
+    # Enough tasks to outlast the run at the sync workers' pace (1,200 ran out before the restarts).
+    campaign = seed(env, tasks=8000, annotators=ANNOTATORS, overlap=1, tokens=tokens_file)
     tokens = json.loads(tokens_file.read_text())
 
     # Production's kind of worker: sync (webapp/gunicorn_conf.py).
