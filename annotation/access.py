@@ -3,9 +3,9 @@ not know exists, 403 for what they can see but may not do."""
 
 from django.http import Http404
 
-from . import selectors
-from .errors import Forbidden
-from .models import Campaign, User
+from annotation import selectors
+from annotation.errors import Forbidden
+from annotation.models import Campaign, User
 
 
 def campaign_for_annotator(*, user: User, campaign_id: int) -> Campaign:

@@ -4,10 +4,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from . import services
-from .errors import RuleError
-from .kinds import kind_for
-from .models import (
+from annotation import services
+from annotation.errors import RuleError
+from annotation.kinds import kind_for
+from annotation.models import (
     ApiToken,
     Assignment,
     Campaign,
@@ -20,7 +20,7 @@ from .models import (
     Task,
     User,
 )
-from .services.trees import tree_settings
+from annotation.services.trees import tree_settings
 
 admin.site.register(User, UserAdmin)
 

@@ -19,8 +19,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext
 from PIL import Image, UnidentifiedImageError
 
-from .errors import RuleError
-from .models import Attachment
+from annotation.errors import RuleError
+from annotation.models import Attachment
 
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 IMAGE_MAX_PIXELS = 50_000_000  # past this, a small file may still be a decompression bomb

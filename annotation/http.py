@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 from rest_framework.request import Request
 
-from .models import User
+from annotation.models import User
 
 
 class AuthedHttpRequest(HttpRequest):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
-from .models import Profile
+from annotation.models import Profile
 
 
 def profile_language(*, user_id: int) -> str | None:

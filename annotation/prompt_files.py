@@ -23,10 +23,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from annotation.attachments import CheckedFile, attachment_check, base64_decode
+from annotation.errors import RuleError
 from webapp.middleware import has_nul
-
-from .attachments import CheckedFile, attachment_check, base64_decode
-from .errors import RuleError
 
 MAX_TEXT_CHARS = 100_000
 MAX_RESPONSES = 16

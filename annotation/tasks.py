@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import services
+from annotation import services
 
 
 @shared_task(name="annotation.tasks.leases_expire_task", ignore_result=True)

@@ -1,54 +1,70 @@
+"""The annotator's and the study participant's pages (the API is webapp/api_urls.py, the
+dashboard annotation/dashboard/urls.py)."""
+
 from django.urls import path
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-
-from . import live_chat, review_pages, views
-from .attachment_views import attachment_file
+from annotation.views import attachments, live, review, studies, tasks
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("campaigns/<id:campaign_id>/", views.campaign_task, name="campaign_task"),
+    path("", tasks.home, name="home"),
+    path("campaigns/<id:campaign_id>/", tasks.campaign_task, name="campaign_task"),
     path(
         "assignments/<id:assignment_id>/submit/",
-        views.assignment_submit,
+        tasks.assignment_submit,
         name="assignment_submit",
     ),
-    path("assignments/<id:assignment_id>/skip/", views.assignment_skip, name="assignment_skip"),
-    path("campaigns/<id:campaign_id>/chat/", live_chat.live_chat_list, name="live_chats"),
+    path("assignments/<id:assignment_id>/skip/", tasks.assignment_skip, name="assignment_skip"),
+    path("campaigns/<id:campaign_id>/chat/", live.live_chat_list, name="live_chats"),
     path(
         "campaigns/<id:campaign_id>/chat/<id:conversation_id>/",
-        live_chat.live_chat,
+        live.live_chat,
         name="live_chat",
     ),
     path(
         "campaigns/<id:campaign_id>/chat/<id:conversation_id>/turn/",
-        live_chat.live_chat_turn,
+        live.live_chat_turn,
         name="live_chat_turn",
     ),
     path(
         "campaigns/<id:campaign_id>/chat/<id:conversation_id>/say/",
-        live_chat.live_chat_say,
+        live.live_chat_say,
         name="live_chat_say",
     ),
     path(
         "campaigns/<id:campaign_id>/chat/<id:conversation_id>/retry/",
-        live_chat.live_chat_retry,
+        live.live_chat_retry,
         name="live_chat_retry",
     ),
     path(
         "campaigns/<id:campaign_id>/chat/<id:conversation_id>/assignments/<id:assignment_id>/rate/",
-        live_chat.live_chat_rate,
+        live.live_chat_rate,
         name="live_chat_rate",
     ),
-    path("campaigns/<id:campaign_id>/review/", review_pages.review_page, name="review_page"),
+    path("campaigns/<id:campaign_id>/review/", review.review_page, name="review_page"),
     path(
         "campaigns/<id:campaign_id>/review/<id:judgment_id>/",
-        review_pages.review_submit,
+        review.review_submit,
         name="review_submit",
     ),
     path(
         "attachments/<id:attachment_id>/",
-        attachment_file,
+        attachments.attachment_file,
         name="attachment_file",
     ),
+    # /study/<campaign slug>/...: the study participant's pages.
+    path("study/<slug:slug>/", studies.study_entry, name="study_entry"),
+    path("study/<slug:slug>/next/", studies.study_next, name="study_next"),
+    path("study/<slug:slug>/signup/", studies.study_signup, name="study_signup"),
+    path(
+        "study/<slug:slug>/invite/<str:token>/", studies.study_invitation, name="study_invitation"
+    ),
+    path("study/<slug:slug>/consent/", studies.study_consent, name="study_consent"),
+    path("study/<slug:slug>/survey/", studies.study_survey, name="study_survey"),
+    path(
+        "study/<slug:slug>/qualification/", studies.study_qualification, name="study_qualification"
+    ),
+    path("study/<slug:slug>/withdraw/", studies.study_withdraw, name="study_withdraw"),
+    path("study/<slug:slug>/complete/", studies.study_complete, name="study_complete"),
+    path("study/<slug:slug>/end/", studies.study_end, name="study_end"),
 ]

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.contrib import admin
 
-from . import services
-from .models import GenerationRequest, LanguageModel
+from generation import services
+from generation.models import GenerationRequest, LanguageModel
 
 
 @admin.register(LanguageModel)

@@ -1,6 +1,6 @@
 """The model registry's writes that other apps need (no imports of Agora's other apps)."""
 
-from .models import LanguageModel
+from generation.models import LanguageModel
 
 
 def language_model_get_or_create_external(*, name: str) -> LanguageModel:

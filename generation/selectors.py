@@ -11,8 +11,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from annotation.models import Assignment, Campaign, Conversation, Judgment, Message, Task
 from annotation.services.live import rating_chosen
-
-from .models import GenerationRequest
+from generation.models import GenerationRequest
 
 # --- live chat ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 from celery import shared_task
 
-from . import services
-from .backends import BackendError
+from generation import services
+from generation.backends import BackendError
 
 MAX_RETRIES = 3
 

@@ -2,8 +2,8 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-from annotation import api as annotation_api
-from annotation import review_api
+from annotation.api import assignments as annotation_api
+from annotation.api import review as review_api
 from exports import api as exports_api
 
 urlpatterns = [

@@ -273,7 +273,7 @@ CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default="") or _DEF
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "annotation.authentication.CachedTokenAuthentication",
+        "annotation.api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -284,7 +284,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "annotation.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
     # The API speaks JSON only: no negotiation to run on every request.
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "webapp.middleware.JsonOnlyNegotiation",
     "UNAUTHENTICATED_USER": None,

@@ -11,8 +11,7 @@ urlpatterns = [
     # First: the annotation loop's API calls resolve without trying every page's pattern.
     path("api/v1/", include("webapp.api_urls")),
     path("", include("annotation.urls")),
-    path("study/", include("annotation.studies.urls")),
-    path("dashboard/", include("annotation.dashboard_urls")),
+    path("dashboard/", include("annotation.dashboard.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,13 +6,14 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation import charts, progress, selectors, services
+from annotation import selectors, services
+from annotation.dashboard import charts
+from annotation.dashboard.base import campaign_admin_page, dashboard_page, page, rule_errors
+from annotation.dashboard.generation import generation_context
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
-
-from .base import campaign_admin_page, dashboard_page, page, rule_errors
-from .generation import generation_context
+from annotation.selectors import progress
 
 
 @dashboard_page

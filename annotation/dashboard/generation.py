@@ -12,14 +12,13 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from annotation.dashboard.base import campaign_admin_page, page
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
 from generation import selectors, services
 from generation.backends import BackendError
 from generation.models import GenerationRequest
-
-from .base import campaign_admin_page, page
 
 # How often the page asks for the queue while requests are in flight.
 POLL = "every 2s"

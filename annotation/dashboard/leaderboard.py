@@ -6,18 +6,18 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation import charts, quality
+from annotation.dashboard import charts
+from annotation.dashboard.base import campaign_admin_page, page
 from annotation.http import AuthedHttpRequest
-from annotation.leaderboard import (
+from annotation.models import Campaign
+from annotation.selectors import quality
+from annotation.selectors.leaderboard import (
     campaign_leaderboard,
     leaderboard_by_profile,
     pairwise_attributes,
     rating_means,
 )
-from annotation.models import Campaign
 from annotation.services import routing
-
-from .base import campaign_admin_page, page
 
 
 @campaign_admin_page

@@ -7,12 +7,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation import charts, quality, services
+from annotation import services
+from annotation.dashboard import charts
+from annotation.dashboard.base import campaign_admin_page, page
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
-
-from .base import campaign_admin_page, page
+from annotation.selectors import quality
 
 
 @campaign_admin_page

@@ -11,17 +11,17 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
-from annotation import progress, services
+from annotation import services
+from annotation.dashboard.base import campaign_admin_page, number_field, page, rule_errors
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import KINDS, kind_for
 from annotation.models import Campaign, Membership
 from annotation.prompt_files import prompt_file_format, prompt_rows_parse
+from annotation.selectors import progress
 from annotation.services import campaign_admin, campaign_stages
 from annotation.services.trees import TreeSettings
 from generation.models import LanguageModel
-
-from .base import campaign_admin_page, number_field, page, rule_errors
 
 PREVIEW_ROWS = 10
 # A start for kinds whose settings have no defaults (a rating needs its attributes).

@@ -4,13 +4,13 @@ how the page's form becomes a payload, its shortcuts, and how candidates form ta
 import math
 from typing import Any
 
-from ..errors import RuleError
-from .base import Kind
-from .pairwise import Pairwise
-from .ranking import Ranking
-from .rating import Rating
-from .reply import Reply
-from .single import Binary, Critique, Label, Rewrite
+from annotation.errors import RuleError
+from annotation.kinds.base import Kind
+from annotation.kinds.pairwise import Pairwise
+from annotation.kinds.ranking import Ranking
+from annotation.kinds.rating import Rating
+from annotation.kinds.reply import Reply
+from annotation.kinds.single import Binary, Critique, Label, Rewrite
 
 KINDS: dict[str, Kind[Any]] = {
     k.name: k

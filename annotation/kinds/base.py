@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
-from ..errors import RuleError
+from annotation.errors import RuleError
 
 TEXT_MAX_CHARS = 20_000
 REASON_MAX_CHARS = 5000

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
-from .base import (
+from annotation.kinds.base import (
     RATIONALE,
     Kind,
     bad,

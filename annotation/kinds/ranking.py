@@ -10,7 +10,17 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
-from .base import RATIONALE, Kind, bad, candidate, choice, integer, obj, rationale, settings_object
+from annotation.kinds.base import (
+    RATIONALE,
+    Kind,
+    bad,
+    candidate,
+    choice,
+    integer,
+    obj,
+    rationale,
+    settings_object,
+)
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,7 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
-from .base import (
-    Attribute,
-    Kind,
-    bad,
-    obj,
-    rationale,
-    settings_object,
-    text,
-)
+from annotation.kinds.base import Attribute, Kind, bad, obj, rationale, settings_object, text
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
-from .base import Kind, bad, choice, integer, no_unknown, obj, settings_object, text
+from annotation.kinds.base import Kind, bad, choice, integer, no_unknown, obj, settings_object, text
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Every write and rule of annotation. The pages, the API, the CLI and the tests call these."""
 
-from .campaign_admin import (
+from annotation.services.campaign_admin import (
     campaign_setup_start,
     campaign_state_set,
     campaign_update,
@@ -8,12 +8,12 @@ from .campaign_admin import (
     membership_block,
     membership_flag,
 )
-from .campaigns import campaign_create, membership_add
-from .judging import judgment_submit
-from .leasing import assignment_skip, leases_expire, task_lease_next
-from .prompts import ImportReport, prompts_import, tasks_create_for_candidates
-from .routing import campaigns_priorities_refresh, task_priorities_refresh
-from .tokens import api_token_create, api_token_revoke, api_tokens_revoke_all
+from annotation.services.campaigns import campaign_create, membership_add
+from annotation.services.judging import judgment_submit
+from annotation.services.leasing import assignment_skip, leases_expire, task_lease_next
+from annotation.services.prompts import ImportReport, prompts_import, tasks_create_for_candidates
+from annotation.services.routing import campaigns_priorities_refresh, task_priorities_refresh
+from annotation.services.tokens import api_token_create, api_token_revoke, api_tokens_revoke_all
 
 __all__ = [
     "ImportReport",

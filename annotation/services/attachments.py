@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from django.core.files.base import ContentFile
 
-from ..attachments import CheckedFile
-from ..models import Attachment, Message
+from annotation.attachments import CheckedFile
+from annotation.models import Attachment, Message
 
 
 def attachments_store(*, message: Message, files: Sequence[CheckedFile]) -> list[Attachment]:

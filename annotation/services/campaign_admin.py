@@ -12,14 +12,13 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.text import slugify
 
+from annotation.errors import Conflict, NotFound, RuleError
+from annotation.kinds import kind_for
+from annotation.models import Assignment, Campaign, Membership, Task, User
+from annotation.services.campaigns import campaign_create, membership_add
+from annotation.services.prompts import ImportReport, prompts_import
+from annotation.services.routing import task_priorities_refresh
 from generation.models import LanguageModel
-
-from ..errors import Conflict, NotFound, RuleError
-from ..kinds import kind_for
-from ..models import Assignment, Campaign, Membership, Task, User
-from .campaigns import campaign_create, membership_add
-from .prompts import ImportReport, prompts_import
-from .routing import task_priorities_refresh
 
 # Where each state may go. Closed is final: its data is what gets exported.
 TRANSITIONS: dict[str, tuple[str, ...]] = {

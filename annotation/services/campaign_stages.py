@@ -14,11 +14,19 @@ from typing import Any
 
 from django.db import transaction
 
-from ..errors import Conflict, RuleError
-from ..kinds import kind_for
-from ..models import Assignment, Attachment, Campaign, Conversation, Judgment, Membership, Task
-from .campaign_admin import _membership
-from .trees import tree_prompt_tasks_top_up, tree_settings
+from annotation.errors import Conflict, RuleError
+from annotation.kinds import kind_for
+from annotation.models import (
+    Assignment,
+    Attachment,
+    Campaign,
+    Conversation,
+    Judgment,
+    Membership,
+    Task,
+)
+from annotation.services.campaign_admin import _membership
+from annotation.services.trees import tree_prompt_tasks_top_up, tree_settings
 
 # Images are always accepted; these are what a campaign may add.
 OPTIONAL_MEDIA = (Attachment.Kind.AUDIO, Attachment.Kind.VIDEO)

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import RuleError
-from ..kinds import kind_for
-from ..models import (
-    Attachment,
-    Campaign,
-    Membership,
-    User,
-)
-from . import trees
+from annotation.errors import RuleError
+from annotation.kinds import kind_for
+from annotation.models import Attachment, Campaign, Membership, User
+from annotation.services import trees
 
 
 def campaign_create(

@@ -9,13 +9,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..attachments import CheckedFile
-from ..errors import Conflict, Forbidden, NotFound, RuleError
-from ..kinds import kind_for, seconds_spent_clean
-from ..kinds.single import edit_distance, unified_diff
-from ..models import Assignment, Campaign, Judgment, Message, Profile, Task, User
-from . import _sql, trees
-from .attachments import message_files_add
+from annotation import db as _sql
+from annotation.attachments import CheckedFile
+from annotation.errors import Conflict, Forbidden, NotFound, RuleError
+from annotation.kinds import kind_for, seconds_spent_clean
+from annotation.kinds.single import edit_distance, unified_diff
+from annotation.models import Assignment, Campaign, Judgment, Message, Profile, Task, User
+from annotation.services import trees
+from annotation.services.attachments import message_files_add
 
 ASSIGNMENT = Assignment._meta.db_table
 CAMPAIGN = Campaign._meta.db_table

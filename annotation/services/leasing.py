@@ -15,18 +15,11 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from ..errors import Conflict, Forbidden, NotFound, RuleError
-from ..models import (
-    Assignment,
-    Campaign,
-    Membership,
-    Message,
-    Task,
-    TaskCandidate,
-    User,
-)
-from . import _sql, routing
-from .studies import gate as study_gate
+from annotation import db as _sql
+from annotation.errors import Conflict, Forbidden, NotFound, RuleError
+from annotation.models import Assignment, Campaign, Membership, Message, Task, TaskCandidate, User
+from annotation.services import routing
+from annotation.services.studies import gate as study_gate
 
 
 def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = None) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Assignment, Campaign, Message, Task, TaskCandidate, User
+from annotation.models import Assignment, Campaign, Message, Task, TaskCandidate, User
 
 # The participant rates their own turn whenever they come back to it; the lease only has to
 # outlive the conversation (the task is LIVE, so no one else could take it anyway).

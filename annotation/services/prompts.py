@@ -9,20 +9,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from annotation.kinds import kind_for
+from annotation.models import Campaign, Conversation, Message, Task, TaskCandidate, User
+from annotation.prompt_files import PromptRow, prompt_rows_parse
+from annotation.services import trees
+from annotation.services.attachments import attachments_store
 from generation.registry import language_model_get_or_create_external
-
-from ..kinds import kind_for
-from ..models import (
-    Campaign,
-    Conversation,
-    Message,
-    Task,
-    TaskCandidate,
-    User,
-)
-from ..prompt_files import PromptRow, prompt_rows_parse
-from . import trees
-from .attachments import attachments_store
 
 IMPORT_CHUNK = 500
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from ..errors import Conflict, Forbidden, NotFound, RuleError
-from ..kinds import kind_for
-from ..kinds.base import text
-from ..models import Campaign, Judgment, JudgmentReview, Membership, Message, User
-from ..selectors import messages_with_files
-from .trees import kind_settings_raw
+from annotation.errors import Conflict, Forbidden, NotFound, RuleError
+from annotation.kinds import kind_for
+from annotation.kinds.base import text
+from annotation.models import Campaign, Judgment, JudgmentReview, Membership, Message, User
+from annotation.selectors import messages_with_files
+from annotation.services.trees import kind_settings_raw
 
 REVIEWER_ROLES = (Membership.Role.REVIEWER, Membership.Role.ADMIN)
 # What a correction may not change of a payload that wrote a message (reply, rewrite).

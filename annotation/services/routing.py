@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Case, F, FloatField, Q, Value, When
 
-from ..models import Campaign, Judgment, Task, TaskCandidate
+from annotation.models import Campaign, Judgment, Task, TaskCandidate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,7 +58,7 @@ def active_plan(
     """task id -> priority for the next `size` judgments (see the module's docstring)."""
     import numpy as np
 
-    from ..leaderboard import bt_covariance
+    from annotation.selectors.leaderboard import bt_covariance
 
     cov = bt_covariance(theta, counts)
     room = {tid: left for unit in units for tid, left in unit.tasks}
@@ -114,7 +114,7 @@ def task_priorities_refresh(*, campaign: Campaign, plan_size: int = PLAN_SIZE) -
 def _plan(campaign: Campaign, plan_size: int) -> dict[int, float]:
     import numpy as np
 
-    from ..leaderboard import bt_fit, comparisons_from, leaderboard_rows
+    from annotation.selectors.leaderboard import bt_fit, comparisons_from, leaderboard_rows
 
     data = comparisons_from(leaderboard_rows(campaign=campaign))
     index = {m: k for k, m in enumerate(data.models)}

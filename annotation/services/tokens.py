@@ -5,7 +5,7 @@ import secrets
 
 from django.utils import timezone
 
-from ..models import ApiToken, User
+from annotation.models import ApiToken, User
 
 
 def api_token_hash(key: str) -> str:
@@ -23,7 +23,7 @@ def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
 
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
     """Refuse the token from now on (other web processes within TOKEN_CACHE_SECONDS)."""
-    from ..authentication import token_cache_forget
+    from annotation.api.authentication import token_cache_forget
 
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

@@ -28,10 +28,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 
-from ..errors import RuleError
-from ..kinds import kind_for
-from ..kinds.base import integer, no_unknown, number, obj
-from ..models import Campaign, Conversation, Judgment, Message, Task, TaskCandidate
+from annotation.errors import RuleError
+from annotation.kinds import kind_for
+from annotation.kinds.base import integer, no_unknown, number, obj
+from annotation.models import Campaign, Conversation, Judgment, Message, Task, TaskCandidate
 
 # The kinds a tree makes, and which ones keep a tree growing (others only rank it).
 GROWING_KINDS = ("reply", "label")

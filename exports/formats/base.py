@@ -35,7 +35,7 @@ from annotation.models import (
     Task,
     User,
 )
-from annotation.studies import selectors as study_selectors
+from annotation.selectors import studies as study_selectors
 from generation.models import LanguageModel
 
 from ..options import ExportOptions

@@ -23,7 +23,7 @@ import pyarrow as pa
 from django.db.models import Count, Exists, OuterRef
 
 from annotation.models import Membership, Profile, Study, User
-from annotation.studies.guidance import guidance_for
+from annotation.selectors.studies import guidance_for
 
 from .base import ExportContext, J, system_text
 from .preference import rating_attribute

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import (
+from generation.backends import (
     BackendError,
     Candidate,
     Conversation,

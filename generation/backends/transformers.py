@@ -35,7 +35,7 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from . import (
+from generation.backends import (
     BackendError,
     Candidate,
     Conversation,

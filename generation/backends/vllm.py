@@ -19,7 +19,7 @@ import time
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
-from . import (
+from generation.backends import (
     BackendError,
     Candidate,
     Conversation,

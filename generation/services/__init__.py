@@ -1,8 +1,8 @@
 """Every write and rule of generation. The Celery tasks, the CLI, the pages and the tests call
 these."""
 
-from .admin import generation_regenerate, generation_retry
-from .candidates import (
+from generation.services.admin import generation_regenerate, generation_retry
+from generation.services.candidates import (
     campaign_round_start,
     generation_buffer_top_up,
     generation_buffers_top_up,
@@ -12,8 +12,8 @@ from .candidates import (
     generation_run,
     parents_needing_candidates,
 )
-from .live import live_chat_say, live_chat_start, live_turn_retry
-from .queue import generation_enqueue, generation_requests_resend
+from generation.services.live import live_chat_say, live_chat_start, live_turn_retry
+from generation.services.queue import generation_enqueue, generation_requests_resend
 
 __all__ = [
     "campaign_round_start",

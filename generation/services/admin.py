@@ -9,9 +9,8 @@ from django.db import transaction
 
 from annotation.errors import Conflict, NotFound, RuleError
 from annotation.models import Assignment, Campaign, Conversation, Judgment, Message, Task
-
-from ..models import GenerationRequest, LanguageModel
-from .queue import request_enqueue
+from generation.models import GenerationRequest, LanguageModel
+from generation.services.queue import request_enqueue
 
 
 def generation_retry(*, request: GenerationRequest) -> GenerationRequest:

@@ -20,12 +20,11 @@ from django.utils import timezone
 from annotation.models import Campaign, Conversation, Message, Task
 from annotation.selectors import conversation_path
 from annotation.services import tasks_create_for_candidates
-
-from ..backends import Backend, BackendError, Candidate, SamplingParams, backend_for
-from ..backends import Message as ChatMessage
-from ..models import GenerationRequest, LanguageModel
-from . import live
-from .queue import request_enqueue
+from generation.backends import Backend, BackendError, Candidate, SamplingParams, backend_for
+from generation.backends import Message as ChatMessage
+from generation.models import GenerationRequest, LanguageModel
+from generation.services import live
+from generation.services.queue import request_enqueue
 
 # A streaming reply's text is written for the page this often (seconds) at most.
 PARTIAL_EVERY = 0.2

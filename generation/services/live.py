@@ -30,9 +30,8 @@ from annotation.models import (
 )
 from annotation.services.live import live_task_create, rating_chosen
 from annotation.services.studies import gate as study_gate
-
-from ..models import GenerationRequest, LanguageModel
-from .queue import request_enqueue
+from generation.models import GenerationRequest, LanguageModel
+from generation.services.queue import request_enqueue
 
 MAX_TURN_CHARS = 5000
 

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
+from generation.models import GenerationRequest
 from webapp.queueing import mark_enqueued, rows_resend, task_send
-
-from ..models import GenerationRequest
 
 
 def request_enqueue(request: GenerationRequest) -> bool:
     """Send the request to a worker; a broker that is down leaves it for the sweeper."""
-    from ..tasks import generate_candidates_task
+    from generation.tasks import generate_candidates_task
 
     if not task_send(generate_candidates_task, args=(request.id,), queue=request.queue):
         return False

@@ -641,7 +641,7 @@ def test_a_draft_campaign_is_hidden_from_annotators(client, alice, make_campaign
 
 
 def test_a_large_campaign_shows_a_capped_available_count(client, alice, campaign, monkeypatch):
-    from annotation import selectors
+    from annotation.selectors import campaigns as selectors
 
     monkeypatch.setattr(selectors, "AVAILABLE_COUNT_CAP", 3)
     client.force_login(alice)

@@ -5,8 +5,12 @@ import random
 
 import pytest
 
-from annotation.leaderboard import campaign_leaderboard, leaderboard_by_profile, rating_means
 from annotation.models import Membership, Profile
+from annotation.selectors.leaderboard import (
+    campaign_leaderboard,
+    leaderboard_by_profile,
+    rating_means,
+)
 from annotation.services import membership_flag, prompts_import
 
 from .helpers import bt_chooser, judge, model_lines, people

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, reverse
 
-from annotation import dashboard_urls
+from annotation.dashboard import urls as dashboard_urls
 from annotation.models import Assignment, Campaign, Conversation, Judgment, Membership, Profile
 from annotation.services import prompts_import
 

@@ -7,8 +7,8 @@ import krippendorff
 import numpy as np
 import pytest
 
-from annotation import quality
 from annotation.models import Assignment, Campaign, Membership, Profile, Task
+from annotation.selectors import quality
 from annotation.services import (
     assignment_skip,
     campaign_update,

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from annotation.leaderboard import campaign_leaderboard
 from annotation.models import Campaign, Task
+from annotation.selectors.leaderboard import campaign_leaderboard
 from annotation.services import (
     campaign_update,
     campaigns_priorities_refresh,

@@ -6,7 +6,7 @@ import pytest
 
 from annotation.errors import Conflict, Forbidden, RuleError
 from annotation.models import Conversation, Membership, Message, Task
-from annotation.progress import campaign_progress_overview
+from annotation.selectors.progress import campaign_progress_overview
 from annotation.services import task_lease_next
 from exports.services import export_rows
 from generation.models import GenerationRequest, LanguageModel

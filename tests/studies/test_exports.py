@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from annotation.models import Study
 from annotation.services import judgment_submit, prompts_import, studies, task_lease_next
-from annotation.studies.survey import SurveyForm
+from annotation.survey import SurveyForm
 from exports.formats import FORMATS
 from exports.formats.prism import CONVERSATION_COLUMNS, SURVEY_COLUMNS, UTTERANCE_COLUMNS
 from exports.services import export_rows

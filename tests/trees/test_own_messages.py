@@ -3,9 +3,9 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from annotation.db import task_messages_sql
 from annotation.models import Conversation, Message, Task, TaskCandidate
 from annotation.services import judgment_submit, task_lease_next
-from annotation.services._sql import task_messages_sql
 
 from .conftest import work_round
 

@@ -2,7 +2,7 @@
 qualification and completion (participants.py); quota rules and steering (quotas.py); the
 lease's hook (gate.py)."""
 
-from .participants import (
+from annotation.services.studies.participants import (
     Completion,
     Feedback,
     consent_give,
@@ -24,8 +24,8 @@ from .participants import (
     survey_questions,
     survey_submit,
 )
-from .quotas import quotas_clean, steering_allows
-from .setup import study_configure
+from annotation.services.studies.quotas import quotas_clean, steering_allows
+from annotation.services.studies.setup import study_configure
 
 __all__ = [
     "Completion",

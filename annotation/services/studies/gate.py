@@ -14,10 +14,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from ...errors import Forbidden
-from ...models import Assignment, Campaign, Membership, Study
-from .. import _sql
-from . import quotas
+from annotation import db as _sql
+from annotation.errors import Forbidden
+from annotation.models import Assignment, Campaign, Membership, Study
+from annotation.services.studies import quotas
 
 ASSIGNMENT = Assignment._meta.db_table
 STUDY = Study._meta.db_table

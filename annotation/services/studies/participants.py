@@ -20,8 +20,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ...errors import Conflict, NotFound, RuleError
-from ...models import (
+from annotation.errors import Conflict, NotFound, RuleError
+from annotation.models import (
     Assignment,
     Campaign,
     ConsentText,
@@ -31,9 +31,9 @@ from ...models import (
     Study,
     User,
 )
-from ...studies.survey import QUESTIONS, answer_of
-from .. import leasing
-from . import quotas
+from annotation.services import leasing
+from annotation.services.studies import quotas
+from annotation.survey import QUESTIONS, answer_of
 
 Stage = Membership.Stage
 # Stages a participant never leaves on their own.

@@ -44,10 +44,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import F
 
-from ...errors import RuleError
-from ...models import Campaign, QuotaCell, Task
-from ...studies.survey import PREFER_NOT, QUESTIONS, answer_of
-from .. import _sql
+from annotation import db as _sql
+from annotation.errors import RuleError
+from annotation.models import Campaign, QuotaCell, Task
+from annotation.survey import PREFER_NOT, QUESTIONS, answer_of
 
 QUOTA_CELL = QuotaCell._meta.db_table
 TASK = Task._meta.db_table

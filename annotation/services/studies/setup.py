@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db import transaction
 
-from ...errors import RuleError
-from ...models import Campaign, Membership, Study
-from ...studies.survey import questions_clean
-from .participants import consent_text_set
-from .quotas import quotas_clean
+from annotation.errors import RuleError
+from annotation.models import Campaign, Membership, Study
+from annotation.services.studies.participants import consent_text_set
+from annotation.services.studies.quotas import quotas_clean
+from annotation.survey import questions_clean
 
 STUDY_FIELDS = (
     "signup_open",

@@ -1,0 +1,139 @@
+"""The dashboard's study pages: a campaign's study settings (joining, consent, survey,
+quotas, qualification, completion) and who took part, by survey answer, against the quotas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from annotation.dashboard import charts
+from annotation.dashboard.base import campaign_admin_page
+from annotation.errors import RuleError
+from annotation.forms import StudySettingsForm
+from annotation.http import AuthedHttpRequest
+from annotation.models import Campaign, Membership, Study
+from annotation.selectors import studies as selectors
+from annotation.services import studies
+from annotation.services.campaign_admin import TRANSITIONS
+
+STATE_VERBS = {"open": "Open", "paused": "Pause", "closed": "Close"}
+
+
+def _render(
+    request: AuthedHttpRequest,
+    template: str,
+    campaign: Campaign,
+    context: dict[str, Any],
+    status: int = 200,
+) -> HttpResponse:
+    buttons = [
+        (s, "Resume" if s == "open" and campaign.state == "paused" else STATE_VERBS[s])
+        for s in TRANSITIONS[campaign.state]
+    ]
+    return render(
+        request,
+        template,
+        {"campaign": campaign, "state_buttons": buttons, **context},
+        status=status,
+    )
+
+
+def _links(request: AuthedHttpRequest, campaign: Campaign, study: Study | None) -> dict[str, str]:
+    if study is None:
+        return {}
+    entry = request.build_absolute_uri(reverse("study_entry", args=[campaign.slug]))
+    links = {
+        "study": f"{entry}?{study.participant_param}={{{{%PROLIFIC_PID%}}}}"
+        f"&{study.study_param}={{{{%STUDY_ID%}}}}&{study.session_param}={{{{%SESSION_ID%}}}}",
+    }
+    if study.signup_open:
+        links["signup"] = request.build_absolute_uri(reverse("study_signup", args=[campaign.slug]))
+    if study.invitation_token:
+        links["invitation"] = request.build_absolute_uri(
+            reverse("study_invitation", args=[campaign.slug, study.invitation_token])
+        )
+    return links
+
+
+@campaign_admin_page
+@require_http_methods(["GET", "POST"])
+def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    study = Study.objects.filter(campaign=campaign).first()
+    initial = {
+        "consent": study.consent_text if study else "",
+        "questions": (campaign.survey or {}).get("questions", []),
+        "quotas": campaign.quotas or {},
+    }
+    form = StudySettingsForm(request.POST or None, instance=study or Study(), initial=initial)
+    notice, error = "", ""
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            study = studies.study_configure(
+                campaign=campaign,
+                consent_text=data["consent"],
+                questions=data["questions"],
+                quotas=data["quotas"],
+                **{f: data[f] for f in StudySettingsForm.Meta.fields},
+            )
+            notice = "Saved the study."
+        except RuleError as e:
+            error = e.message
+    return _render(
+        request,
+        "studies/admin_settings.html",
+        campaign,
+        {
+            "form": form,
+            "study": study,
+            "links": _links(request, campaign, study),
+            "notice": notice,
+            "error": error,
+        },
+        status=422 if (form.errors or error) else 200,
+    )
+
+
+@campaign_admin_page
+@require_POST
+def study_invitation(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    """Make a new invitation link (the old one stops working) or revoke it."""
+    try:
+        if request.POST.get("action") == "revoke":
+            studies.invitation_revoke(campaign=campaign)
+        else:
+            studies.invitation_make(campaign=campaign)
+    except RuleError as e:
+        return _render(request, "studies/admin_settings.html", campaign, {"error": e.message}, 404)
+    return redirect("dashboard:study_settings", campaign_id=campaign.id)
+
+
+@campaign_admin_page
+@require_GET
+def study_participants(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
+    """Who took part, by the survey's fields, against the quotas."""
+    breakdowns = selectors.demographics(campaign=campaign)
+    charts_by_question = {
+        b.question: charts.target_bars(
+            [(r.answer, r.share, r.target_share, r.participants) for r in b.rows],
+            label=f"Participants by {b.question}",
+        )
+        for b in breakdowns
+    }
+    return _render(
+        request,
+        "studies/admin_participants.html",
+        campaign,
+        {
+            "is_study": Study.objects.filter(campaign=campaign).exists(),
+            "stages": [
+                (Membership.Stage(stage).label, n)
+                for stage, n in selectors.stage_counts(campaign=campaign).items()
+            ],
+            "breakdowns": [(b, charts_by_question[b.question]) for b in breakdowns],
+        },
+    )

@@ -1,0 +1,165 @@
+"""Reads: what a person may see, what a task shows, how far a campaign has come."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from annotation import db as _sql
+from annotation.models import Assignment, Attachment, Campaign, Membership, Message, Task, User
+
+
+def campaigns_visible_to(*, user: User) -> QuerySet[Campaign]:
+    """Campaigns this person may annotate in: public ones, or those they are a member of."""
+    member = Membership.objects.filter(campaign=OuterRef("pk"), user=user)
+    return Campaign.objects.filter(
+        Q(is_public=True) | Q(Exists(member.filter(is_blocked=False)))
+    ).exclude(Exists(member.filter(is_blocked=True)))
+
+
+def campaigns_open_to(*, user: User) -> QuerySet[Campaign]:
+    return campaigns_visible_to(user=user).filter(state=Campaign.State.OPEN)
+
+
+def campaigns_administered_by(*, user: User) -> QuerySet[Campaign]:
+    if user.is_staff:
+        return Campaign.objects.all()
+    return Campaign.objects.filter(memberships__user=user, memberships__role=Membership.Role.ADMIN)
+
+
+def campaigns_reviewed_by(*, user: User) -> set[int]:
+    """The campaigns with a review stage where this person reviews (reviewers and admins)."""
+    return set(
+        Membership.objects.filter(
+            user=user,
+            role__in=[Membership.Role.REVIEWER, Membership.Role.ADMIN],
+            is_blocked=False,
+            campaign__review_stage=True,
+        ).values_list("campaign_id", flat=True)
+    )
+
+
+def campaign_tasks_visible(*, user: User, campaign_id: int) -> bool:
+    """Whether this person may see the campaign's tasks: as an annotator (a member, or any
+    signed-in user of a public campaign) or as one of its admins."""
+    return (
+        campaigns_visible_to(user=user).filter(pk=campaign_id).exists()
+        or campaigns_administered_by(user=user).filter(pk=campaign_id).exists()
+    )
+
+
+def campaign_is_admin(*, user: User, campaign: Campaign) -> bool:
+    return campaigns_administered_by(user=user).filter(pk=campaign.pk).exists()
+
+
+# Counting every open task of a large campaign on each page would cost more than the page;
+# past this many, the page says "1000+".
+AVAILABLE_COUNT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int  # judgments this annotator has given in the campaign
+    available: int  # tasks this annotator holds or could still be given now (capped)
+
+    @property
+    def available_capped(self) -> bool:
+        return self.available >= AVAILABLE_COUNT_CAP
+
+
+def campaign_progress(*, campaign: Campaign, user: User) -> Progress:
+    mine = Assignment.objects.filter(campaign=campaign, annotator=user).aggregate(
+        done=Count("id", filter=Q(state=Assignment.State.SUBMITTED)),
+        # The task on screen (a live lease of mine) still counts as available to me.
+        holding=Count("id", filter=Q(state=Assignment.State.ACTIVE, expires_at__gt=timezone.now())),
+    )
+    done, holding = mine["done"], mine["holding"]
+    open_to_me = (
+        Task.objects.filter(
+            campaign=campaign,
+            state=Task.State.OPEN,
+            judgments_count__lt=F("overlap") - F("leased_count"),
+        )
+        # Matched on (task, annotator), the unique index: one probe per task.
+        .filter(~Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=user)))
+        .order_by()
+    )
+    available = holding + open_to_me[: AVAILABLE_COUNT_CAP - holding].count()
+    return Progress(done=done, available=available)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What an annotator sees of a task: the path to it and the candidates in screen order."""
+
+    task: Task
+    context: list[Message]
+    candidates: list[Message]
+    # Facts for the judgment (a caption, a ground-truth answer, retrieved documents) that the
+    # prompt was imported with, or None.
+    reference: dict[str, Any] | None = None
+
+
+def _path(by_id: dict[int, Message], message_id: int | None) -> list[Message]:
+    path = []
+    while message_id is not None:
+        node = by_id[message_id]
+        path.append(node)
+        message_id = node.parent_id
+    return path[::-1]
+
+
+def conversation_path(*, message: Message) -> list[Message]:
+    """The messages from the root of the tree down to `message`, in one query."""
+    by_id = {m.id: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
+    return _path(by_id, message.id)
+
+
+def task_view(*, assignment: Assignment) -> TaskView:
+    """The task as its annotator sees it, in one query: the candidates are in the same tree.
+
+    Every annotator's "next task" reads this, so the query is plain SQL (the ORM spent more
+    CPU building it than the database answering it); the messages are the model's, with
+    the other fields deferred as `.only()` would leave them."""
+    task = assignment.task
+    # The lease that just handed the task out read its messages in the same statement.
+    messages = getattr(assignment, "prefetched_messages", None)
+    if messages is None:
+        messages = _sql.task_messages(
+            _sql.fetchall(_sql.task_messages_sql(), [task.conversation_id])
+        )
+    by_id = {m.id: m for m in messages}
+    context = _path(by_id, task.parent_id)
+    reference = None
+    for m in context:
+        reference = m.metadata.get("reference") or reference
+    return TaskView(
+        task=task,
+        context=messages_with_files(context),
+        candidates=messages_with_files([by_id[i] for i in assignment.display_order]),
+        reference=reference,
+    )
+
+
+def messages_with_files(messages: list[Message]) -> list[Message]:
+    """The messages, each with `files` (its attachments in order); one query, and none
+    when no message says it carries files."""
+    carrying = [m.id for m in messages if m.metadata.get("attachments")]
+    files: dict[int, list[Attachment]] = {}
+    if carrying:
+        for a in Attachment.objects.filter(message_id__in=carrying):
+            files.setdefault(a.message_id, []).append(a)
+    for m in messages:
+        m.files = files.get(m.id, [])  # type: ignore[attr-defined]  # for the template only
+    return messages
+
+
+def assignment_for_annotator(*, user: User, assignment_id: int) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("task", "campaign", "campaign__study")
+        .filter(id=assignment_id, annotator=user)
+        .first()
+    )

@@ -1,0 +1,144 @@
+"""Reads: how far a campaign has come, how fast it moves, and when it will be done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from annotation.models import (
+    Assignment,
+    Campaign,
+    Conversation,
+    Judgment,
+    Membership,
+    Message,
+    Task,
+)
+
+# The pace behind the estimate: judgments over the last day (or since the first, if later).
+PACE_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    prompts: int
+    tasks: int
+    done: int  # tasks with all their judgments
+    in_progress: int  # tasks short of judgments, leased to someone now
+    waiting: int  # tasks short of judgments, nobody on them now
+    cancelled: int
+    judgments: int
+    judgments_left: int  # judgments still needed to complete every open task
+    annotators: int
+    active_annotators: int  # judged in the last hour
+    series: list[tuple[datetime, int]]  # judgments per bucket
+    bucket: str  # "hour" or "day"
+    pace_per_hour: float
+    eta: datetime | None  # at the current pace; None when nothing moves or nothing is left
+
+    @property
+    def share_done(self) -> float:
+        total = self.judgments + self.judgments_left
+        return self.judgments / total if total else 0.0
+
+
+def campaign_progress_overview(
+    *, campaign: Campaign, now: datetime | None = None
+) -> CampaignProgress:
+    now = now or timezone.now()
+    # Repeats (self-consistency checks) are extra work of one annotator, not campaign tasks.
+    tasks = Task.objects.filter(campaign=campaign, repeat_of__isnull=True)
+    counts = tasks.aggregate(
+        tasks=Count("id"),
+        done=Count("id", filter=Q(state=Task.State.COMPLETE)),
+        cancelled=Count("id", filter=Q(state=Task.State.CANCELLED)),
+        # A live chat turn is its participant's from the start: in progress until rated.
+        in_progress=Count(
+            "id", filter=Q(state=Task.State.OPEN, leased_count__gt=0) | Q(state=Task.State.LIVE)
+        ),
+        left=Sum(
+            F("overlap") - F("judgments_count"),
+            filter=Q(state__in=[Task.State.OPEN, Task.State.LIVE]),
+        ),
+    )
+    judgments = Judgment.objects.filter(campaign=campaign)
+    total = judgments.count()
+    first = judgments.order_by("created_at").values_list("created_at", flat=True).first()
+    series, bucket = _series(judgments, first, now)
+    since = max(now - PACE_WINDOW, first) if first else now
+    recent = judgments.filter(created_at__gte=since).count()
+    hours = max((now - since).total_seconds() / 3600, 1 / 60)
+    pace = recent / hours if recent else 0.0
+    left = counts["left"] or 0
+    eta = now + timedelta(hours=left / pace) if pace and left else None
+    return CampaignProgress(
+        prompts=Conversation.objects.filter(campaign=campaign).count(),
+        tasks=counts["tasks"],
+        done=counts["done"],
+        in_progress=counts["in_progress"],
+        waiting=counts["tasks"] - counts["done"] - counts["cancelled"] - counts["in_progress"],
+        cancelled=counts["cancelled"],
+        judgments=total,
+        judgments_left=left,
+        annotators=Membership.objects.filter(
+            campaign=campaign, role=Membership.Role.ANNOTATOR
+        ).count(),
+        active_annotators=Assignment.objects.filter(
+            campaign=campaign, finished_at__gte=now - timedelta(hours=1)
+        )
+        .values("annotator_id")
+        .distinct()
+        .count(),
+        series=series,
+        bucket=bucket,
+        pace_per_hour=pace,
+        eta=eta,
+    )
+
+
+def _series(
+    judgments: QuerySet[Judgment], first: datetime | None, now: datetime
+) -> tuple[list[tuple[datetime, int]], str]:
+    """Judgments per hour over the last two days, or per day for longer campaigns; empty
+    buckets included so that a chart shows the lulls."""
+    if first is None:
+        return [], "hour"
+    span = now - first
+    trunc: TruncHour | TruncDay
+    if span <= timedelta(hours=48):
+        trunc, step, bucket = TruncHour("created_at"), timedelta(hours=1), "hour"
+        start = max(first, now - timedelta(hours=48))
+        start = timezone.localtime(start).replace(minute=0, second=0, microsecond=0)
+    else:
+        trunc, step, bucket = TruncDay("created_at"), timedelta(days=1), "day"
+        start = max(first, now - timedelta(days=90))
+        start = timezone.localtime(start).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = (
+        judgments.filter(created_at__gte=start)
+        .annotate(at=trunc)
+        .values("at")
+        .annotate(n=Count("id"))
+        .order_by("at")
+    )
+    found = {r["at"]: r["n"] for r in rows}
+    out = []
+    at = start
+    while at <= now:
+        out.append((at, found.get(at, 0)))
+        at += step
+    return out, bucket
+
+
+def models_seen(*, campaign: Campaign) -> list[tuple[str, int]]:
+    """The models with responses in the campaign, and how many each."""
+    rows = (
+        Message.objects.filter(conversation__campaign=campaign, model__isnull=False)
+        .values_list("model__name")
+        .annotate(n=Count("id"))
+        .order_by("model__name")
+    )
+    return [(name, n) for name, n in rows]

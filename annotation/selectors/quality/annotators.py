@@ -1,0 +1,253 @@
+"""Reads: per annotator - judgments, time, agreement, gold, position bias, ties and skips,
+intransitive cycles, self-consistency on repeated pairs, length bias - and plain warnings."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db.models import Count
+
+from annotation.models import Assignment, Campaign, Membership
+from annotation.selectors.quality.agreement import (
+    Alpha,
+    PairAgreement,
+    campaign_alphas,
+    pair_agreement,
+)
+from annotation.selectors.quality.answers import (
+    pair_choices,
+    pair_code,
+    scale_spans,
+    similarity,
+    units_of,
+)
+from annotation.selectors.quality.length import (
+    LengthBias,
+    length_bias_from,
+    length_choices,
+    message_lengths,
+)
+from annotation.selectors.quality.rows import (
+    NO_SHARE,
+    JudgmentRow,
+    Share,
+    judgment_rows,
+    profile_fields,
+)
+
+# Below this many choices, a share says little; such annotators are not marked suspicious.
+MIN_EVIDENCE = 10
+# |z| above this against the expected share (0.5 for a pair) marks position bias.
+POSITION_Z = 3.0
+
+
+@dataclass
+class AnnotatorQuality:
+    user_id: int
+    username: str
+    pseudonym: str
+    membership_id: int | None
+    role: str
+    is_flagged: bool
+    is_blocked: bool
+    judgments: int = 0
+    median_seconds: float | None = None
+    agreement: Share = NO_SHARE  # mean agreement with the others, over shared units
+    gold: Share = NO_SHARE
+    position_bias: Share = NO_SHARE  # choices of the first shown response
+    position_z: float | None = None  # against the share expected by chance
+    ties: Share = NO_SHARE
+    both_bad: Share = NO_SHARE
+    skips: Share = NO_SHARE
+    cycles: int = 0  # intransitive triads (a > b > c > a) among their choices on one prompt
+    triads: int = 0  # triads of responses to one prompt they compared all three pairs of
+    self_consistency: Share = NO_SHARE  # the same outcome on a pair served again
+    length_bias: Share = NO_SHARE
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CampaignQuality:
+    annotators: list[AnnotatorQuality]
+    alphas: list[Alpha]
+    pairs: PairAgreement
+    position_bias: Share
+    length_bias: LengthBias
+    profile_fields: list[str]
+
+
+def _position(rows: Iterable[JudgmentRow]) -> tuple[int, int, float]:
+    """(first shown chosen, choices, chance share) for pairs and for rankings' top place."""
+    hits = n = 0
+    expected = 0.0
+    for row in rows:
+        if not row.display_order:
+            continue
+        first = row.display_order[0]
+        for _, choice in pair_choices(row):
+            if choice.get("outcome") == "preferred":
+                hits += choice["preferred"] == first
+                n += 1
+                expected += 0.5
+        if row.kind == "ranking":
+            top = (row.payload.get("ranking") or [[]])[0]
+            if len(top) == 1:
+                hits += top[0] == first
+                n += 1
+                expected += 1 / len(row.display_order)
+    return hits, n, (expected / n if n else 0.5)
+
+
+def _z(hits: int, n: int, p0: float) -> float | None:
+    if not n or not 0 < p0 < 1:
+        return None
+    return (hits - n * p0) / math.sqrt(n * p0 * (1 - p0))
+
+
+def _cycles(rows: Iterable[JudgmentRow]) -> tuple[int, int]:
+    """Intransitive triads among one annotator's decisive choices between responses to the
+    same prompt (a triad is intransitive when its three choices go round in a circle)."""
+    beats: dict[tuple[Any, str], set[tuple[int, int]]] = defaultdict(set)
+    for row in rows:
+        for name, choice in pair_choices(row):
+            if choice.get("outcome") == "preferred":
+                beats[(row.parent_id, name)].add((choice["preferred"], choice["rejected"]))
+    cycles = triads = 0
+    for edges in beats.values():
+        nodes = sorted({m for e in edges for m in e})
+        for a, b, c in itertools.combinations(nodes, 3):
+            found = [(x, y) for x, y in itertools.permutations((a, b, c), 2) if (x, y) in edges]
+            if len({frozenset(e) for e in found}) < 3:
+                continue
+            triads += 1
+            wins = Counter(x for x, _ in found)
+            cycles += all(wins[m] == 1 for m in (a, b, c))
+    return cycles, triads
+
+
+def _self_consistency(rows: Sequence[JudgmentRow], repeats: Sequence[JudgmentRow]) -> Share:
+    """How often a pair served again (sides swapped) got the same outcome as the first time."""
+    first = {(r.annotator_id, r.task_id): r for r in rows}
+    same = n = 0
+    for again in repeats:
+        original = first.get((again.annotator_id, again.repeat_of or 0))
+        if original is None:
+            continue
+        ids = [int(m) for m, _ in original.candidate_keys]
+        before = dict(pair_choices(original))
+        for name, choice in pair_choices(again):
+            if name in before:
+                same += pair_code(choice, ids) == pair_code(before[name], ids)
+                n += 1
+    return Share.of(same, n)
+
+
+def annotator_quality(*, campaign: Campaign) -> CampaignQuality:
+    everything = judgment_rows(campaign=campaign, include_repeats=True)
+    rows = [r for r in everything if r.repeat_of is None]
+    repeats = [r for r in everything if r.repeat_of is not None]
+    members = {
+        m.user_id: m for m in Membership.objects.filter(campaign=campaign).select_related("user")
+    }
+    flagged = {uid for uid, m in members.items() if m.is_flagged}
+    kept = [r for r in rows if r.annotator_id not in flagged]
+    spans = scale_spans(campaign)
+    lengths = message_lengths(campaign=campaign)
+
+    # Agreement of each annotator with the others (flagged ones are no reference).
+    agree: dict[int, list[float]] = defaultdict(list)
+    for answers in units_of(rows, spans).values():
+        for (x, a), (y, b) in itertools.permutations(answers, 2):
+            if x != y and y not in flagged:
+                agree[x].append(similarity(a, b))
+
+    by_annotator: dict[int, list[JudgmentRow]] = defaultdict(list)
+    for r in rows:
+        by_annotator[r.annotator_id].append(r)
+    finished = (
+        Assignment.objects.filter(
+            campaign=campaign, state__in=[Assignment.State.SUBMITTED, Assignment.State.SKIPPED]
+        )
+        .values_list("annotator_id", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    skipped: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for annotator_id, state, n in finished:
+        skipped[annotator_id][0 if state == Assignment.State.SKIPPED else 1] += n
+
+    out = []
+    for user_id in sorted(set(members) | set(by_annotator) | set(skipped)):
+        m = members.get(user_id)
+        mine = by_annotator.get(user_id, [])
+        q = AnnotatorQuality(
+            user_id=user_id,
+            username=m.user.username if m else str(user_id),
+            pseudonym=m.user.pseudonym if m else "",
+            membership_id=m.id if m else None,
+            role=m.role if m else "",
+            is_flagged=bool(m and m.is_flagged),
+            is_blocked=bool(m and m.is_blocked),
+            judgments=len(mine),
+        )
+        if m and m.role == Membership.Role.ADMIN and not mine:
+            continue  # an admin who does not annotate
+        seconds = [r.seconds for r in mine if r.seconds is not None]
+        q.median_seconds = statistics.median(seconds) if seconds else None
+        scores = agree.get(user_id, [])
+        q.agreement = Share(float(np.mean(scores)) if scores else None, len(scores))
+        golds = [r.gold_score for r in mine if r.gold_score is not None]
+        q.gold = Share(float(np.mean(golds)) if golds else None, len(golds))
+        hits, n, p0 = _position(mine)
+        q.position_bias, q.position_z = Share.of(hits, n), _z(hits, n, p0)
+        outcomes = [c.get("outcome") for r in mine for _, c in pair_choices(r)]
+        q.ties = Share.of(outcomes.count("tie"), len(outcomes))
+        q.both_bad = Share.of(outcomes.count("both_bad"), len(outcomes))
+        skips, submitted = skipped[user_id]
+        q.skips = Share.of(skips, skips + submitted)
+        q.cycles, q.triads = _cycles(mine)
+        q.self_consistency = _self_consistency(
+            mine, [r for r in repeats if r.annotator_id == user_id]
+        )
+        longer = list(length_choices(mine, lengths))
+        q.length_bias = Share.of(sum(c[1] for c in longer), len(longer))
+        q.warnings = _warnings(q)
+        out.append(q)
+
+    hits, n, _ = _position(kept)
+    return CampaignQuality(
+        annotators=out,
+        alphas=campaign_alphas(campaign=campaign, rows=kept),
+        pairs=pair_agreement(campaign=campaign, rows=kept),
+        position_bias=Share.of(hits, n),
+        length_bias=length_bias_from(list(length_choices(kept, lengths))),
+        profile_fields=profile_fields(rows),
+    )
+
+
+def _warnings(q: AnnotatorQuality) -> list[str]:
+    """Plain reasons to look at an annotator more closely."""
+    out = []
+    if q.position_z is not None and abs(q.position_z) >= POSITION_Z:
+        out.append(f"picks the first shown response {q.position_bias.value:.0%} of the time")
+    if q.agreement.n >= MIN_EVIDENCE and (q.agreement.value or 0) < 0.4:
+        out.append("agrees little with the others")
+    if q.gold.n >= 3 and (q.gold.value or 0) < 0.6:
+        out.append("misses gold answers")
+    if q.ties.n >= MIN_EVIDENCE and (q.ties.value or 0) > 0.5:
+        out.append("calls most pairs a tie")
+    if q.median_seconds is not None and q.judgments >= MIN_EVIDENCE and q.median_seconds < 3:
+        out.append("answers in under 3 seconds")
+    # Choices made at random go round in a circle in a quarter of the triads.
+    if q.triads >= 4 and q.cycles / q.triads >= 0.25:
+        out.append(f"intransitive in {q.cycles} of {q.triads} triads")
+    if q.self_consistency.n >= 3 and (q.self_consistency.value or 0) < 0.5:
+        out.append("changes their mind on repeated pairs")
+    return out

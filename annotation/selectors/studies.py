@@ -1,0 +1,148 @@
+"""Reads about a study: who withdrew, who took part by survey answer, and the guidance a
+participant reads before each PRISM conversation type."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from annotation.models import (
+    Campaign,
+    Conversation,
+    Membership,
+    Participant,
+    Profile,
+    Study,
+    User,
+)
+from annotation.survey import PREFER_NOT, QUESTIONS, answer_of
+
+# Who counts as having taken part: admitted past screening and not withdrawn.
+TOOK_PART = (
+    Membership.Stage.QUALIFY,
+    Membership.Stage.ACTIVE,
+    Membership.Stage.FAILED,
+    Membership.Stage.COMPLETED,
+)
+
+
+def users_withdrawn(*, campaign: Campaign) -> QuerySet[User]:
+    """People who withdrew their consent from the campaign."""
+    return User.objects.filter(
+        id__in=Participant.objects.filter(campaign=campaign, withdrawn_at__isnull=False).values(
+            "membership__user_id"
+        )
+    )
+
+
+def stage_counts(*, campaign: Campaign) -> dict[str, int]:
+    """Participants at each stage of the study."""
+    rows = (
+        Membership.objects.filter(campaign=campaign, participant__isnull=False)
+        .values_list("stage")
+        .annotate(n=Count("id"))
+    )
+    counts = dict.fromkeys(Membership.Stage.values, 0)
+    counts.update({stage: n for stage, n in rows})
+    counts.pop(Membership.Stage.READY, None)
+    return counts
+
+
+@dataclass(frozen=True)
+class Row:
+    answer: str
+    participants: int
+    share: float | None  # of the participants counted
+    target: float | None  # the quota's target (a count or a share, as the quota says)
+    target_share: float | None
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    question: str
+    label: Any
+    total: int
+    rows: list[Row]
+    unit: str  # "" (no quota) | "count" | "share"
+
+
+def demographics(*, campaign: Campaign) -> list[Breakdown]:
+    """Per grouping question the campaign asks (or has a quota on): how many of those who took
+    part gave each answer, next to the quota's target."""
+    user_ids = list(
+        Membership.objects.filter(
+            campaign=campaign, participant__isnull=False, stage__in=TOOK_PART
+        ).values_list("user_id", flat=True)
+    )
+    latest: dict[int, dict[str, Any]] = {}
+    for user_id, answers in (
+        Profile.objects.filter(user_id__in=user_ids)
+        .order_by("user_id", "-version")
+        .values_list("user_id", "answers")
+    ):
+        latest.setdefault(user_id, answers if isinstance(answers, dict) else {})
+    quotas = {d["question"]: d for d in (campaign.quotas or {}).get("dimensions", [])}
+    asked = [n for n in (campaign.survey or {}).get("questions", []) if n in QUESTIONS]
+    names = [n for n in QUESTIONS if (n in asked or n in quotas) and QUESTIONS[n].groups]
+    out = []
+    for name in names:
+        counts = Counter(answer_of(latest.get(u, {}), name) or PREFER_NOT for u in user_ids)
+        quota = quotas.get(name) or {}
+        targets: dict[str, float] = {str(k): float(v) for k, v in quota.get("targets", {}).items()}
+        total_target = sum(targets.values())
+        answers = [*targets, *sorted(a for a in counts if a not in targets)]
+        total = len(user_ids)
+        rows = []
+        for answer in answers:
+            target = targets.get(answer)
+            target_share = None
+            if target is not None and total_target > 0:
+                unit_share = quota.get("unit") == "share"
+                target_share = target if unit_share else target / total_target
+            rows.append(
+                Row(
+                    answer=answer,
+                    participants=counts.get(answer, 0),
+                    share=counts.get(answer, 0) / total if total else None,
+                    target=target,
+                    target_share=target_share,
+                )
+            )
+        unit = quota.get("unit", "count") if quota else ""
+        out.append(Breakdown(name, QUESTIONS[name].label, total, rows, unit))
+    return out
+
+
+# PRISM's conversation types and the guidance a participant reads before each one. The
+# defaults follow the PRISM study's own instructions; a study may replace any of them
+# (Study.guidance). The task page shows the guidance of the task's conversation type, and the
+# `prism` export carries it with every conversation.
+
+GUIDANCE_DEFAULT: dict[str, Any] = {
+    Conversation.PrismType.UNGUIDED: _(
+        "Ask, request or talk to the model about anything. It is up to you!"
+    ),
+    Conversation.PrismType.VALUES_GUIDED: _(
+        "Ask, request or talk to the model about something important to you or that "
+        "represents your values. This could be related to work, religion, family and "
+        "relationships, politics or culture."
+    ),
+    Conversation.PrismType.CONTROVERSY_GUIDED: _(
+        "Ask, request or talk to the model about something controversial or where people "
+        "would disagree in your community, culture or country."
+    ),
+}
+
+
+def guidance_for(*, study: Study | None, prism_type: str) -> str:
+    """The guidance shown for conversations of this type ("" for a conversation without)."""
+    if not prism_type:
+        return ""
+    custom = ((study.guidance if study else None) or {}).get(prism_type)
+    if isinstance(custom, str) and custom.strip():
+        return custom
+    return str(GUIDANCE_DEFAULT.get(prism_type, ""))

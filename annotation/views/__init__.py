@@ -1,0 +1,2 @@
+"""The annotator's and the study participant's pages and their htmx partials, one module per
+feature (`tasks`, `live`, `review`, `studies`, `attachments`); `base` holds what they share."""
