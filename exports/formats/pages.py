@@ -144,8 +144,8 @@ _threshold: tuple[int, int, int] = gc.get_threshold()
 def _collector_relaxed() -> Iterator[None]:
     """While an export runs, the garbage collector waits for 100,000 new objects between
     passes, not Python's 700. A page's tuples (tens of thousands) live until the page is
-    written: at 700 the collector walked them again every few rows, promoted them to the
-    oldest generation, and then walked them with the whole heap (Django's and pyarrow's
+    written: at 700 the collector would walk them again every few rows, promote them to the
+    oldest generation, and then walk them with the whole heap (Django's and pyarrow's
     objects) in a full pass every page or two: a quarter of a Parquet export's time.
     Reference cycles are still collected, in larger steps; the process's thresholds come back
     when its last export ends."""
