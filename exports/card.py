@@ -12,7 +12,7 @@ import yaml
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from .formats.base import ExportContext
+from .formats.context import ExportContext
 from .formats.spec import Format
 
 SIZE_CATEGORIES = [

@@ -27,7 +27,7 @@ from webapp.queueing import mark_enqueued, rows_resend, task_send
 
 from .card import ConfigInfo, card_render
 from .formats import FORMATS, Format
-from .formats.base import ExportContext
+from .formats.context import ExportContext
 from .formats.spec import plain
 from .models import ExportJob
 from .options import COMMON, ExportOptions, container_check, options_parse

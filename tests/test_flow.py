@@ -6,7 +6,7 @@ import datasets
 from django.core.management import call_command
 
 from annotation.models import Campaign, Judgment, Task
-from exports.formats.base import annotator_pseudonym
+from exports.formats.context import annotator_pseudonym
 from tests.conftest import api_client_for, pairwise_lines
 
 

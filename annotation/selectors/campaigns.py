@@ -163,3 +163,11 @@ def assignment_for_annotator(*, user: User, assignment_id: int) -> Assignment | 
         .filter(id=assignment_id, annotator=user)
         .first()
     )
+
+
+def campaign_by_ref(*, ref: str) -> Campaign | None:
+    """The campaign with this id (all digits) or else this slug; None if there is none. An id
+    past 64 bits matches nothing rather than overflowing the database's integer."""
+    if ref.isdigit():
+        return Campaign.objects.filter(id=int(ref)).first() if len(ref) <= 18 else None
+    return Campaign.objects.filter(slug=ref).first()

@@ -18,7 +18,8 @@ import pyarrow as pa
 from annotation.models import Attachment, Campaign
 
 from ..options import ExportOptions
-from .base import ExportContext, iso, review_columns, system_text
+from .context import ExportContext
+from .rows import iso, review_columns, system_text
 from .spec import MESSAGES, Format, Table, arrow_schema
 
 SCHEMA_VERSION = "agora.judgments/1"

@@ -12,9 +12,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from .base import Batch, ExportContext, J, iso, plain_text, review_columns, system_text
+from .context import Batch, ExportContext
 from .pairs import BOTH_BAD, PREFERRED, pairwise_votes
 from .preference import rating_attribute
+from .rows import J, iso, plain_text, review_columns, system_text
 from .spec import (
     JUDGMENT_PROVENANCE,
     MESSAGES,

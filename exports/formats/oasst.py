@@ -25,7 +25,8 @@ import pyarrow as pa
 from annotation.models import Attachment
 
 from ..options import ExportOptions
-from .base import Batch, C, ExportContext, M, iso
+from .context import Batch, ExportContext
+from .rows import C, M, iso
 from .spec import Format, Table, arrow_schema
 
 SCHEMA_VERSION = "agora.oasst/1"

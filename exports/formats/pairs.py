@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from .base import J
+from .rows import J
 
 PREFERRED, TIE, BOTH_BAD = "preferred", "tie", "both_bad"
 

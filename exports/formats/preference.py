@@ -18,8 +18,9 @@ import pyarrow as pa
 
 from annotation.errors import RuleError
 
-from .base import Batch, ExportContext, plain_text, review_columns, system_text
+from .context import Batch, ExportContext
 from .pairs import PREFERRED, Tally, Vote, vote, votes_of
+from .rows import plain_text, review_columns, system_text
 from .spec import MESSAGES, Format, Shared, SplitRow, Table, schema_with_text_variant
 
 SCHEMA_VERSION = "agora.preference/2"

@@ -25,8 +25,9 @@ from django.db.models import Count, Exists, OuterRef
 from annotation.models import Membership, Profile, Study, User
 from annotation.selectors.studies import guidance_for
 
-from .base import ExportContext, J, system_text
+from .context import ExportContext
 from .preference import rating_attribute
+from .rows import J, system_text
 from .spec import Format, Table, arrow_schema
 
 SCHEMA_VERSION = "agora.prism/1"

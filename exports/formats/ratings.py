@@ -14,7 +14,8 @@ import pyarrow as pa
 
 from annotation.kinds.base import Attribute
 
-from .base import ExportContext, iso, plain_text, review_columns, system_text
+from .context import ExportContext
+from .rows import iso, plain_text, review_columns, system_text
 from .spec import (
     JUDGMENT_PROVENANCE,
     MESSAGES,

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..options import ExportOptions
-from .base import ExportContext
+from .context import ExportContext
 
 # Rows are dicts, or SplitRows where many rows share columns.
 Rows = Callable[[ExportContext], Iterator[Any]]

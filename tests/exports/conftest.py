@@ -8,7 +8,7 @@ import pytest
 
 from annotation.models import Assignment, Campaign, Message, User
 from annotation.services import judgment_submit, prompts_import, task_lease_next
-from exports.formats.base import annotator_pseudonym
+from exports.formats.context import annotator_pseudonym
 
 PRISM_SETTINGS = {
     "attributes": [{"name": "score", "scale": {"type": "slider", "min": 1, "max": 100}}],

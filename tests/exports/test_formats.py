@@ -12,7 +12,7 @@ from annotation.models import Conversation, Membership, Message, Profile
 from annotation.services import prompts_import
 from exports import load
 from exports.formats import FORMATS
-from exports.formats.base import EXPORT_GC_THRESHOLD
+from exports.formats.pages import EXPORT_GC_THRESHOLD
 from exports.formats.spec import Shared, SplitRow, plain
 from exports.options import ExportOptions
 from exports.services import export_rows, export_write
@@ -297,7 +297,7 @@ def test_flagged_annotators_are_held_out_unless_asked(judged, bob):
 def test_withdrawn_consent_is_absent_from_every_export(judged, alice, monkeypatch, tmp_path):
     """Whoever the hook names is gone from every format and table, whatever the options."""
     from annotation.models import User
-    from exports.formats import base
+    from exports.formats import context as base
 
     monkeypatch.setattr(base, "consent_withdrawn_users",
                         lambda **kw: User.objects.filter(id=alice.id))  # fmt: skip

@@ -12,7 +12,7 @@ from annotation.errors import RuleError
 from annotation.models import Message
 from annotation.services import prompts_import
 from exports.formats import FORMATS
-from exports.formats.base import ExportContext
+from exports.formats.context import ExportContext
 from exports.options import options_parse
 from exports.services import export_rows, export_to_file
 from exports.writers import write_parquet

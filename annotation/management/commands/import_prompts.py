@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.models import Campaign
+from annotation.management.arguments import campaign_from_arg
 from annotation.prompt_files import prompt_file_format
 from annotation.services import prompts_import
 
@@ -31,15 +31,3 @@ class Command(BaseCommand):
             f"Imported {report.conversations_created} prompts, created {report.tasks_created} "
             f"tasks ({report.duplicates} already imported)."
         )
-
-
-def campaign_from_arg(value: str) -> Campaign:
-    qs = (
-        Campaign.objects.filter(id=int(value))
-        if value.isdigit()
-        else Campaign.objects.filter(slug=value)
-    )
-    campaign = qs.first()
-    if campaign is None:
-        raise CommandError(f"No campaign {value!r}.")
-    return campaign

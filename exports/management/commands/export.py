@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.errors import RuleError
-from annotation.management.commands.import_prompts import campaign_from_arg
+from annotation.management.arguments import campaign_from_arg
 from exports.formats import FORMATS
 from exports.options import CONTAINERS
 from exports.services import (

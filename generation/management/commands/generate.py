@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from annotation.management.commands.import_prompts import campaign_from_arg
+from annotation.management.arguments import campaign_from_arg
 from generation.backends import BackendError
 from generation.models import GenerationRequest, LanguageModel
 from generation.services import generation_requests_for_campaign, generation_run
