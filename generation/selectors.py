@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from annotation.kinds.rating import rating_chosen
 from annotation.models import Assignment, Campaign, Conversation, Judgment, Message, Task
-from annotation.services.live import rating_chosen
 from generation.models import GenerationRequest
 
 # --- live chat ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from annotation.api.assignments import ERROR
 from annotation.api.serializers import MessageOut
 from annotation.http import api_user
 from annotation.models import JudgmentReview
+from annotation.selectors import review as review_selectors
 from annotation.services import review
 
 
@@ -51,7 +52,7 @@ class ReviewOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def review_item_out(item: review.ReviewItem) -> dict[str, Any]:
+def review_item_out(item: review_selectors.ReviewItem) -> dict[str, Any]:
     j = item.judgment
     return {
         "id": j.id,
@@ -81,7 +82,7 @@ class ReviewNextApi(APIView):
     )
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = access.campaign_for_reviewer(user=api_user(request), campaign_id=campaign_id)
-        item = review.review_next(campaign=campaign, reviewer=api_user(request))
+        item = review_selectors.review_next(campaign=campaign, reviewer=api_user(request))
         if item is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(review_item_out(item))

@@ -210,3 +210,25 @@ class Rating(Kind[RatingSettings]):
         if any(a.scale.type == "likert" and len(a.scale.points) <= 9 for a in settings.attributes):
             keys.append(("1 – 9", _("Pick a point on the focused scale")))
         return [*keys, *super().shortcuts(settings)]
+
+
+def rating_chosen(
+    payload: Mapping[str, Any], *, display_order: Sequence[int], attribute: str
+) -> int | None:
+    """The reply that continues the conversation: the followup's choice, else the highest
+    score on `attribute`, ties to the one shown first. The live chat continues with it and the
+    `prism` export marks it `if_chosen`."""
+    chosen = (payload.get("followup") or {}).get("chosen")
+    if chosen is not None:
+        return int(chosen)
+    ratings = payload.get("ratings") or {}
+    scores = [(ratings.get(str(m)) or {}).get(attribute) for m in display_order]
+    if all(s is None for s in scores):
+        return None
+    best = max(s for s in scores if s is not None)
+    return display_order[scores.index(best)]
+
+
+def chosen_attribute(settings: Mapping[str, Any]) -> str:
+    """The score that picks the chosen reply: the campaign's first rating attribute."""
+    return str(Rating().settings(settings).attributes[0].name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +104,8 @@ class TaskView:
     reference: dict[str, Any] | None = None
 
 
-def _path(by_id: dict[int, Message], message_id: int | None) -> list[Message]:
+def path_to(by_id: Mapping[int, Message], message_id: int | None) -> list[Message]:
+    """The messages from the root down to `message_id` (none for None), read from `by_id`."""
     path = []
     while message_id is not None:
         node = by_id[message_id]
@@ -115,7 +117,7 @@ def _path(by_id: dict[int, Message], message_id: int | None) -> list[Message]:
 def conversation_path(*, message: Message) -> list[Message]:
     """The messages from the root of the tree down to `message`, in one query."""
     by_id = {m.id: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
-    return _path(by_id, message.id)
+    return path_to(by_id, message.id)
 
 
 def task_view(*, assignment: Assignment) -> TaskView:
@@ -132,7 +134,7 @@ def task_view(*, assignment: Assignment) -> TaskView:
             _sql.fetchall(_sql.task_messages_sql(), [task.conversation_id])
         )
     by_id = {m.id: m for m in messages}
-    context = _path(by_id, task.parent_id)
+    context = path_to(by_id, task.parent_id)
     reference = None
     for m in context:
         reference = m.metadata.get("reference") or reference

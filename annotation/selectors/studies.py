@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from annotation.errors import NotFound
 from annotation.models import (
     Campaign,
     Conversation,
@@ -146,3 +148,19 @@ def guidance_for(*, study: Study | None, prism_type: str) -> str:
     if isinstance(custom, str) and custom.strip():
         return custom
     return str(GUIDANCE_DEFAULT.get(prism_type, ""))
+
+
+def study_for(campaign: Campaign) -> Study:
+    """The campaign's study, or NotFound for a campaign that is not one."""
+    study = Study.objects.filter(campaign=campaign).first()
+    if study is None:
+        raise NotFound(gettext("This campaign is not a study."))
+    return study
+
+
+def survey_questions(campaign: Campaign) -> list[str]:
+    return list((campaign.survey or {}).get("questions", []))
+
+
+def profile_latest(user: User) -> Profile | None:
+    return Profile.objects.filter(user=user).order_by("-version").first()

@@ -3,9 +3,8 @@ wrote the turn, leased to them at once and never offered to anyone else."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -46,19 +45,3 @@ def live_task_create(
         expires_at=now + LIVE_LEASE,
         display_order=[m.id for m in replies],
     )
-
-
-def rating_chosen(
-    payload: Mapping[str, Any], *, display_order: Sequence[int], attribute: str
-) -> int | None:
-    """The reply that continues the conversation: the followup's choice, else the highest
-    score on `attribute`, ties to the one shown first (as the prism export reads it)."""
-    chosen = (payload.get("followup") or {}).get("chosen")
-    if chosen is not None:
-        return int(chosen)
-    ratings = payload.get("ratings") or {}
-    scores = [(ratings.get(str(m)) or {}).get(attribute) for m in display_order]
-    if all(s is None for s in scores):
-        return None
-    best = max(s for s in scores if s is not None)
-    return display_order[scores.index(best)]

@@ -8,7 +8,6 @@ the role `reviewer`, its admins, and staff; nobody reviews their own judgments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -16,11 +15,10 @@ from django.db import IntegrityError, transaction
 from annotation.errors import Conflict, Forbidden, NotFound, RuleError
 from annotation.kinds import kind_for
 from annotation.kinds.base import text
-from annotation.models import Campaign, Judgment, JudgmentReview, Membership, Message, User
-from annotation.selectors import messages_with_files
+from annotation.models import Campaign, Judgment, JudgmentReview, Message, User
+from annotation.selectors.review import reviewer_check
 from annotation.services.trees import kind_settings_raw
 
-REVIEWER_ROLES = (Membership.Role.REVIEWER, Membership.Role.ADMIN)
 # What a correction may not change of a payload that wrote a message (reply, rewrite).
 KEPT_ON_CORRECTION = ("message_id", "rewrite_of", "role")
 # What a kind adds to the payload it stores (not part of what a client sends).
@@ -40,63 +38,6 @@ def payload_as_input(payload: Any) -> Any:
             name: payload_as_input(choice) for name, choice in out["attributes"].items()
         }
     return out
-
-
-def reviewer_check(*, campaign: Campaign, user: User) -> None:
-    """Raises unless this person may review the campaign's judgments now."""
-    if not campaign.review_stage:
-        raise NotFound("This campaign has no review stage.")
-    if user.is_staff:
-        return
-    if not Membership.objects.filter(
-        campaign=campaign, user=user, role__in=REVIEWER_ROLES, is_blocked=False
-    ).exists():
-        raise Forbidden("Only the campaign's reviewers may review judgments.")
-
-
-@dataclass(frozen=True)
-class ReviewItem:
-    """A judgment as its reviewer sees it: the conversation up to the task, the candidates in
-    the order the annotator saw them, and the payload."""
-
-    judgment: Judgment
-    context: list[Message]
-    candidates: list[Message]
-    pending: int  # judgments still waiting for review, this one included
-
-
-def reviews_pending(*, campaign: Campaign, reviewer: User) -> Any:
-    return (
-        Judgment.objects.filter(campaign=campaign, review__isnull=True)
-        .exclude(annotator=reviewer)
-        .order_by("id")
-    )
-
-
-def review_next(*, campaign: Campaign, reviewer: User) -> ReviewItem | None:
-    """The oldest judgment nobody has reviewed yet (never the reviewer's own)."""
-    reviewer_check(campaign=campaign, user=reviewer)
-    pending = reviews_pending(campaign=campaign, reviewer=reviewer)
-    judgment = pending.select_related("task", "assignment").first()
-    if judgment is None:
-        return None
-    return review_item(judgment=judgment, pending=pending.count())
-
-
-def review_item(*, judgment: Judgment, pending: int = 0) -> ReviewItem:
-    task = judgment.task
-    by_id = {m.id: m for m in Message.objects.filter(conversation_id=task.conversation_id)}
-    context: list[Message] = []
-    at = task.parent_id
-    while at is not None:
-        context.append(by_id[at])
-        at = by_id[at].parent_id
-    return ReviewItem(
-        judgment=judgment,
-        context=messages_with_files(context[::-1]),
-        candidates=[by_id[i] for i in judgment.assignment.display_order if i in by_id],
-        pending=pending,
-    )
 
 
 def judgment_review(

@@ -16,12 +16,12 @@ from annotation import access, services
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import kind_for
+from annotation.kinds.rating import chosen_attribute
 from annotation.models import Assignment, Campaign, Conversation, Study
 from annotation.selectors.studies import guidance_for
 from annotation.services.studies.gate import STUDY_CODE
 from generation import selectors as generation_selectors
 from generation import services as generation_services
-from generation.services.live import first_attribute
 
 # The page asks for the streaming replies this often.
 POLL = "every 500ms"
@@ -109,7 +109,7 @@ def _chat_response(
     fragment: bool = False,
 ) -> HttpResponse:
     turns = generation_selectors.live_chat_turns(
-        conversation=conversation, chosen_attribute=first_attribute(campaign)
+        conversation=conversation, chosen_attribute=chosen_attribute(campaign.settings)
     )
     current = turns[-1] if turns else None
     kind = kind_for(Campaign.Kind.RATING)

@@ -14,6 +14,7 @@ from annotation import access
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign, JudgmentReview
+from annotation.selectors import review as review_selectors
 from annotation.services import review
 
 
@@ -71,7 +72,7 @@ def _review_response(
         "form": form or {},
     }
     try:
-        item = review.review_next(campaign=campaign, reviewer=request.user)
+        item = review_selectors.review_next(campaign=campaign, reviewer=request.user)
     except RuleError as e:
         item, context["error"], status = None, e.message, e.status
     if item is not None:

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 from django.db.models import Count, Exists, OuterRef
 
+from annotation.kinds.rating import rating_chosen
 from annotation.models import Membership, Profile, Study, User
 from annotation.selectors.studies import guidance_for
 
@@ -256,11 +257,10 @@ def _turns(ctx: ExportContext) -> Iterator[tuple[str, list[Turn]]]:
                 scores = {
                     mid: (ratings.get(str(mid)) or {}).get(attribute) for mid in j.display_order
                 }
-                chosen = (j.payload.get("followup") or {}).get("chosen")
-                if chosen is None and any(s is not None for s in scores.values()):
-                    # The highest score; PRISM breaks ties at random, Agora by screen order.
-                    best = max(s for s in scores.values() if s is not None)
-                    chosen = next(mid for mid, s in scores.items() if s == best)
+                # PRISM breaks ties of the highest score at random, Agora by screen order.
+                chosen = rating_chosen(
+                    j.payload, display_order=j.display_order, attribute=attribute or ""
+                )
                 turn = max(len(users) - 1, 0)
                 models = []
                 for within, mid in enumerate(j.display_order):

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from annotation.errors import Conflict, Forbidden, RuleError
-from annotation.kinds import kind_for
+from annotation.kinds.rating import chosen_attribute, rating_chosen
 from annotation.models import (
     Assignment,
     Campaign,
@@ -28,7 +28,7 @@ from annotation.models import (
     Task,
     User,
 )
-from annotation.services.live import live_task_create, rating_chosen
+from annotation.services.live import live_task_create
 from annotation.services.studies import gate as study_gate
 from generation.models import GenerationRequest, LanguageModel
 from generation.services.queue import request_enqueue
@@ -78,7 +78,9 @@ def live_chat_say(*, conversation: Conversation, participant: User, text: str) -
             raise Conflict(_("Rate the replies to your last message first."), code="not_rated")
         judgment, display_order = last
         chosen_id = rating_chosen(
-            judgment.payload, display_order=display_order, attribute=first_attribute(campaign)
+            judgment.payload,
+            display_order=display_order,
+            attribute=chosen_attribute(campaign.settings),
         )
         if chosen_id is None:
             raise Conflict(_("Rate the replies to your last message first."), code="not_rated")
@@ -153,12 +155,6 @@ def live_turn_retry(*, conversation: Conversation, participant: User) -> int:
             transaction.on_commit(lambda r=request: request_enqueue(r))  # type: ignore[misc]
             retried += 1
     return retried
-
-
-def first_attribute(campaign: Campaign) -> str:
-    """The score that picks the chosen reply: the campaign's first rating attribute."""
-    settings = kind_for(Campaign.Kind.RATING).settings(campaign.settings)
-    return str(settings.attributes[0].name)
 
 
 def _check_open(campaign: Campaign, participant: User) -> None:

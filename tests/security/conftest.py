@@ -23,6 +23,7 @@ from annotation.models import (
     Message,
     User,
 )
+from annotation.selectors import studies as study_selectors
 from annotation.services import (
     campaign_create,
     judgment_submit,
@@ -208,7 +209,7 @@ def _study(carol: User, alice: User) -> tuple[Campaign, str]:
     )
     token = studies.invitation_make(campaign=s)
     participant = studies.participant_join(campaign=s, user=alice)
-    version = studies.study_for(s).consent_version
+    version = study_selectors.study_for(s).consent_version
     studies.consent_give(participant=participant, version=version)
     studies.survey_submit(
         participant=participant,

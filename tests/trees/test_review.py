@@ -5,8 +5,9 @@ import json
 import pytest
 
 from annotation.models import JudgmentReview, Membership, Message
+from annotation.selectors.review import review_next
 from annotation.services import membership_add, prompts_import
-from annotation.services.review import judgment_review, review_next
+from annotation.services.review import judgment_review
 from exports.services import export_rows
 from tests.conftest import api_client_for, pairwise_lines
 from tests.exports.conftest import judge_all

@@ -20,7 +20,6 @@ from annotation.services.studies.participants import (
     qualification_answer,
     qualification_items,
     signup_allowed,
-    study_for,
     survey_questions,
     survey_submit,
 )
@@ -48,7 +47,6 @@ __all__ = [
     "signup_allowed",
     "steering_allows",
     "study_configure",
-    "study_for",
     "survey_questions",
     "survey_submit",
 ]

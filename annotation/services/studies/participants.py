@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.errors import Conflict, NotFound, RuleError
+from annotation.errors import Conflict, RuleError
 from annotation.models import (
     Assignment,
     Campaign,
@@ -31,6 +31,7 @@ from annotation.models import (
     Study,
     User,
 )
+from annotation.selectors.studies import profile_latest, study_for, survey_questions
 from annotation.services import leasing
 from annotation.services.studies import quotas
 from annotation.survey import QUESTIONS, answer_of
@@ -38,21 +39,6 @@ from annotation.survey import QUESTIONS, answer_of
 Stage = Membership.Stage
 # Stages a participant never leaves on their own.
 FINAL = (Stage.INELIGIBLE, Stage.QUOTA_FULL, Stage.FAILED, Stage.WITHDRAWN, Stage.COMPLETED)
-
-
-def study_for(campaign: Campaign) -> Study:
-    study = Study.objects.filter(campaign=campaign).first()
-    if study is None:
-        raise NotFound(_("This campaign is not a study."))
-    return study
-
-
-def survey_questions(campaign: Campaign) -> list[str]:
-    return list((campaign.survey or {}).get("questions", []))
-
-
-def profile_latest(user: User) -> Profile | None:
-    return Profile.objects.filter(user=user).order_by("-version").first()
 
 
 # --- joining ------------------------------------------------------------------------------
