@@ -116,18 +116,7 @@ class StudySettingsForm(forms.ModelForm):
 
     class Meta:
         model = Study
-        fields = (
-            "signup_open",
-            "participant_param",
-            "study_param",
-            "session_param",
-            "tasks_per_participant",
-            "completion_code",
-            "completion_url",
-            "eligibility",
-            "qualification",
-            "guidance",
-        )
+        fields = Study.SETTINGS
 
     def clean_eligibility(self) -> dict[str, Any]:
         value: dict[str, Any] = self.cleaned_data["eligibility"]

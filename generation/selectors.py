@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from annotation.kinds.rating import rating_chosen
 from annotation.models import Assignment, Campaign, Conversation, Judgment, Message, Task
-from generation.models import GenerationRequest
+from generation.models import GenerationRequest, LanguageModel
 
 # --- live chat ------------------------------------------------------------------------------
 
@@ -195,3 +195,12 @@ def generated_candidates(*, campaign: Campaign, limit: int = 30) -> QuerySet[Mes
         .select_related("model", "parent")
         .order_by("-id")[:limit]
     )
+
+
+def language_models_enabled() -> QuerySet[LanguageModel]:
+    return LanguageModel.objects.filter(enabled=True)
+
+
+def generation_request_of(*, campaign: Campaign, request_id: int) -> GenerationRequest | None:
+    """One of this campaign's generation requests; another campaign's is None."""
+    return GenerationRequest.objects.filter(id=request_id, campaign=campaign).first()

@@ -18,7 +18,6 @@ from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
 from generation import selectors, services
 from generation.backends import BackendError
-from generation.models import GenerationRequest
 
 # How often the page asks for the queue while requests are in flight.
 POLL = "every 2s"
@@ -76,7 +75,7 @@ def generation_start(request: AuthedHttpRequest, campaign: Campaign) -> HttpResp
 def generation_retry(
     request: AuthedHttpRequest, campaign: Campaign, request_id: int
 ) -> HttpResponse:
-    failed = GenerationRequest.objects.filter(id=request_id, campaign=campaign).first()
+    failed = selectors.generation_request_of(campaign=campaign, request_id=request_id)
     if failed is None:
         return _generation_page(request, campaign, error="No such generation request.", status=404)
     retried = services.generation_retry(request=failed)

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
-from annotation import services
+from annotation import selectors, services
 from annotation.dashboard.base import campaign_admin_page, number_field, page, rule_errors
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
@@ -21,7 +21,7 @@ from annotation.prompt_files import prompt_file_format, prompt_rows_parse
 from annotation.selectors import progress
 from annotation.services import campaign_admin, campaign_stages
 from annotation.services.trees import TreeSettings
-from generation.models import LanguageModel
+from generation import selectors as generation_selectors
 
 PREVIEW_ROWS = 10
 # A start for kinds whose settings have no defaults (a rating needs its attributes).
@@ -277,7 +277,7 @@ def setup_models(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
         {
             "step": "models",
             "errors": errors,
-            "models": LanguageModel.objects.filter(enabled=True),
+            "models": generation_selectors.language_models_enabled(),
             "chosen": set(campaign.language_models.values_list("id", flat=True)),
             "seen": seen,
         },
@@ -316,7 +316,7 @@ def setup_people(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
                 notice = f"Added {len(added)}."
         except RuleError as e:
             errors = rule_errors(e)
-    members = Membership.objects.filter(campaign=campaign).select_related("user")
+    members = selectors.campaign_members(campaign=campaign)
     return page(
         request,
         "dashboard/setup_people.html",

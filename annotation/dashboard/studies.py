@@ -3,43 +3,19 @@ quotas, qualification, completion) and who took part, by survey answer, against 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.dashboard import charts
-from annotation.dashboard.base import campaign_admin_page
+from annotation.dashboard.base import campaign_admin_page, page
 from annotation.errors import RuleError
 from annotation.forms import StudySettingsForm
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign, Membership, Study
 from annotation.selectors import studies as selectors
 from annotation.services import studies
-from annotation.services.campaign_admin import TRANSITIONS
-
-STATE_VERBS = {"open": "Open", "paused": "Pause", "closed": "Close"}
-
-
-def _render(
-    request: AuthedHttpRequest,
-    template: str,
-    campaign: Campaign,
-    context: dict[str, Any],
-    status: int = 200,
-) -> HttpResponse:
-    buttons = [
-        (s, "Resume" if s == "open" and campaign.state == "paused" else STATE_VERBS[s])
-        for s in TRANSITIONS[campaign.state]
-    ]
-    return render(
-        request,
-        template,
-        {"campaign": campaign, "state_buttons": buttons, **context},
-        status=status,
-    )
 
 
 def _links(request: AuthedHttpRequest, campaign: Campaign, study: Study | None) -> dict[str, str]:
@@ -62,7 +38,7 @@ def _links(request: AuthedHttpRequest, campaign: Campaign, study: Study | None) 
 @campaign_admin_page
 @require_http_methods(["GET", "POST"])
 def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
-    study = Study.objects.filter(campaign=campaign).first()
+    study = selectors.study_of(campaign=campaign)
     initial = {
         "consent": study.consent_text if study else "",
         "questions": (campaign.survey or {}).get("questions", []),
@@ -83,7 +59,7 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
             notice = "Saved the study."
         except RuleError as e:
             error = e.message
-    return _render(
+    return page(
         request,
         "studies/admin_settings.html",
         campaign,
@@ -108,7 +84,7 @@ def study_invitation(request: AuthedHttpRequest, campaign: Campaign) -> HttpResp
         else:
             studies.invitation_make(campaign=campaign)
     except RuleError as e:
-        return _render(request, "studies/admin_settings.html", campaign, {"error": e.message}, 404)
+        return page(request, "studies/admin_settings.html", campaign, {"error": e.message}, 404)
     return redirect("dashboard:study_settings", campaign_id=campaign.id)
 
 
@@ -124,12 +100,12 @@ def study_participants(request: AuthedHttpRequest, campaign: Campaign) -> HttpRe
         )
         for b in breakdowns
     }
-    return _render(
+    return page(
         request,
         "studies/admin_participants.html",
         campaign,
         {
-            "is_study": Study.objects.filter(campaign=campaign).exists(),
+            "is_study": selectors.study_of(campaign=campaign) is not None,
             "stages": [
                 (Membership.Stage(stage).label, n)
                 for stage, n in selectors.stage_counts(campaign=campaign).items()

@@ -16,6 +16,20 @@ class Study(models.Model):
     """How people join a campaign run as a study: consent, survey, screening, qualification,
     completion. A campaign without one is joined as before (members, or public)."""
 
+    # What an admin sets directly (the settings form, study_configure); the rest is derived.
+    SETTINGS = (
+        "signup_open",
+        "participant_param",
+        "study_param",
+        "session_param",
+        "tasks_per_participant",
+        "completion_code",
+        "completion_url",
+        "eligibility",
+        "qualification",
+        "guidance",
+    )
+
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="study")
     signup_open = models.BooleanField(
         default=False, help_text="Anyone may create an account on the study's sign-up page."

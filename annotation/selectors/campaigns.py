@@ -10,7 +10,16 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotation import db as _sql
-from annotation.models import Assignment, Attachment, Campaign, Membership, Message, Task, User
+from annotation.models import (
+    Assignment,
+    Attachment,
+    Campaign,
+    Conversation,
+    Membership,
+    Message,
+    Task,
+    User,
+)
 
 
 def campaigns_visible_to(*, user: User) -> QuerySet[Campaign]:
@@ -173,3 +182,27 @@ def campaign_by_ref(*, ref: str) -> Campaign | None:
     if ref.isdigit():
         return Campaign.objects.filter(id=int(ref)).first() if len(ref) <= 18 else None
     return Campaign.objects.filter(slug=ref).first()
+
+
+def attachment_visible(*, user: User, attachment_id: int) -> Attachment | None:
+    """A message's file, if this person may see its campaign's tasks."""
+    attachment = (
+        Attachment.objects.select_related("message__conversation").filter(id=attachment_id).first()
+    )
+    if attachment is None or not campaign_tasks_visible(
+        user=user, campaign_id=attachment.message.conversation.campaign_id
+    ):
+        return None
+    return attachment
+
+
+def conversation_prism_type(*, conversation_id: int) -> str:
+    """The PRISM conversation type of a conversation ("" for none)."""
+    value = (
+        Conversation.objects.filter(id=conversation_id).values_list("prism_type", flat=True).first()
+    )
+    return value or ""
+
+
+def campaign_members(*, campaign: Campaign) -> QuerySet[Membership]:
+    return Membership.objects.filter(campaign=campaign).select_related("user")

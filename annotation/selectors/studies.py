@@ -164,3 +164,29 @@ def survey_questions(campaign: Campaign) -> list[str]:
 
 def profile_latest(user: User) -> Profile | None:
     return Profile.objects.filter(user=user).order_by("-version").first()
+
+
+def study_of(*, campaign: Campaign) -> Study | None:
+    """The campaign's study, or None; free when the campaign was read with select_related."""
+    try:
+        return campaign.study
+    except Study.DoesNotExist:
+        return None
+
+
+def study_by_slug(*, slug: str) -> Study | None:
+    """The study (with its campaign) a participant's link names; drafts are not found."""
+    return (
+        Study.objects.select_related("campaign")
+        .exclude(campaign__state=Campaign.State.DRAFT)
+        .filter(campaign__slug=slug)
+        .first()
+    )
+
+
+def participant_of(*, campaign: Campaign, user: User) -> Participant | None:
+    return (
+        Participant.objects.select_related("membership__user", "campaign")
+        .filter(campaign=campaign, membership__user=user)
+        .first()
+    )

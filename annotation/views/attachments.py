@@ -6,18 +6,13 @@ from django.views.decorators.http import require_GET
 
 from annotation import selectors
 from annotation.http import AuthedHttpRequest
-from annotation.models import Attachment
 
 
 @login_required
 @require_GET
 def attachment_file(request: AuthedHttpRequest, attachment_id: int) -> FileResponse:
-    attachment = (
-        Attachment.objects.select_related("message__conversation").filter(id=attachment_id).first()
-    )
-    if attachment is None or not selectors.campaign_tasks_visible(
-        user=request.user, campaign_id=attachment.message.conversation.campaign_id
-    ):
+    attachment = selectors.attachment_visible(user=request.user, attachment_id=attachment_id)
+    if attachment is None:
         raise Http404("No such file.")
     response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
     # The type was checked at upload; the browser shows it as that type and nothing else

@@ -12,14 +12,16 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation import access, services
+from annotation import access
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import kind_for
 from annotation.kinds.rating import chosen_attribute
-from annotation.models import Assignment, Campaign, Conversation, Study
-from annotation.selectors.studies import guidance_for
+from annotation.models import Campaign, Conversation
+from annotation.selectors import live as live_selectors
+from annotation.selectors.studies import guidance_for, study_of
 from annotation.services.studies.gate import STUDY_CODE
+from annotation.views.base import form_draft, judgment_from_form, refused_status
 from generation import selectors as generation_selectors
 from generation import services as generation_services
 
@@ -38,12 +40,9 @@ def _my_conversation(
     request: AuthedHttpRequest, campaign: Campaign, conversation_id: int
 ) -> Conversation:
     """One of this participant's own live conversations; anyone else's is not found."""
-    conversation = Conversation.objects.filter(
-        id=conversation_id,
-        campaign=campaign,
-        origin=Conversation.Origin.LIVE,
-        created_by=request.user,
-    ).first()
+    conversation = live_selectors.live_conversation_of(
+        campaign=campaign, user=request.user, conversation_id=conversation_id
+    )
     if conversation is None:
         raise Http404("No such conversation.")
     return conversation
@@ -65,7 +64,7 @@ def live_chat_list(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse
         except RuleError as e:
             if e.code == STUDY_CODE:
                 return redirect("study_next", campaign.slug)
-            error, status = e.message, _page_status(e)
+            error, status = e.message, refused_status(e)
         else:
             return redirect("live_chat", campaign_id=campaign.id, conversation_id=conversation.id)
     conversations = generation_selectors.live_conversations_of(
@@ -89,7 +88,7 @@ def live_chat_list(request: AuthedHttpRequest, campaign_id: int) -> HttpResponse
 def _conversation_types(campaign: Campaign) -> list[tuple[str, str, str]]:
     """PRISM's conversation types with the guidance a participant reads before choosing one:
     offered in a study (whose guidance may replace the defaults); none elsewhere."""
-    study = Study.objects.filter(campaign=campaign).first()
+    study = study_of(campaign=campaign)
     if study is None:
         return []
     return [
@@ -132,7 +131,7 @@ def _chat_response(
         "turns_left": campaign.live_max_turns - len(turns),
         "poll": POLL,
         "guidance": guidance_for(
-            study=Study.objects.filter(campaign=campaign).first(),
+            study=study_of(campaign=campaign),
             prism_type=conversation.prism_type,
         )
         if conversation.prism_type and not fragment
@@ -141,18 +140,9 @@ def _chat_response(
         "form": form or {},
     }
     if form:
-        context["draft"] = {k: v for k, v in form.lists() if k not in NOT_ECHOED}
+        context["draft"] = form_draft(form)
     template = "annotation/_live_turn.html" if fragment else "annotation/live_chat.html"
     return render(request, template, context, status=status)
-
-
-NOT_ECHOED = {"csrfmiddlewaretoken", "idempotency_key", "seconds_spent"}
-
-
-def _page_status(e: RuleError) -> int:
-    """A refused form is 422 on a page (the input, not the request, was bad); the rest keep
-    the service's status."""
-    return 422 if e.status == 400 else e.status
 
 
 def _refused(
@@ -160,7 +150,12 @@ def _refused(
 ) -> HttpResponse:
     """The conversation again with the service's reason and everything the person entered."""
     return _chat_response(
-        request, campaign, conversation, error=e.message, form=request.POST, status=_page_status(e)
+        request,
+        campaign,
+        conversation,
+        error=e.message,
+        form=request.POST,
+        status=refused_status(e),
     )
 
 
@@ -190,24 +185,15 @@ def live_chat_rate(
 ) -> HttpResponse:
     campaign = _live_campaign(request, campaign_id)
     conversation = _my_conversation(request, campaign, conversation_id)
-    assignment = Assignment.objects.filter(
-        id=assignment_id, annotator=request.user, task__conversation=conversation
-    ).first()
+    assignment = live_selectors.live_turn_assignment(
+        conversation=conversation, user=request.user, assignment_id=assignment_id
+    )
     if assignment is None:
         raise Http404("No such turn.")
     kind = kind_for(Campaign.Kind.RATING)
     try:
-        payload = kind.payload_from_form(
-            request.POST,
-            settings=kind.settings(campaign.settings),
-            candidate_ids=assignment.display_order,
-        )
-        services.judgment_submit(
-            assignment=assignment,
-            annotator=request.user,
-            payload=payload,
-            idempotency_key=request.POST.get("idempotency_key"),
-            seconds_spent=request.POST.get("seconds_spent"),
+        judgment_from_form(
+            request, assignment=assignment, kind=kind, settings=kind.settings(campaign.settings)
         )
     except RuleError as e:
         return _refused(request, campaign, conversation, e)

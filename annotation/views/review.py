@@ -16,6 +16,7 @@ from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign, JudgmentReview
 from annotation.selectors import review as review_selectors
 from annotation.services import review
+from annotation.views.base import refused_status
 
 
 @login_required
@@ -49,7 +50,7 @@ def review_submit(request: AuthedHttpRequest, campaign_id: int, judgment_id: int
         )
     except RuleError as e:
         return _review_response(
-            request, campaign, error=e.message, form=request.POST, status=e.status
+            request, campaign, error=e.message, form=request.POST, status=refused_status(e)
         )
     if not request.htmx:
         return redirect("review_page", campaign_id=campaign.id)

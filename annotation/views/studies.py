@@ -18,6 +18,7 @@ from annotation.errors import RuleError
 from annotation.forms import ConsentForm, QualificationForm, SignupForm
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign, Membership, Participant, Study
+from annotation.selectors import studies as study_selectors
 from annotation.services import studies
 from annotation.survey import SurveyForm
 
@@ -32,23 +33,14 @@ STEP_URLS: dict[str, str] = {
 
 
 def _study(slug: str) -> tuple[Campaign, Study]:
-    study = (
-        Study.objects.select_related("campaign")
-        .exclude(campaign__state=Campaign.State.DRAFT)
-        .filter(campaign__slug=slug)
-        .first()
-    )
+    study = study_selectors.study_by_slug(slug=slug)
     if study is None:
         raise Http404("No such study.")
     return study.campaign, study
 
 
 def _participant(request: AuthedHttpRequest, campaign: Campaign) -> Participant | None:
-    return (
-        Participant.objects.select_related("membership__user", "campaign")
-        .filter(campaign=campaign, membership__user=request.user)
-        .first()
-    )
+    return study_selectors.participant_of(campaign=campaign, user=request.user)
 
 
 def _next(campaign: Campaign, participant: Participant) -> HttpResponse:

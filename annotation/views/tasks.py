@@ -18,14 +18,12 @@ from annotation.attachments import CheckedFile, attachment_check
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import kind_for
-from annotation.models import Assignment, Campaign, Conversation, Study
-from annotation.selectors.studies import guidance_for
+from annotation.models import Assignment, Campaign
+from annotation.selectors.studies import guidance_for, study_of
 from annotation.services import trees
 from annotation.services.studies.gate import STUDY_CODE
+from annotation.views.base import form_draft, judgment_from_form, refused_status
 
-# What a refused form gives back to the page: everything the annotator entered, nothing of
-# the submit's own bookkeeping (a fresh idempotency key and clock come with the page).
-NOT_ECHOED = {"csrfmiddlewaretoken", "idempotency_key", "seconds_spent"}
 # The fields an annotator writes into (the kinds' text boxes): on a late submit whose task
 # went to someone else, what they hold is shown back to copy, never dropped.
 WRITTEN_FIELDS = ("text", "reason", "feedback")
@@ -57,24 +55,22 @@ def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpRes
     try:
         kind = kind_for(assignment.task.kind)
         raw = trees.kind_settings_raw(campaign=assignment.campaign, task_kind=kind.name)
-        payload = kind.payload_from_form(
-            request.POST,
-            settings=kind.settings(raw),
-            candidate_ids=assignment.display_order,
-        )
-        services.judgment_submit(
+        judgment_from_form(
+            request,
             assignment=assignment,
-            annotator=request.user,
-            payload=payload,
-            idempotency_key=request.POST.get("idempotency_key"),
-            seconds_spent=request.POST.get("seconds_spent"),
+            kind=kind,
+            settings=kind.settings(raw),
             files=_uploaded_images(request),
         )
     except RuleError as e:
         if e.status == 400:
             # Same task again, with the message and everything the annotator entered.
             return _task_response(
-                request, assignment.campaign, error=e.message, form=request.POST, status=422
+                request,
+                assignment.campaign,
+                error=e.message,
+                form=request.POST,
+                status=refused_status(e),
             )
         # A late submit: if the task comes back to this person, their answer comes with it.
         return _task_response(
@@ -195,28 +191,18 @@ def _task_response(
             candidates=list(zip(string.ascii_uppercase, view.candidates, strict=False)),
             idempotency_key=uuid.uuid4().hex,
         )
-    if (study := _study_of(campaign)) is not None:
+    if (study := study_of(campaign=campaign)) is not None:
         context["study"] = study
         if assignment is not None:
-            prism_type = (
-                Conversation.objects.filter(id=assignment.task.conversation_id)
-                .values_list("prism_type", flat=True)
-                .first()
+            prism_type = selectors.conversation_prism_type(
+                conversation_id=assignment.task.conversation_id
             )
-            context["guidance"] = guidance_for(study=study, prism_type=prism_type or "")
+            context["guidance"] = guidance_for(study=study, prism_type=prism_type)
     if context["form"]:
-        context["draft"] = {k: v for k, v in context["form"].lists() if k not in NOT_ECHOED}
+        context["draft"] = form_draft(context["form"])
     context["progress"] = selectors.campaign_progress(campaign=campaign, user=request.user)
     template = "annotation/_task_card.html" if request.htmx else "annotation/task.html"
     return render(request, template, context, status=status)
-
-
-def _study_of(campaign: Campaign) -> Study | None:
-    """The campaign's study, read with the campaign (select_related): no statement here."""
-    try:
-        return campaign.study
-    except Study.DoesNotExist:
-        return None
 
 
 def _written(form: QueryDict | None) -> list[str]:

@@ -119,7 +119,7 @@ def test_the_review_page_shows_the_judgment_and_records_the_decision(
         f"/campaigns/{reviewed_campaign.id}/review/{first.id}/",
         {"decision": "corrected", "correction": "{not json"},
     )
-    assert bad.status_code == 400 and "must be the payload as JSON" in bad.content.decode()
+    assert bad.status_code == 422 and "must be the payload as JSON" in bad.content.decode()
     assert "{not json" in bad.content.decode()  # what the reviewer typed comes back
     done = client.post(
         f"/campaigns/{reviewed_campaign.id}/review/{first.id}/", {"decision": "rejected"}

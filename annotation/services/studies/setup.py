@@ -12,19 +12,6 @@ from annotation.services.studies.participants import consent_text_set
 from annotation.services.studies.quotas import quotas_clean
 from annotation.survey import questions_clean
 
-STUDY_FIELDS = (
-    "signup_open",
-    "participant_param",
-    "study_param",
-    "session_param",
-    "tasks_per_participant",
-    "completion_code",
-    "completion_url",
-    "eligibility",
-    "qualification",
-    "guidance",
-)
-
 
 @transaction.atomic
 def study_configure(
@@ -39,7 +26,7 @@ def study_configure(
     a new version), the survey's questions, the quotas (checked) and the study's own fields.
     A quota or eligibility rule on a question the survey does not ask is refused: nobody
     could be placed."""
-    unknown = set(fields) - set(STUDY_FIELDS)
+    unknown = set(fields) - set(Study.SETTINGS)
     if unknown:
         raise RuleError(f"Unknown study settings: {', '.join(sorted(unknown))}.")
     try:
