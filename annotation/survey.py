@@ -1,5 +1,6 @@
-"""PRISM's participant survey: the questions, the form that asks a campaign's choice of them,
-and how an answer is read back (for quotas, eligibility and the demographic views).
+"""PRISM's participant survey, its vocabulary in one place: the questions and their answers,
+PRISM's keys, and how an answer is read back (for quotas, eligibility, the demographic views
+and the `prism` export). The form that asks a campaign's choice of them is forms.SurveyForm.
 
 Answers are stored in Profile.answers under PRISM's own names and shapes, which is what
 exports/formats/prism.py reads: `age`, `gender`, `religion: {self_described, categorised,
@@ -14,10 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
-from django_countries import countries
 
 # The answers are stored as these English texts (PRISM's); gettext_noop marks them for translation
 # where the form shows them.
@@ -100,17 +99,26 @@ FREQUENCY = _choices(
     gettext_noop("Less than once a month"),
     gettext_noop("Never"),
 )
+# PRISM's published keys of `lm_usecases` and `stated_prefs` (the `prism` export's fields);
+# the survey asks those it has a label for, in this order.
 USECASES = (
     "homework_assistance",
     "research",
+    "source_suggestions",
     "professional_work",
     "creative_writing",
     "casual_conversation",
     "personal_recommendations",
+    "daily_productivity",
     "technical_or_programming_help",
+    "travel_guidance",
+    "lifestyle_and_hobbies",
     "well-being_guidance",
     "medical_guidance",
     "financial_guidance",
+    "games",
+    "historical_or_news_insight",
+    "relationship_advice",
     "language_learning",
     "other",
 )
@@ -129,6 +137,7 @@ USECASE_LABELS = {
     "language_learning": gettext_noop("Language learning"),
     "other": gettext_noop("Other"),
 }
+
 STATED_PREFS = (
     "values",
     "creativity",
@@ -138,9 +147,8 @@ STATED_PREFS = (
     "safety",
     "personalisation",
     "helpfulness",
+    "other",
 )
-
-
 PREF_LABELS = {
     "values": gettext_noop("Values"),
     "creativity": gettext_noop("Creativity"),
@@ -238,106 +246,5 @@ def answer_of(answers: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _country_choices() -> list[tuple[str, str]]:
-    return [("", "—"), *[(name, name) for _, name in countries], (PREFER_NOT, _(PREFER_NOT))]
-
-
-class SurveyForm(forms.Form):
-    """The questions a campaign asks, prefilled from the participant's latest answers."""
-
-    def __init__(self, *args: Any, questions: list[str], initial_answers: dict[str, Any], **kw):
-        super().__init__(*args, **kw)
-        self.questions = [QUESTIONS[n] for n in questions]
-        for q in self.questions:
-            self._add(q, initial_answers)
-
-    def _add(self, q: Question, answers: dict[str, Any]) -> None:
-        name = q.name
-        if q.kind == "choice":
-            self.fields[name] = forms.ChoiceField(
-                label=q.label, choices=[("", "—"), *[(c, _(c)) for c in q.choices]]
-            )
-            self.initial[name] = answer_of(answers, name)
-        elif q.kind == "country":
-            self.fields[name] = forms.ChoiceField(label=q.label, choices=_country_choices())
-            self.initial[name] = answer_of(answers, name)
-        elif q.kind == "text":
-            self.fields[name] = forms.CharField(
-                label=q.label,
-                required=False,
-                max_length=2000,
-                widget=forms.Textarea(attrs={"rows": 3}),
-                help_text=_("Leave it empty if you prefer not to say."),
-            )
-            self.initial[name] = answers.get(name) or ""
-        elif q.kind == "languages":
-            self.fields[name] = forms.CharField(
-                label=q.label,
-                required=False,
-                max_length=300,
-                help_text=_("Separate them with commas; leave it empty if you prefer not to say."),
-            )
-            self.initial[name] = ", ".join(answers.get(name) or [])
-        elif q.kind == "usecases":
-            self.fields[name] = forms.MultipleChoiceField(
-                label=q.label,
-                required=False,
-                widget=forms.CheckboxSelectMultiple,
-                choices=[(u, _(USECASE_LABELS[u])) for u in USECASES],
-                help_text=_("Tick none if you prefer not to say."),
-            )
-            used = answers.get(name) or {}
-            self.initial[name] = [u for u in USECASES if used.get(u) == 1]
-        elif q.kind == "prefs":
-            prefs = answers.get(name) or {}
-            for attribute in STATED_PREFS:
-                self.fields[f"{name}__{attribute}"] = forms.IntegerField(
-                    label=_(PREF_LABELS[attribute]),
-                    required=False,
-                    min_value=0,
-                    max_value=100,
-                    help_text=_("0 to 100 each; leave one empty if you prefer not to say."),
-                )
-                self.initial[f"{name}__{attribute}"] = prefs.get(attribute)
-
-    def groups(self) -> list[tuple[Question, list[forms.BoundField]]]:
-        """Each question with its fields (the attribute sliders share one question)."""
-        return [
-            (q, [self[n] for n in self.fields if n == q.name or n.startswith(q.name + "__")])
-            for q in self.questions
-        ]
-
-    def answers(self, previous: dict[str, Any]) -> dict[str, Any]:
-        """The new answers in PRISM's shapes, over the previous ones (questions the campaign
-        does not ask keep their earlier answers)."""
-        data = self.cleaned_data
-        out = dict(previous)
-        location = dict(out.get("location") or {})
-        for q in self.questions:
-            name = q.name
-            if q.kind == "choice" and q.path:
-                key = q.path.split(".")[0]
-                value = data[name]
-                out[key] = {"self_described": value, "categorised": value, "simplified": value}
-            elif q.kind == "choice":
-                out[name] = data[name]
-            elif q.kind == "country":
-                location[q.path.split(".")[1]] = data[name]
-            elif q.kind == "text":
-                out[name] = data[name].strip() or PREFER_NOT
-            elif q.kind == "languages":
-                out[name] = [x.strip() for x in data[name].split(",") if x.strip()]
-            elif q.kind == "usecases":
-                out[name] = {u: int(u in data[name]) for u in USECASES}
-            elif q.kind == "prefs":
-                out[name] = {a: data[f"{name}__{a}"] for a in STATED_PREFS}
-        if location:
-            iso = {name: code for code, name in countries}
-            for where in ("birth", "reside"):
-                country = location.get(f"{where}_country")
-                location[f"{where}_countryISO"] = iso.get(country) if country else None
-            birth, reside = location.get("birth_country"), location.get("reside_country")
-            if birth and reside and PREFER_NOT not in (birth, reside):
-                location["same_birth_reside_country"] = "Yes" if birth == reside else "No"
-            out["location"] = location
-        return out
+USECASES_ASKED = tuple(u for u in USECASES if u in USECASE_LABELS)
+STATED_PREFS_ASKED = tuple(a for a in STATED_PREFS if a in PREF_LABELS)

@@ -15,12 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation.errors import RuleError
-from annotation.forms import ConsentForm, QualificationForm, SignupForm
+from annotation.forms import ConsentForm, QualificationForm, SignupForm, SurveyForm
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign, Membership, Participant, Study
 from annotation.selectors import studies as study_selectors
 from annotation.services import studies
-from annotation.survey import SurveyForm
 
 Stage = Membership.Stage
 BACKEND = "django.contrib.auth.backends.ModelBackend"

@@ -25,6 +25,7 @@ from django.db.models import Count, Exists, OuterRef
 from annotation.kinds.rating import rating_chosen
 from annotation.models import Membership, Profile, Study, User
 from annotation.selectors.studies import guidance_for
+from annotation.survey import STATED_PREFS, USECASES
 
 from .context import ExportContext
 from .preference import rating_attribute
@@ -51,38 +52,6 @@ LOCATION = (
     "reside_region",
     "same_birth_reside_country",
     "special_region",
-)
-USECASES = (
-    "homework_assistance",
-    "research",
-    "source_suggestions",
-    "professional_work",
-    "creative_writing",
-    "casual_conversation",
-    "personal_recommendations",
-    "daily_productivity",
-    "technical_or_programming_help",
-    "travel_guidance",
-    "lifestyle_and_hobbies",
-    "well-being_guidance",
-    "medical_guidance",
-    "financial_guidance",
-    "games",
-    "historical_or_news_insight",
-    "relationship_advice",
-    "language_learning",
-    "other",
-)
-STATED_PREFS = (
-    "values",
-    "creativity",
-    "fluency",
-    "factuality",
-    "diversity",
-    "safety",
-    "personalisation",
-    "helpfulness",
-    "other",
 )
 TEXT_ANSWERS = (
     "consent",

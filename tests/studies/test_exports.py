@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from annotation.forms import SurveyForm
 from annotation.models import Study
 from annotation.services import judgment_submit, prompts_import, studies, task_lease_next
-from annotation.survey import SurveyForm
 from exports.formats import FORMATS
 from exports.formats.prism import CONVERSATION_COLUMNS, SURVEY_COLUMNS, UTTERANCE_COLUMNS
 from exports.services import export_rows
