@@ -2,31 +2,30 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-from annotation.api import assignments as annotation_api
-from annotation.api import review as review_api
+from annotation.api import assignments, campaigns, review, tokens
 from exports import api as exports_api
 
 urlpatterns = [
-    path("auth/token/", annotation_api.TokenApi.as_view(), name="api_token"),
-    path("campaigns/", annotation_api.CampaignListApi.as_view(), name="api_campaigns"),
+    path("auth/token/", tokens.TokenApi.as_view(), name="api_token"),
+    path("campaigns/", campaigns.CampaignListApi.as_view(), name="api_campaigns"),
     path(
         "campaigns/<id:campaign_id>/next/",
-        annotation_api.CampaignNextApi.as_view(),
+        assignments.CampaignNextApi.as_view(),
         name="api_campaign_next",
     ),
     path(
         "campaigns/<id:campaign_id>/reviews/next/",
-        review_api.ReviewNextApi.as_view(),
+        review.ReviewNextApi.as_view(),
         name="api_review_next",
     ),
     path(
         "judgments/<id:judgment_id>/review/",
-        review_api.JudgmentReviewApi.as_view(),
+        review.JudgmentReviewApi.as_view(),
         name="api_judgment_review",
     ),
     path(
         "campaigns/<id:campaign_id>/prompts/",
-        annotation_api.PromptImportApi.as_view(),
+        campaigns.PromptImportApi.as_view(),
         name="api_campaign_prompts",
     ),
     path(
@@ -43,12 +42,12 @@ urlpatterns = [
     ),
     path(
         "assignments/<id:assignment_id>/judgment/",
-        annotation_api.JudgmentSubmitApi.as_view(),
+        assignments.JudgmentSubmitApi.as_view(),
         name="api_judgment_submit",
     ),
     path(
         "assignments/<id:assignment_id>/skip/",
-        annotation_api.AssignmentSkipApi.as_view(),
+        assignments.AssignmentSkipApi.as_view(),
         name="api_assignment_skip",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),

@@ -1,56 +1,39 @@
-"""The annotation loop over HTTP: one view per action, each calling one service."""
+"""The annotation loop over HTTP: lease the next task, submit a judgment, skip; one view per
+action, each calling one service."""
 
-import json
 import string
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
 )
-from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import access, selectors, services
+from annotation import selectors, services
 from annotation.api.serializers import (
-    CampaignOut,
-    ErrorOut,
-    ImportReportOut,
+    ERROR,
     JudgmentIn,
     JudgmentOut,
     NextOut,
-    PromptImportIn,
     SkipIn,
-    TokenIn,
-    TokenOut,
 )
 from annotation.attachments import CheckedFile, attachment_check, base64_decode
 from annotation.errors import RuleError
 from annotation.http import api_user
 from annotation.kinds import kind_for
-from annotation.models import ApiToken, Assignment, Judgment
-from annotation.prompt_files import prompt_file_format
+from annotation.models import Assignment, Judgment
 from annotation.services import trees
-from webapp.middleware import NulFreeJSONParser
-
-ERROR = OpenApiResponse(
-    description='{"detail": "what went wrong", "code": "...", "field": "payload.outcome"}'
-)
 
 
 # The two calls of the annotation loop build their answers as plain dicts in the shapes
 # NextOut and JudgmentOut document: serializers cost more than the database work here.
-
-
 def next_out(assignment: Assignment) -> dict[str, Any]:
     view = selectors.task_view(assignment=assignment)
     kind = kind_for(view.task.kind)
@@ -109,13 +92,6 @@ def judgment_out(j: Judgment) -> dict[str, Any]:
         "idempotency_key": j.idempotency_key,
         "created_at": j.created_at.isoformat(),
     }
-
-
-class CampaignListApi(APIView):
-    @extend_schema(responses=CampaignOut(many=True), summary="The campaigns open to me")
-    def get(self, request: Request) -> Response:
-        campaigns = selectors.campaigns_open_to(user=api_user(request))
-        return Response(CampaignOut(campaigns, many=True).data)
 
 
 class CampaignNextApi(APIView):
@@ -220,111 +196,3 @@ class AssignmentSkipApi(APIView):
             assignment=assignment, annotator=api_user(request), reason=data.validated_data["reason"]
         )
         return Response({"id": a.id, "state": a.state})
-
-
-class PromptImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser, NulFreeJSONParser]
-
-    @extend_schema(
-        request={"multipart/form-data": PromptImportIn, "application/json": PromptImportIn},
-        responses={
-            201: ImportReportOut,
-            # Bad lines: the report naming each; a request without a file or prompts: an error.
-            400: PolymorphicProxySerializer(
-                component_name="ImportRefused",
-                serializers=[ImportReportOut, ErrorOut],
-                resource_type_field_name=None,
-            ),
-            403: ERROR,
-        },
-        summary="Import prompts (JSONL or CSV), with a per-line report",
-        description="All or nothing: when any line is bad nothing is imported and the report "
-        "(400) names each bad line. Lines whose id is already imported are skipped.",
-        examples=[
-            OpenApiExample(
-                "Two prompts as JSON",
-                value={
-                    "prompts": [
-                        {
-                            "id": "p1",
-                            "prompt": "Explain recursion to a child.",
-                            "responses": [
-                                {"text": "...", "model": "model-a"},
-                                {"text": "...", "model": "model-b"},
-                            ],
-                        },
-                        {"id": "p2", "prompt": [{"role": "user", "content": "Hi!"}]},
-                    ]
-                },
-                request_only=True,
-            )
-        ],
-    )
-    def post(self, request: Request, campaign_id: int) -> Response:
-        campaign = access.campaign_for_admin(user=api_user(request), campaign_id=campaign_id)
-        data = PromptImportIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        if upload := data.validated_data.get("file"):
-            fmt = data.validated_data.get("format") or prompt_file_format(
-                upload.name, upload.content_type or ""
-            )
-            content: str | bytes = upload.read()
-        else:
-            fmt = "jsonl"
-            content = "\n".join(json.dumps(p) for p in data.validated_data["prompts"])
-        report = services.prompts_import(
-            campaign=campaign, content=content, fmt=fmt, created_by=api_user(request)
-        )
-        out = ImportReportOut(report).data
-        return Response(out, status=status.HTTP_201_CREATED if report.ok else 400)
-
-
-class TokenApi(APIView):
-    """Make an API token with a password; revoke the token a request came with."""
-
-    parser_classes = [NulFreeJSONParser, FormParser, MultiPartParser]
-
-    def _obtaining(self) -> bool:
-        # The schema generator asks without a request.
-        return getattr(self.request, "method", None) == "POST"
-
-    def get_permissions(self) -> Any:
-        return [AllowAny()] if self._obtaining() else super().get_permissions()
-
-    def get_authenticators(self) -> Any:
-        # Obtaining a token needs only the password: no session, so no CSRF check either.
-        return [] if self._obtaining() else super().get_authenticators()
-
-    @extend_schema(
-        request=TokenIn,
-        responses={200: TokenOut, 400: ERROR},
-        summary="Make an API token",
-        description="Each call makes a new token; its key is in this answer only (Agora keeps "
-        "a hash). Send it as `Authorization: Token <key>`.",
-        auth=[],
-    )
-    def post(self, request: Request) -> Response:
-        data = TokenIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            username=data.validated_data["username"],
-            password=data.validated_data["password"],
-        )
-        if user is None or not user.is_active:
-            raise exceptions.ValidationError(
-                {"non_field_errors": ["Unable to log in with the given credentials."]}
-            )
-        token, key = services.api_token_create(user=user, name=data.validated_data.get("name", ""))
-        return Response({"token": key, "id": token.id, "prefix": token.prefix})
-
-    @extend_schema(
-        request=None,
-        responses={204: OpenApiResponse(description="Revoked."), 400: ERROR},
-        summary="Revoke the token this request is authenticated with",
-    )
-    def delete(self, request: Request) -> Response:
-        if not isinstance(request.auth, ApiToken):
-            raise exceptions.ValidationError("Authenticate with the token to revoke.")
-        services.api_token_revoke(token=request.auth)
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,51 +5,16 @@ import string
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import access
-from annotation.api.assignments import ERROR
-from annotation.api.serializers import MessageOut
+from annotation.api.serializers import ERROR, ReviewIn, ReviewJudgmentOut, ReviewOut
 from annotation.http import api_user
-from annotation.models import JudgmentReview
 from annotation.selectors import review as review_selectors
 from annotation.services import review
-
-
-class ReviewCandidateOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
-    text = serializers.CharField()
-
-
-class ReviewJudgmentOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
-    payload = serializers.DictField(help_text="The annotator's payload, names messages by id.")
-    task = serializers.IntegerField()
-    context = MessageOut(many=True)  # type: ignore[assignment]  # a field, not .context
-    candidates = ReviewCandidateOut(many=True, help_text="In the order the annotator saw them.")
-    pending = serializers.IntegerField(help_text="Judgments still waiting for review.")
-
-
-class ReviewIn(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=JudgmentReview.Decision.values)
-    correction = serializers.JSONField(
-        required=False, help_text="The corrected payload (only with decision=corrected)."
-    )
-    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-
-
-class ReviewOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    judgment = serializers.IntegerField(source="judgment_id")
-    decision = serializers.CharField()
-    correction = serializers.JSONField(allow_null=True)
-    note = serializers.CharField()
-    created_at = serializers.DateTimeField()
 
 
 def review_item_out(item: review_selectors.ReviewItem) -> dict[str, Any]:

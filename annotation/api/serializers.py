@@ -1,7 +1,9 @@
 """Shapes of the annotation API. Serializers validate and describe; they never save."""
 
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
+
+from annotation.models import JudgmentReview
 
 
 class CampaignOut(serializers.Serializer):
@@ -235,3 +237,42 @@ class TokenOut(serializers.Serializer):
     token = serializers.CharField(help_text="The key: shown once, stored only as a hash.")
     id = serializers.IntegerField()
     prefix = serializers.CharField(help_text="The key's first 8 characters, to tell keys apart.")
+
+
+# Every error answer of the API, for the schema (the handler is annotation.api.errors).
+ERROR = OpenApiResponse(
+    description='{"detail": "what went wrong", "code": "...", "field": "payload.outcome"}'
+)
+
+
+class ReviewCandidateOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    text = serializers.CharField()
+
+
+class ReviewJudgmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    payload = serializers.DictField(help_text="The annotator's payload, names messages by id.")
+    task = serializers.IntegerField()
+    context = MessageOut(many=True)  # type: ignore[assignment]  # a field, not .context
+    candidates = ReviewCandidateOut(many=True, help_text="In the order the annotator saw them.")
+    pending = serializers.IntegerField(help_text="Judgments still waiting for review.")
+
+
+class ReviewIn(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=JudgmentReview.Decision.values)
+    correction = serializers.JSONField(
+        required=False, help_text="The corrected payload (only with decision=corrected)."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class ReviewOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    judgment = serializers.IntegerField(source="judgment_id")
+    decision = serializers.CharField()
+    correction = serializers.JSONField(allow_null=True)
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()

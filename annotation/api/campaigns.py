@@ -1,0 +1,90 @@
+"""The campaigns open to me, and a campaign's prompt import."""
+
+import json
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import access, selectors, services
+from annotation.api.serializers import (
+    ERROR,
+    CampaignOut,
+    ErrorOut,
+    ImportReportOut,
+    PromptImportIn,
+)
+from annotation.http import api_user
+from annotation.prompt_files import prompt_file_format
+from webapp.middleware import NulFreeJSONParser
+
+
+class CampaignListApi(APIView):
+    @extend_schema(responses=CampaignOut(many=True), summary="The campaigns open to me")
+    def get(self, request: Request) -> Response:
+        campaigns = selectors.campaigns_open_to(user=api_user(request))
+        return Response(CampaignOut(campaigns, many=True).data)
+
+
+class PromptImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, NulFreeJSONParser]
+
+    @extend_schema(
+        request={"multipart/form-data": PromptImportIn, "application/json": PromptImportIn},
+        responses={
+            201: ImportReportOut,
+            # Bad lines: the report naming each; a request without a file or prompts: an error.
+            400: PolymorphicProxySerializer(
+                component_name="ImportRefused",
+                serializers=[ImportReportOut, ErrorOut],
+                resource_type_field_name=None,
+            ),
+            403: ERROR,
+        },
+        summary="Import prompts (JSONL or CSV), with a per-line report",
+        description="All or nothing: when any line is bad nothing is imported and the report "
+        "(400) names each bad line. Lines whose id is already imported are skipped.",
+        examples=[
+            OpenApiExample(
+                "Two prompts as JSON",
+                value={
+                    "prompts": [
+                        {
+                            "id": "p1",
+                            "prompt": "Explain recursion to a child.",
+                            "responses": [
+                                {"text": "...", "model": "model-a"},
+                                {"text": "...", "model": "model-b"},
+                            ],
+                        },
+                        {"id": "p2", "prompt": [{"role": "user", "content": "Hi!"}]},
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request, campaign_id: int) -> Response:
+        campaign = access.campaign_for_admin(user=api_user(request), campaign_id=campaign_id)
+        data = PromptImportIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        if upload := data.validated_data.get("file"):
+            fmt = data.validated_data.get("format") or prompt_file_format(
+                upload.name, upload.content_type or ""
+            )
+            content: str | bytes = upload.read()
+        else:
+            fmt = "jsonl"
+            content = "\n".join(json.dumps(p) for p in data.validated_data["prompts"])
+        report = services.prompts_import(
+            campaign=campaign, content=content, fmt=fmt, created_by=api_user(request)
+        )
+        out = ImportReportOut(report).data
+        return Response(out, status=status.HTTP_201_CREATED if report.ok else 400)
