@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 from annotation import services
 from annotation.errors import RuleError
 from annotation.kinds import kind_for
+from annotation.kinds.trees import tree_settings
 from annotation.models import (
     ApiToken,
     Assignment,
@@ -20,7 +21,6 @@ from annotation.models import (
     Task,
     User,
 )
-from annotation.services.trees import tree_settings
 
 admin.site.register(User, UserAdmin)
 

@@ -28,8 +28,8 @@ from annotation.attachments import CheckedFile, attachment_check, base64_decode
 from annotation.errors import RuleError
 from annotation.http import api_user
 from annotation.kinds import kind_for
+from annotation.kinds.trees import kind_settings_raw
 from annotation.models import Assignment, Judgment
-from annotation.services import trees
 
 
 # The two calls of the annotation loop build their answers as plain dicts in the shapes
@@ -71,7 +71,7 @@ def next_out(assignment: Assignment) -> dict[str, Any]:
                 for i, m in enumerate(view.candidates)
             ],
             "settings": kind.settings_dict(
-                trees.kind_settings_raw(
+                kind_settings_raw(
                     campaign=assignment.campaign,
                     task_kind=kind.name,
                     parent_role=view.context[-1].role if view.context else None,

@@ -16,11 +16,11 @@ from annotation.dashboard.base import campaign_admin_page, number_field, page, r
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import KINDS, kind_for
+from annotation.kinds.trees import TreeSettings
 from annotation.models import Campaign, Membership
 from annotation.prompt_files import prompt_file_format, prompt_rows_parse
 from annotation.selectors import progress
 from annotation.services import campaign_admin, campaign_stages
-from annotation.services.trees import TreeSettings
 from generation import selectors as generation_selectors
 
 PREVIEW_ROWS = 10

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -320,27 +319,6 @@ class Critique(_Single):
 class RewriteSettings:
     question: str = "Edit the response into a better one."
     reason: str = "optional"
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance in characters (insertions, deletions, substitutions)."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
-def unified_diff(a: str, b: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            a.splitlines(keepends=True), b.splitlines(keepends=True), "original", "rewrite"
-        )
-    )
 
 
 class Rewrite(_Single):

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from annotation.errors import Conflict, RuleError
 from annotation.kinds import kind_for
+from annotation.kinds.trees import tree_settings
 from annotation.models import (
     Assignment,
     Attachment,
@@ -26,7 +27,7 @@ from annotation.models import (
     Task,
 )
 from annotation.services.campaign_admin import _membership
-from annotation.services.trees import tree_prompt_tasks_top_up, tree_settings
+from annotation.services.trees import tree_prompt_tasks_top_up
 
 # Images are always accepted; these are what a campaign may add.
 OPTIONAL_MEDIA = (Attachment.Kind.AUDIO, Attachment.Kind.VIDEO)

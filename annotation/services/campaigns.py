@@ -6,6 +6,7 @@ from typing import Any
 
 from annotation.errors import RuleError
 from annotation.kinds import kind_for
+from annotation.kinds.trees import tree_settings
 from annotation.models import Attachment, Campaign, Membership, User
 from annotation.services import trees
 
@@ -25,7 +26,7 @@ def campaign_create(
     if fields.get("overlap", 1) < 1:
         raise RuleError("overlap must be at least 1.", field="overlap")
     if fields.get("tree"):
-        trees.tree_settings(fields["tree"])
+        tree_settings(fields["tree"])
     media = fields.get("media_kinds") or []
     if not isinstance(media, list) or not set(media) <= set(Attachment.Kind.values):
         raise RuleError("media_kinds must be a list of image, audio, video.", field="media_kinds")

@@ -13,7 +13,7 @@ from annotation import db as _sql
 from annotation.attachments import CheckedFile
 from annotation.errors import Conflict, Forbidden, NotFound, RuleError
 from annotation.kinds import kind_for, seconds_spent_clean
-from annotation.kinds.single import edit_distance, unified_diff
+from annotation.kinds.text import edit_distance, unified_diff
 from annotation.models import Assignment, Campaign, Judgment, Message, Profile, Task, User
 from annotation.services import trees
 from annotation.services.attachments import message_files_add

@@ -15,9 +15,9 @@ from django.db import IntegrityError, transaction
 from annotation.errors import Conflict, Forbidden, NotFound, RuleError
 from annotation.kinds import kind_for
 from annotation.kinds.base import text
+from annotation.kinds.trees import kind_settings_raw
 from annotation.models import Campaign, Judgment, JudgmentReview, Message, User
 from annotation.selectors.review import reviewer_check
-from annotation.services.trees import kind_settings_raw
 
 # What a correction may not change of a payload that wrote a message (reply, rewrite).
 KEPT_ON_CORRECTION = ("message_id", "rewrite_of", "role")

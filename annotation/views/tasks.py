@@ -18,9 +18,9 @@ from annotation.attachments import CheckedFile, attachment_check
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import kind_for
+from annotation.kinds.trees import kind_settings_raw
 from annotation.models import Assignment, Campaign
 from annotation.selectors.studies import guidance_for, study_of
-from annotation.services import trees
 from annotation.services.studies.gate import STUDY_CODE
 from annotation.views.base import form_draft, judgment_from_form, refused_status
 
@@ -54,7 +54,7 @@ def assignment_submit(request: AuthedHttpRequest, assignment_id: int) -> HttpRes
     assignment = _my_assignment(request, assignment_id)
     try:
         kind = kind_for(assignment.task.kind)
-        raw = trees.kind_settings_raw(campaign=assignment.campaign, task_kind=kind.name)
+        raw = kind_settings_raw(campaign=assignment.campaign, task_kind=kind.name)
         judgment_from_form(
             request,
             assignment=assignment,
@@ -173,7 +173,7 @@ def _task_response(
         view = selectors.task_view(assignment=assignment)
         kind = kind_for(view.task.kind)
         settings = kind.settings(
-            trees.kind_settings_raw(
+            kind_settings_raw(
                 campaign=campaign,
                 task_kind=kind.name,
                 parent_role=view.context[-1].role if view.context else None,
