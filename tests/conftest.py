@@ -110,7 +110,7 @@ def _static_without_manifest(settings):
 
 @pytest.fixture(autouse=True)
 def _forget_tokens():
-    from annotation.api.authentication import token_cache_clear
+    from annotation.selectors.tokens import token_cache_clear
 
     token_cache_clear()
     yield

@@ -1,56 +1,24 @@
-"""Token authentication against hashed keys, with a short per-process memory of recent ones.
+"""`Authorization: Token <key>` for DRF, over selectors.tokens (hashed keys, remembered for a
+short while per process)."""
 
-`Authorization: Token <key>`: the key is hashed and looked up in ApiToken (never stored in
-clear). Every API call of the annotation loop authenticates; remembering a key for a minute
-saves a database round trip on each. A token revoked in another process, or a deactivated
-user, is refused at most TOKEN_CACHE_SECONDS later; a revocation in this process at once.
-"""
-
-import time
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-TOKEN_CACHE_SECONDS = 60.0
-_MAX_ENTRIES = 10_000
-# key hash -> (valid until, (user, token))
-_recent: dict[str, tuple[float, tuple[Any, Any]]] = {}
-
 
 class CachedTokenAuthentication(TokenAuthentication):
     keyword = "Token"
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        from annotation.models import ApiToken
-        from annotation.services.tokens import api_token_hash
+        # Imported here: DRF loads this class from settings before the apps are ready.
+        from annotation.selectors.tokens import api_token_owner
 
-        digest = api_token_hash(key)
-        now = time.monotonic()
-        hit = _recent.get(digest)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(key_hash=digest, revoked_at__isnull=True)
-            .first()
-        )
-        if token is None:
+        owner = api_token_owner(key=key)
+        if owner is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        if not token.user.is_active:
+        user, token = owner
+        if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        if len(_recent) >= _MAX_ENTRIES:
-            _recent.clear()
-        _recent[digest] = (now + TOKEN_CACHE_SECONDS, (token.user, token))
-        return token.user, token
-
-
-def token_cache_forget(*, token_id: int) -> None:
-    for digest, (_until, (_user, token)) in list(_recent.items()):
-        if token.id == token_id:
-            _recent.pop(digest, None)
-
-
-def token_cache_clear() -> None:
-    _recent.clear()
+        return user, token

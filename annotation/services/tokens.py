@@ -1,15 +1,11 @@
 """API tokens: made with the key shown once, stored as a hash, revoked by setting a date."""
 
-import hashlib
 import secrets
 
 from django.utils import timezone
 
 from annotation.models import ApiToken, User
-
-
-def api_token_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+from annotation.selectors.tokens import api_token_hash, token_cache_forget
 
 
 def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
@@ -23,7 +19,6 @@ def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
 
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
     """Refuse the token from now on (other web processes within TOKEN_CACHE_SECONDS)."""
-    from annotation.api.authentication import token_cache_forget
 
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

@@ -177,7 +177,7 @@ def test_the_schema_and_docs_are_served_without_a_cdn(alice, client):
 
 
 def test_a_deleted_token_is_refused_once_its_cache_entry_lapses(campaign, alice, monkeypatch):
-    from annotation.api import authentication
+    from annotation.selectors import tokens as authentication
 
     client = api_client_for(alice)
     assert client.get("/api/v1/campaigns/").status_code == 200
