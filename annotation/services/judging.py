@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation import db as _sql
+from annotation import db
 from annotation.attachments import CheckedFile
 from annotation.errors import Conflict, Forbidden, NotFound, RuleError
 from annotation.kinds import kind_for, seconds_spent_clean
@@ -103,14 +103,14 @@ def _judgment_store(
     now: datetime,
     files: Sequence[CheckedFile] = (),
 ) -> Judgment:
-    row = _sql.fetchone(
+    row = db.fetchone(
         f"SELECT a.annotator_id, a.state, a.expires_at, a.display_order, a.task_id,"
         f" a.campaign_id, t.kind, t.gold, c.settings, c.instructions_version, c.tree,"
         f" (SELECT p.id FROM {PROFILE} p WHERE p.user_id = a.annotator_id"
         f"  ORDER BY p.version DESC LIMIT 1)"
         f" FROM {ASSIGNMENT} a JOIN {TASK} t ON t.id = a.task_id"
         f" JOIN {CAMPAIGN} c ON c.id = a.campaign_id"
-        f" WHERE a.id = %s" + _sql.for_update(of="a"),
+        f" WHERE a.id = %s" + db.for_update(of="a"),
         [assignment_id],
     )
     if row is None:
@@ -125,7 +125,7 @@ def _judgment_store(
         raise Conflict("This task was already submitted.", code="already_submitted")
     if state == Assignment.State.SKIPPED:
         raise Conflict("This task was skipped.", code="skipped")
-    expires_at = _sql.datetime_out(expires_at)
+    expires_at = db.datetime_out(expires_at)
     assert expires_at is not None
     if state == Assignment.State.EXPIRED or expires_at <= now:
         raise Conflict(
@@ -134,13 +134,13 @@ def _judgment_store(
             code="lease_expired",
         )
     kind = kind_for(kind_name)
-    candidate_ids = _sql.json_out(display_order)
-    settings, tree = _sql.json_out(settings), _sql.json_out(tree)
+    candidate_ids = db.json_out(display_order)
+    settings, tree = db.json_out(settings), db.json_out(tree)
     if tree:  # a tree campaign: the task's kind may not be the campaign's (services.trees)
         trees.tree_lock(task_id=task_id)
         settings = trees.task_settings_raw(task_id=task_id, tree=tree, settings=settings)
     clean = kind.validate(payload, settings=kind.settings(settings), candidate_ids=candidate_ids)
-    gold = _sql.json_out(gold)
+    gold = db.json_out(gold)
     gold_score = kind.gold_score(clean, gold) if gold is not None else None
     if files and (kind_name != "reply" or clean["role"] != "user"):
         raise RuleError("Only a message written as the user can carry files.", field="images")
@@ -164,16 +164,16 @@ def _judgment_store(
         gold_score=gold_score,
         created_at=now,
     )
-    judgment.id = _sql.insert_then(
+    judgment.id = db.insert_then(
         f"INSERT INTO {JUDGMENT} (assignment_id, task_id, campaign_id, annotator_id,"
         " profile_id, kind, payload, seconds_spent, idempotency_key, instructions_version,"
         " gold_score, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " RETURNING id",
         [assignment_id, task_id, campaign_id, annotator.id, profile_id, kind_name,
-         _sql.json_in(clean), seconds, key, instructions_version, gold_score,
-         _sql.datetime_in(now)],
+         db.json_in(clean), seconds, key, instructions_version, gold_score,
+         db.datetime_in(now)],
         (f"UPDATE {ASSIGNMENT} SET state = %s, finished_at = %s WHERE id = %s",
-         [Assignment.State.SUBMITTED, _sql.datetime_in(now), assignment_id]),
+         [Assignment.State.SUBMITTED, db.datetime_in(now), assignment_id]),
         (f"UPDATE {TASK} SET judgments_count = judgments_count + 1,"
          " leased_count = leased_count - 1,"
          " state = CASE WHEN judgments_count + 1 >= overlap THEN %s ELSE state END"

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from annotation import db as _sql
+from annotation import db
 from annotation.errors import Conflict, Forbidden, NotFound, RuleError
 from annotation.models import Assignment, Campaign, Membership, Message, Task, TaskCandidate, User
 from annotation.services import routing
@@ -120,16 +120,16 @@ def task_lease_next(
             counts = member.placements.setdefault(key, [])
             counts.extend([0] * (position + 1 - len(counts)))
             counts[position] += 1
-        assignment_id, message_rows = _sql.insert_then_read(
+        assignment_id, message_rows = db.insert_then_read(
             f"INSERT INTO {ASSIGNMENT} (task_id, campaign_id, annotator_id, state, leased_at,"
             " expires_at, display_order, skip_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, '')"
             " RETURNING id",
-            [task.id, campaign_id, annotator.id, Assignment.State.ACTIVE, _sql.datetime_in(now),
-             _sql.datetime_in(expires_at), _sql.json_in(display_order)],
+            [task.id, campaign_id, annotator.id, Assignment.State.ACTIVE, db.datetime_in(now),
+             db.datetime_in(expires_at), db.json_in(display_order)],
             (f"UPDATE {TASK} SET leased_count = leased_count + 1 WHERE id = %s", [task.id]),
             (f"UPDATE {MEMBERSHIP} SET placements = %s, current_assignment_id = {{new_id}}"
-             " WHERE id = %s", [_sql.json_in(member.placements), member.id]),
-            read=(_sql.task_messages_sql(), [task.conversation_id]),
+             " WHERE id = %s", [db.json_in(member.placements), member.id]),
+            read=(db.task_messages_sql(), [task.conversation_id]),
         )  # fmt: skip
         if member.quota_cells:
             study_gate.lease_counted(campaign_id=campaign_id, cells=member.quota_cells)
@@ -144,7 +144,7 @@ def task_lease_next(
         display_order=display_order,
     )
     # The task's messages, read by the statement that wrote the lease (selectors.task_view).
-    assignment.prefetched_messages = _sql.task_messages(message_rows)  # type: ignore[attr-defined]
+    assignment.prefetched_messages = db.task_messages(message_rows)  # type: ignore[attr-defined]
     return assignment
 
 
@@ -169,9 +169,9 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         f" m.stage, m.quota_cells, c.quotas"
         f" FROM {MEMBERSHIP} m JOIN {CAMPAIGN} c ON c.id = m.campaign_id"
         f" LEFT JOIN {ASSIGNMENT} a ON a.id = m.current_assignment_id"
-        f" WHERE m.campaign_id = %s AND m.user_id = %s" + _sql.for_update(of="m")
+        f" WHERE m.campaign_id = %s AND m.user_id = %s" + db.for_update(of="m")
     )
-    row = _sql.fetchone(sql, [campaign_id, user.id])
+    row = db.fetchone(sql, [campaign_id, user.id])
     if row is None:
         public = Campaign.objects.filter(id=campaign_id, is_public=True).first()
         if public is None or public.state == Campaign.State.DRAFT:
@@ -180,7 +180,7 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         Membership.objects.get_or_create(
             campaign=public, user=user, defaults={"stage": study_gate.stage_on_join(public)}
         )
-        row = _sql.fetchone(sql, [campaign_id, user.id])
+        row = db.fetchone(sql, [campaign_id, user.id])
         assert row is not None
     member_id, blocked, placements, state, lease_seconds, settings, version, kind = row[:8]
     current_id, current_state, routing_name, repeat_share, tree, stage, cells, quotas = row[8:]
@@ -197,21 +197,21 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         id=campaign_id,
         state=state,
         lease_seconds=lease_seconds,
-        settings=_sql.json_out(settings),
+        settings=db.json_out(settings),
         instructions_version=version,
         task_kind=kind,
         routing=routing_name,
         repeat_share=repeat_share,
-        tree=_sql.json_out(tree) or {},
+        tree=db.json_out(tree) or {},
     )
     return _Member(
         id=member_id,
-        placements=_sql.json_out(placements) or {},
+        placements=db.json_out(placements) or {},
         campaign=campaign,
         current_id=current_id,
         current_state=current_state,
         stage=stage,
-        quota_cells=_sql.json_out(cells) or [],
+        quota_cells=db.json_out(cells) or [],
         quotas=quotas,
     )
 
@@ -266,7 +266,7 @@ def _task_pick(
     row = None
     picks = [PICK_TREE] if tree else [PICK_PLANNED, PICK_DEFAULT] if active else [PICK_DEFAULT]
     for planned, order in picks:
-        row = _sql.fetchone(
+        row = db.fetchone(
             f"SELECT t.id, t.conversation_id, t.parent_id, t.kind, t.candidate_keys FROM {TASK} t"
             # The state is written into the statement, not bound: a prepared statement's
             # generic plan can then use the index of open tasks (a partial index).
@@ -275,7 +275,7 @@ def _task_pick(
             f" AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a"
             f"                 WHERE a.task_id = t.id AND a.annotator_id = %s)"
             f"{planned} ORDER BY {order} LIMIT 1"
-            + (_sql.for_update(of="t", skip_locked=True) if lock else ""),
+            + (db.for_update(of="t", skip_locked=True) if lock else ""),
             [campaign_id, annotator.id] + ([annotator.id] if tree else []),
         )
         if row is not None:
@@ -289,7 +289,7 @@ def _task_pick(
         conversation_id=conversation_id,
         parent_id=parent_id,
         kind=kind,
-        candidate_keys=_sql.json_out(keys),
+        candidate_keys=db.json_out(keys),
     )
 
 

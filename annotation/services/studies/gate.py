@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from annotation import db as _sql
+from annotation import db
 from annotation.errors import Forbidden
 from annotation.models import Assignment, Campaign, Membership, Study
 from annotation.services.studies import quotas
@@ -58,7 +58,7 @@ def lease_allowed(
 ) -> bool:
     """Whether an ACTIVE participant gets a new task: under their task limit, and let through
     by quota steering. False reads as "nothing left for you" (then the completion page)."""
-    row = _sql.fetchone(
+    row = db.fetchone(
         f"SELECT s.tasks_per_participant, (SELECT COUNT(*) FROM {ASSIGNMENT} a"
         "  WHERE a.campaign_id = s.campaign_id AND a.annotator_id = %s AND a.state = %s)"
         f" FROM {STUDY} s WHERE s.campaign_id = %s",
@@ -66,7 +66,7 @@ def lease_allowed(
     )
     if row is not None and row[0] and row[1] >= row[0]:
         return False
-    settings = _sql.json_out(quota_settings) or {}
+    settings = db.json_out(quota_settings) or {}
     return quotas.lease_allowed(campaign_id=campaign_id, quotas=settings, cells=cells)
 
 

@@ -44,7 +44,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import F
 
-from annotation import db as _sql
+from annotation import db
 from annotation.errors import RuleError
 from annotation.models import Campaign, QuotaCell, Task
 from annotation.survey import PREFER_NOT, QUESTIONS, answer_of
@@ -260,7 +260,7 @@ def lease_count(*, campaign_id: int, cells: list[str]) -> None:
     """One more task leased to a participant of these cells (inside the lease's transaction)."""
     if cells:
         marks = ", ".join(["%s"] * len(cells))
-        _sql.execute(
+        db.execute(
             f"UPDATE {QUOTA_CELL} SET leased = leased + 1"
             f" WHERE campaign_id = %s AND key IN ({marks})",
             [campaign_id, *cells],
