@@ -128,7 +128,7 @@ def task_view(*, assignment: Assignment) -> TaskView:
     # The lease that just handed the task out read its messages in the same statement.
     messages = getattr(assignment, "prefetched_messages", None)
     if messages is None:
-        messages = db.task_messages(db.fetchall(db.task_messages_sql(), [task.conversation_id]))
+        messages = db.task_messages(task.conversation_id)
     by_id = {m.id: m for m in messages}
     context = _path(by_id, task.parent_id)
     reference = None

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from annotation import db
 from annotation.errors import Forbidden
 from annotation.models import Assignment, Campaign, Membership, Study
-from annotation.services.studies import quotas
+from annotation.services.studies import quotas as quota_rules
 
 ASSIGNMENT = Assignment._meta.db_table
 STUDY = Study._meta.db_table
@@ -54,7 +54,7 @@ def stage_on_join(campaign: Campaign) -> str:
 
 
 def lease_allowed(
-    *, campaign_id: int, annotator_id: int, quota_settings: Any, cells: list[str]
+    *, campaign_id: int, annotator_id: int, quotas: dict[str, Any], cells: list[str]
 ) -> bool:
     """Whether an ACTIVE participant gets a new task: under their task limit, and let through
     by quota steering. False reads as "nothing left for you" (then the completion page)."""
@@ -66,9 +66,8 @@ def lease_allowed(
     )
     if row is not None and row[0] and row[1] >= row[0]:
         return False
-    settings = db.json_out(quota_settings) or {}
-    return quotas.lease_allowed(campaign_id=campaign_id, quotas=settings, cells=cells)
+    return quota_rules.lease_allowed(campaign_id=campaign_id, quotas=quotas, cells=cells)
 
 
 def lease_counted(*, campaign_id: int, cells: list[str]) -> None:
-    quotas.lease_count(campaign_id=campaign_id, cells=cells)
+    quota_rules.lease_count(campaign_id=campaign_id, cells=cells)
