@@ -28,6 +28,8 @@ from annotation.models import (
     Membership,
     Message,
     Profile,
+    QuotaCell,
+    Study,
     Task,
     TaskCandidate,
 )
@@ -38,6 +40,8 @@ JUDGMENT = Judgment._meta.db_table
 MEMBERSHIP = Membership._meta.db_table
 MESSAGE = Message._meta.db_table
 PROFILE = Profile._meta.db_table
+QUOTA_CELL = QuotaCell._meta.db_table
+STUDY = Study._meta.db_table
 TASK = Task._meta.db_table
 TASK_CANDIDATE = TaskCandidate._meta.db_table
 
@@ -459,3 +463,58 @@ def judgment_insert(judgment: Judgment) -> int:
          " state = CASE WHEN judgments_count + 1 >= overlap THEN %s ELSE state END"
          " WHERE id = %s", [Task.State.COMPLETE, j.task_id]),
     )  # fmt: skip
+
+
+# The study quota gate (services.studies.gate and .quotas), on a participant's lease.
+
+
+class StudyLimitRow(NamedTuple):
+    tasks_per_participant: int  # 0: no limit
+    submitted: int  # the participant's submitted leases in the campaign
+
+
+_STUDY_LIMIT_COLUMNS = _select(
+    StudyLimitRow._fields,
+    tasks_per_participant="s.tasks_per_participant",
+    submitted=f"(SELECT COUNT(*) FROM {ASSIGNMENT} a"
+    "  WHERE a.campaign_id = s.campaign_id AND a.annotator_id = %s AND a.state = %s)",
+)
+
+
+def study_limit(*, campaign_id: int, annotator_id: int) -> StudyLimitRow | None:
+    """The study's task limit and how many tasks the participant submitted; None where the
+    campaign is not a study."""
+    row = fetchone(
+        f"SELECT {_STUDY_LIMIT_COLUMNS} FROM {STUDY} s WHERE s.campaign_id = %s",
+        [annotator_id, Assignment.State.SUBMITTED, campaign_id],
+    )
+    return None if row is None else StudyLimitRow._make(row)
+
+
+def quota_leased(*, campaign_id: int) -> dict[str, int]:
+    """The tasks leased to each quota cell of the campaign so far, by the cell's key."""
+    rows = fetchall(f"SELECT key, leased FROM {QUOTA_CELL} WHERE campaign_id = %s", [campaign_id])
+    return dict(rows)
+
+
+def quota_leased_add(*, campaign_id: int, cells: list[str]) -> None:
+    """One more task leased to each of these cells."""
+    marks = ", ".join(["%s"] * len(cells))
+    execute(
+        f"UPDATE {QUOTA_CELL} SET leased = leased + 1 WHERE campaign_id = %s AND key IN ({marks})",
+        [campaign_id, *cells],
+    )
+
+
+def tasks_open_slots(*, campaign_id: int, up_to: int) -> int:
+    """The free slots (overlap less judgments and live leases) of the campaign's open tasks,
+    adding up only the first `up_to` tasks that have one: enough to tell whether there are
+    more than up_to - 1, without counting them all."""
+    row = fetchone(
+        "SELECT COALESCE(SUM(free), 0) FROM (SELECT overlap - judgments_count - leased_count"
+        f" AS free FROM {TASK} WHERE campaign_id = %s AND state = %s"
+        " AND judgments_count < overlap - leased_count LIMIT %s) open_tasks",
+        [campaign_id, Task.State.OPEN, up_to],
+    )
+    assert row is not None  # an aggregate has a row
+    return int(row[0])

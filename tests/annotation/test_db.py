@@ -15,7 +15,7 @@ def test_a_partial_instance_refuses_to_be_saved_or_deleted(campaign):
     partial = db.unsaved_partial(Campaign, id=campaign.id, state=campaign.state)
     assert partial.name == ""  # not read: the field's default, not the row's value
 
-    with pytest.raises(TypeError, match="annotation.Campaign holds only some columns"):
+    with pytest.raises(TypeError, match=r"annotation\.Campaign holds only some columns"):
         partial.save()
     with pytest.raises(TypeError, match="holds only some columns"):
         partial.save(update_fields=["state"])
