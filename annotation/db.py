@@ -271,8 +271,7 @@ def member_for_lease(*, campaign_id: int, user_id: int) -> MemberRow | None:
         f"SELECT {_MEMBER_COLUMNS}"
         f" FROM {MEMBERSHIP} m JOIN {CAMPAIGN} c ON c.id = m.campaign_id"
         f" LEFT JOIN {ASSIGNMENT} a ON a.id = m.current_assignment_id"
-        # Known race, left for its own fix: only m is locked; the LEFT JOINed lease a is read
-        # without a lock.
+        # Known race, fixed separately: FOR UPDATE OF m leaves the LEFT JOINed lease unlocked.
         " WHERE m.campaign_id = %s AND m.user_id = %s" + for_update(of="m"),
         [campaign_id, user_id],
     )
@@ -310,6 +309,8 @@ _PICKS = {
 
 
 class TaskRow(NamedTuple):
+    """A picked task, as much of it as a lease needs."""
+
     id: int
     conversation_id: int
     parent_id: int | None
@@ -496,6 +497,8 @@ def judgment_insert(judgment: Judgment) -> int:
 
 
 class StudyLimitRow(NamedTuple):
+    """A study's task limit, with the participant's count against it."""
+
     tasks_per_participant: int  # 0: no limit
     submitted: int  # the participant's submitted leases in the campaign
 
@@ -525,7 +528,7 @@ def quota_leased(*, campaign_id: int) -> dict[str, int]:
 
 
 def quota_leased_add(*, campaign_id: int, cells: list[str]) -> None:
-    """One more task leased to each of these cells."""
+    """One more task leased to each of these cells (at least one)."""
     marks = ", ".join(["%s"] * len(cells))
     execute(
         f"UPDATE {QUOTA_CELL} SET leased = leased + 1 WHERE campaign_id = %s AND key IN ({marks})",
@@ -535,8 +538,8 @@ def quota_leased_add(*, campaign_id: int, cells: list[str]) -> None:
 
 def tasks_open_slots(*, campaign_id: int, up_to: int) -> int:
     """The free slots (overlap less judgments and live leases) of the campaign's open tasks,
-    adding up only the first `up_to` tasks that have one: enough to tell whether there are
-    more than up_to - 1, without counting them all."""
+    summed over at most `up_to` tasks that have one: the whole count when it is below
+    `up_to`, else a lower bound of at least `up_to`, without reading every open task."""
     row = fetchone(
         "SELECT COALESCE(SUM(free), 0) FROM (SELECT overlap - judgments_count - leased_count"
         f" AS free FROM {TASK} WHERE campaign_id = %s AND state = %s"
