@@ -141,9 +141,9 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
-    # The annotation loop's statements (annotation/services/_sql.py) are prepared on the
-    # server after this many runs on a connection. Empty: never (behind a connection pooler
-    # in transaction mode that does not track prepared statements).
+    # The annotation loop's statements (annotation/db.py) are prepared on the server after
+    # this many runs on a connection. Empty: never (behind a connection pooler in transaction
+    # mode that does not track prepared statements).
     prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
     DATABASES["default"]["OPTIONS"].setdefault(
         "prepare_threshold", int(prepare_threshold) if prepare_threshold else None

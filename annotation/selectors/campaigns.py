@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from annotation import db as _sql
+from annotation import db
 from annotation.models import (
     Assignment,
     Attachment,
@@ -139,9 +139,7 @@ def task_view(*, assignment: Assignment) -> TaskView:
     # The lease that just handed the task out read its messages in the same statement.
     messages = getattr(assignment, "prefetched_messages", None)
     if messages is None:
-        messages = _sql.task_messages(
-            _sql.fetchall(_sql.task_messages_sql(), [task.conversation_id])
-        )
+        messages = db.task_messages(task.conversation_id)
     by_id = {m.id: m for m in messages}
     context = path_to(by_id, task.parent_id)
     reference = None

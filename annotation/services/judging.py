@@ -9,20 +9,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation import db as _sql
+from annotation import db
 from annotation.attachments import CheckedFile
 from annotation.errors import Conflict, Forbidden, NotFound, RuleError
 from annotation.kinds import kind_for, seconds_spent_clean
 from annotation.kinds.text import edit_distance, unified_diff
-from annotation.models import Assignment, Campaign, Judgment, Message, Profile, Task, User
+from annotation.models import Assignment, Judgment, Message, Task, User
 from annotation.services import trees
 from annotation.services.attachments import message_files_add
-
-ASSIGNMENT = Assignment._meta.db_table
-CAMPAIGN = Campaign._meta.db_table
-JUDGMENT = Judgment._meta.db_table
-PROFILE = Profile._meta.db_table
-TASK = Task._meta.db_table
 
 
 def _idempotency_key_clean(key: Any) -> str:
@@ -103,45 +97,32 @@ def _judgment_store(
     now: datetime,
     files: Sequence[CheckedFile] = (),
 ) -> Judgment:
-    row = _sql.fetchone(
-        f"SELECT a.annotator_id, a.state, a.expires_at, a.display_order, a.task_id,"
-        f" a.campaign_id, t.kind, t.gold, c.settings, c.instructions_version, c.tree,"
-        f" (SELECT p.id FROM {PROFILE} p WHERE p.user_id = a.annotator_id"
-        f"  ORDER BY p.version DESC LIMIT 1)"
-        f" FROM {ASSIGNMENT} a JOIN {TASK} t ON t.id = a.task_id"
-        f" JOIN {CAMPAIGN} c ON c.id = a.campaign_id"
-        f" WHERE a.id = %s" + _sql.for_update(of="a"),
-        [assignment_id],
-    )
-    if row is None:
+    lease = db.assignment_for_submit(assignment_id=assignment_id)
+    if lease is None:
         raise NotFound("No such task.")
-    owner, state, expires_at, display_order, task_id, campaign_id, kind_name = row[:7]
-    gold, settings, instructions_version, tree, profile_id = row[7:]
-    if owner != annotator.id:
+    if lease.annotator_id != annotator.id:
         raise Forbidden("This task is leased to someone else.")
-    if state == Assignment.State.SUBMITTED:
+    if lease.state == Assignment.State.SUBMITTED:
         if replayed := _replay(annotator=annotator, key=key, assignment_id=assignment_id):
             raise _Replayed(replayed)
         raise Conflict("This task was already submitted.", code="already_submitted")
-    if state == Assignment.State.SKIPPED:
+    if lease.state == Assignment.State.SKIPPED:
         raise Conflict("This task was skipped.", code="skipped")
-    expires_at = _sql.datetime_out(expires_at)
-    assert expires_at is not None
-    if state == Assignment.State.EXPIRED or expires_at <= now:
+    if lease.state == Assignment.State.EXPIRED or lease.expires_at <= now:
         raise Conflict(
             "Your time on this task ran out and it went back to the pool; "
             "this answer was not stored.",
             code="lease_expired",
         )
+    task_id, campaign_id, kind_name = lease.task_id, lease.campaign_id, lease.kind
     kind = kind_for(kind_name)
-    candidate_ids = _sql.json_out(display_order)
-    settings, tree = _sql.json_out(settings), _sql.json_out(tree)
+    candidate_ids = lease.display_order
+    settings, tree = lease.settings, lease.tree
     if tree:  # a tree campaign: the task's kind may not be the campaign's (services.trees)
         trees.tree_lock(task_id=task_id)
         settings = trees.task_settings_raw(task_id=task_id, tree=tree, settings=settings)
     clean = kind.validate(payload, settings=kind.settings(settings), candidate_ids=candidate_ids)
-    gold = _sql.json_out(gold)
-    gold_score = kind.gold_score(clean, gold) if gold is not None else None
+    gold_score = kind.gold_score(clean, lease.gold) if lease.gold is not None else None
     if files and (kind_name != "reply" or clean["role"] != "user"):
         raise RuleError("Only a message written as the user can carry files.", field="images")
     if kind_name in WRITES_A_MESSAGE:
@@ -155,30 +136,16 @@ def _judgment_store(
         task_id=task_id,
         campaign_id=campaign_id,
         annotator=annotator,
-        profile_id=profile_id,
+        profile_id=lease.profile_id,
         kind=kind_name,
         payload=clean,
         seconds_spent=seconds,
         idempotency_key=key,
-        instructions_version=instructions_version,
+        instructions_version=lease.instructions_version,
         gold_score=gold_score,
         created_at=now,
     )
-    judgment.id = _sql.insert_then(
-        f"INSERT INTO {JUDGMENT} (assignment_id, task_id, campaign_id, annotator_id,"
-        " profile_id, kind, payload, seconds_spent, idempotency_key, instructions_version,"
-        " gold_score, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " RETURNING id",
-        [assignment_id, task_id, campaign_id, annotator.id, profile_id, kind_name,
-         _sql.json_in(clean), seconds, key, instructions_version, gold_score,
-         _sql.datetime_in(now)],
-        (f"UPDATE {ASSIGNMENT} SET state = %s, finished_at = %s WHERE id = %s",
-         [Assignment.State.SUBMITTED, _sql.datetime_in(now), assignment_id]),
-        (f"UPDATE {TASK} SET judgments_count = judgments_count + 1,"
-         " leased_count = leased_count - 1,"
-         " state = CASE WHEN judgments_count + 1 >= overlap THEN %s ELSE state END"
-         " WHERE id = %s", [Task.State.COMPLETE, task_id]),
-    )  # fmt: skip
+    judgment.id = db.judgment_insert(judgment)
     judgment._state.adding = False
     if tree:
         trees.tree_judgment_grow(

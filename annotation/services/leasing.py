@@ -7,7 +7,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +14,9 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from annotation import db as _sql
+from annotation import db
 from annotation.errors import Conflict, Forbidden, NotFound, RuleError
-from annotation.models import Assignment, Campaign, Membership, Message, Task, TaskCandidate, User
+from annotation.models import Assignment, Campaign, Membership, Task, User
 from annotation.services import routing
 from annotation.services.studies import gate as study_gate
 
@@ -35,12 +34,6 @@ def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = No
 
 # How often a lease looks again when the only tasks left are locked by other annotators.
 LOCKED_RETRIES = 5
-ASSIGNMENT = Assignment._meta.db_table
-CAMPAIGN = Campaign._meta.db_table
-MEMBERSHIP = Membership._meta.db_table
-TASK = Task._meta.db_table
-TASK_CANDIDATE = TaskCandidate._meta.db_table
-MESSAGE = Message._meta.db_table
 
 
 def task_lease_next(
@@ -57,9 +50,13 @@ def task_lease_next(
     now = now or timezone.now()
     campaign_id = campaign if isinstance(campaign, int) else campaign.id
     with transaction.atomic():
-        member = _membership_for_annotation(campaign_id=campaign_id, user=annotator)
+        member, member_campaign = _membership_for_annotation(
+            campaign_id=campaign_id, user=annotator
+        )
         if member.current_id is not None and member.current_state == Assignment.State.ACTIVE:
-            current = _current_lease(member=member, now=now)
+            current = _current_lease(
+                current_id=member.current_id, campaign=member_campaign, now=now
+            )
             if current is not None:
                 return current
         # Study hook: a participant taking tasks may be at their limit or held back by quota
@@ -67,7 +64,7 @@ def task_lease_next(
         if member.stage == Membership.Stage.ACTIVE and not study_gate.lease_allowed(
             campaign_id=campaign_id,
             annotator_id=annotator.id,
-            quota_settings=member.quotas,
+            quotas=member.quotas,
             cells=member.quota_cells,
         ):
             return None
@@ -75,17 +72,17 @@ def task_lease_next(
         # Routing hook: a due repeat (self-consistency), else the next task in the campaign's
         # routing order. Both read fields of the campaign row fetched above; with repeats off
         # and the default routing, the statements are those of before.
-        active = member.campaign.routing == Campaign.Routing.ACTIVE
+        active = member_campaign.routing == Campaign.Routing.ACTIVE
         # Tree campaigns (services.trees): their own order, and never a review or comparison
         # of one's own message. Read from the campaign row above: others pay nothing.
-        tree = bool(member.campaign.tree)
+        tree = bool(member_campaign.tree)
         task = (
             routing.repeat_maybe(
                 campaign_id=campaign_id,
                 annotator_id=annotator.id,
-                share=member.campaign.repeat_share,
+                share=member_campaign.repeat_share,
             )
-            if member.campaign.repeat_share and not tree
+            if member_campaign.repeat_share and not tree
             else None
         ) or _task_pick(campaign_id=campaign_id, annotator=annotator, active=active, tree=tree)
         for attempt in range(1, LOCKED_RETRIES + 1):
@@ -115,63 +112,45 @@ def task_lease_next(
             else _display_order(candidate_keys=task.candidate_keys, placements=member.placements)
         )
         display_order = [message_id for message_id, _ in order]
-        expires_at = now + member.campaign.lease_length
+        expires_at = now + member_campaign.lease_length
         for position, (_, key) in enumerate(order):
             counts = member.placements.setdefault(key, [])
             counts.extend([0] * (position + 1 - len(counts)))
             counts[position] += 1
-        assignment_id, message_rows = _sql.insert_then_read(
-            f"INSERT INTO {ASSIGNMENT} (task_id, campaign_id, annotator_id, state, leased_at,"
-            " expires_at, display_order, skip_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, '')"
-            " RETURNING id",
-            [task.id, campaign_id, annotator.id, Assignment.State.ACTIVE, _sql.datetime_in(now),
-             _sql.datetime_in(expires_at), _sql.json_in(display_order)],
-            (f"UPDATE {TASK} SET leased_count = leased_count + 1 WHERE id = %s", [task.id]),
-            (f"UPDATE {MEMBERSHIP} SET placements = %s, current_assignment_id = {{new_id}}"
-             " WHERE id = %s", [_sql.json_in(member.placements), member.id]),
-            read=(_sql.task_messages_sql(), [task.conversation_id]),
-        )  # fmt: skip
+        assignment_id, messages = db.lease_insert(
+            task_id=task.id,
+            campaign_id=campaign_id,
+            annotator_id=annotator.id,
+            leased_at=now,
+            expires_at=expires_at,
+            display_order=display_order,
+            member_id=member.id,
+            placements=member.placements,
+            conversation_id=task.conversation_id,
+        )
         if member.quota_cells:
             study_gate.lease_counted(campaign_id=campaign_id, cells=member.quota_cells)
     assignment = Assignment(
         id=assignment_id,
         task=task,
-        campaign=member.campaign,
+        campaign=member_campaign,
         annotator=annotator,
         state=Assignment.State.ACTIVE,
         leased_at=now,
         expires_at=expires_at,
         display_order=display_order,
     )
-    # The task's messages, read by the statement that wrote the lease (selectors.task_view).
-    assignment.prefetched_messages = _sql.task_messages(message_rows)  # type: ignore[attr-defined]
+    # The task's messages, read by the statement that wrote the lease (selectors.task_view);
+    # not a field of the model, hence the ignore.
+    assignment.prefetched_messages = messages  # type: ignore[attr-defined]
     return assignment
 
 
-@dataclass
-class _Member:
-    id: int
-    placements: dict[str, list[int]]
-    campaign: Campaign
-    current_id: int | None
-    current_state: str | None
-    stage: str
-    quota_cells: list[str]
-    quotas: Any
-
-
-def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
+def _membership_for_annotation(*, campaign_id: int, user: User) -> tuple[db.MemberRow, Campaign]:
     """The member's row with its campaign and current lease, locked so that one person's
-    concurrent requests take turns. Joins a public campaign on first use."""
-    sql = (
-        f"SELECT m.id, m.is_blocked, m.placements, c.state, c.lease_seconds, c.settings,"
-        f" c.instructions_version, c.task_kind, a.id, a.state, c.routing, c.repeat_share, c.tree,"
-        f" m.stage, m.quota_cells, c.quotas"
-        f" FROM {MEMBERSHIP} m JOIN {CAMPAIGN} c ON c.id = m.campaign_id"
-        f" LEFT JOIN {ASSIGNMENT} a ON a.id = m.current_assignment_id"
-        f" WHERE m.campaign_id = %s AND m.user_id = %s" + _sql.for_update(of="m")
-    )
-    row = _sql.fetchone(sql, [campaign_id, user.id])
+    concurrent requests take turns, and the campaign as far as that row read it. Joins a
+    public campaign on first use."""
+    row = db.member_for_lease(campaign_id=campaign_id, user_id=user.id)
     if row is None:
         public = Campaign.objects.filter(id=campaign_id, is_public=True).first()
         if public is None or public.state == Campaign.State.DRAFT:
@@ -180,48 +159,37 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> _Member:
         Membership.objects.get_or_create(
             campaign=public, user=user, defaults={"stage": study_gate.stage_on_join(public)}
         )
-        row = _sql.fetchone(sql, [campaign_id, user.id])
+        row = db.member_for_lease(campaign_id=campaign_id, user_id=user.id)
         assert row is not None
-    member_id, blocked, placements, state, lease_seconds, settings, version, kind = row[:8]
-    current_id, current_state, routing_name, repeat_share, tree, stage, cells, quotas = row[8:]
-    if state == Campaign.State.DRAFT:
+    if row.campaign_state == Campaign.State.DRAFT:
         raise NotFound("No such campaign.")
-    if blocked:
+    if row.is_blocked:
         raise Forbidden("You can no longer take tasks in this campaign.", code="blocked")
-    if refusal := study_gate.stage_refusal(stage):
+    if refusal := study_gate.stage_refusal(row.stage):
         raise refusal
-    if state != Campaign.State.OPEN:
-        label = Campaign.State(state).label.lower()
+    if row.campaign_state != Campaign.State.OPEN:
+        label = Campaign.State(row.campaign_state).label.lower()
         raise Conflict(f"This campaign is {label}.", code="closed")
-    campaign = Campaign(
+    campaign = db.unsaved_partial(
+        Campaign,
         id=campaign_id,
-        state=state,
-        lease_seconds=lease_seconds,
-        settings=_sql.json_out(settings),
-        instructions_version=version,
-        task_kind=kind,
-        routing=routing_name,
-        repeat_share=repeat_share,
-        tree=_sql.json_out(tree) or {},
+        state=row.campaign_state,
+        lease_seconds=row.lease_seconds,
+        settings=row.settings,
+        instructions_version=row.instructions_version,
+        task_kind=row.task_kind,
+        routing=row.routing,
+        repeat_share=row.repeat_share,
+        tree=row.tree,
     )
-    return _Member(
-        id=member_id,
-        placements=_sql.json_out(placements) or {},
-        campaign=campaign,
-        current_id=current_id,
-        current_state=current_state,
-        stage=stage,
-        quota_cells=_sql.json_out(cells) or [],
-        quotas=quotas,
-    )
+    return row, campaign
 
 
-def _current_lease(*, member: _Member, now: datetime) -> Assignment | None:
+def _current_lease(*, current_id: int, campaign: Campaign, now: datetime) -> Assignment | None:
     """My current lease, renewed if its time ran out and nobody took the slot meanwhile (the
     annotator may still have the task open); otherwise it is given back."""
-    assert member.current_id is not None
-    current = Assignment.objects.select_related("task").get(id=member.current_id)
-    current.campaign = member.campaign
+    current = Assignment.objects.select_related("task").get(id=current_id)
+    current.campaign = campaign
     if current.expires_at > now:
         return current
     renewed = Task.objects.filter(
@@ -230,27 +198,11 @@ def _current_lease(*, member: _Member, now: datetime) -> Assignment | None:
         judgments_count__lte=F("overlap") - F("leased_count"),
     ).exists()
     if renewed:
-        current.leased_at, current.expires_at = now, now + member.campaign.lease_length
+        current.leased_at, current.expires_at = now, now + campaign.lease_length
         current.save(update_fields=["leased_at", "expires_at"])
         return current
     _leases_release(Assignment.objects.filter(id=current.id), now=now)
     return None
-
-
-# (extra condition, order) of a pick. Default routing: fewest judgments first. Active routing
-# first looks among the tasks its current plan ranks (Task.priority > 0, the rows of the
-# partial index task_open_by_priority), then falls back to the default order, so annotators
-# never wait for a plan; services.routing refreshes the plan from the Bradley-Terry fit.
-PICK_DEFAULT = ("", "t.judgments_count, t.id")
-PICK_PLANNED = (" AND t.priority > 0", "t.priority DESC, t.id")
-# Tree campaigns: the needs in the order of the tree's priorities (rankings, reviews, replies,
-# new prompts by default), oldest first within one (finishing trees before widening others),
-# and never a task over a message of one's own.
-PICK_TREE = (
-    f" AND NOT EXISTS (SELECT 1 FROM {TASK_CANDIDATE} tc JOIN {MESSAGE} m ON m.id = tc.message_id"
-    f"                 WHERE tc.task_id = t.id AND m.author_id = %s)",
-    "t.priority DESC, t.id",
-)
 
 
 def _task_pick(
@@ -262,35 +214,34 @@ def _task_pick(
     tree: bool = False,
 ) -> Task | None:
     """The next task for this annotator, locked (skipping rows others hold) unless
-    lock=False, which only looks."""
-    row = None
-    picks = [PICK_TREE] if tree else [PICK_PLANNED, PICK_DEFAULT] if active else [PICK_DEFAULT]
-    for planned, order in picks:
-        row = _sql.fetchone(
-            f"SELECT t.id, t.conversation_id, t.parent_id, t.kind, t.candidate_keys FROM {TASK} t"
-            # The state is written into the statement, not bound: a prepared statement's
-            # generic plan can then use the index of open tasks (a partial index).
-            f" WHERE t.campaign_id = %s AND t.state = '{Task.State.OPEN}'"
-            f" AND t.judgments_count < t.overlap - t.leased_count"
-            f" AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a"
-            f"                 WHERE a.task_id = t.id AND a.annotator_id = %s)"
-            f"{planned} ORDER BY {order} LIMIT 1"
-            + (_sql.for_update(of="t", skip_locked=True) if lock else ""),
-            [campaign_id, annotator.id] + ([annotator.id] if tree else []),
-        )
-        if row is not None:
-            break
-    if row is None:
-        return None
-    task_id, conversation_id, parent_id, kind, keys = row
-    return Task(
-        id=task_id,
-        campaign_id=campaign_id,
-        conversation_id=conversation_id,
-        parent_id=parent_id,
-        kind=kind,
-        candidate_keys=_sql.json_out(keys),
+    lock=False, which only looks.
+
+    Default routing: fewest judgments first. Active routing first looks among the tasks its
+    current plan ranks, then falls back to the default order, so annotators never wait for a
+    plan; services.routing refreshes the plan from the Bradley-Terry fit. Tree campaigns: the
+    needs in the order of the tree's priorities (rankings, reviews, replies, new prompts by
+    default), oldest first within one (finishing trees before widening others), and never a
+    task over a message of one's own."""
+    picks = (
+        (db.Pick.TREE,)
+        if tree
+        else (db.Pick.PLANNED, db.Pick.DEFAULT)
+        if active
+        else (db.Pick.DEFAULT,)
     )
+    for pick in picks:
+        row = db.task_pick(campaign_id=campaign_id, annotator_id=annotator.id, pick=pick, lock=lock)
+        if row is not None:
+            return db.unsaved_partial(
+                Task,
+                id=row.id,
+                campaign_id=campaign_id,
+                conversation_id=row.conversation_id,
+                parent_id=row.parent_id,
+                kind=row.kind,
+                candidate_keys=row.candidate_keys,
+            )
+    return None
 
 
 def _leases_release(assignments: QuerySet[Assignment], *, now: datetime) -> int:

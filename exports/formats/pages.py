@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 
+from annotation.db import datetime_out, json_out, pg_timestamptz_loader
 from annotation.models import Conversation, Message
 
 from .rows import _C_FIELDS, _J_PAD, _M_FIELDS, _M_FULL, _M_PAD, C, J, M, _new
@@ -31,49 +29,22 @@ from .rows import _C_FIELDS, _J_PAD, _M_FIELDS, _M_FULL, _M_PAD, C, J, M, _new
 
 def _fetch(qs: QuerySet[Any], fields: Sequence[str]) -> list[tuple[Any, ...]]:
     """The rows of `qs.values_list(*fields)`, without the ORM's per-value converters: the SQL
-    is the ORM's, run on a plain cursor. JSON comes back as text and (on SQLite) datetimes too;
-    the callers convert only the columns they read."""
+    is the ORM's, run on a plain cursor. JSON comes back as text and, on SQLite, datetimes
+    naive; the callers convert only the columns they read (annotation.db's adapters)."""
     sql, params = qs.values_list(*fields).query.sql_with_params()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # psycopg's own C loader: Django's tz-aware one is Python, a few µs per value.
             raw = cursor.cursor
-            raw.adapters.register_loader("timestamptz", _pg_timestamptz_loader())
+            raw.adapters.register_loader("timestamptz", pg_timestamptz_loader())
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-def _pg_timestamptz_loader() -> Any:
-    import psycopg
-    from psycopg.pq import Format
-
-    oid = psycopg.postgres.types["timestamptz"].oid
-    return psycopg.adapters.get_loader(oid, Format.TEXT)
-
-
-def _datetime(value: Any) -> datetime | None:
-    """A datetime from the database: aware already (PostgreSQL), or UTC text (SQLite)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = parse_datetime(value)
-    assert parsed is not None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _json(value: Any) -> Any:
-    """JSON from the database: text (a jsonb column, Django's loader) or already decoded."""
-    if isinstance(value, str | bytes):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:  # what orjson refuses and json takes (NaN, huge ints)
-            return json.loads(value)
-    return value
 
 
 def _tasks(rows: list[tuple[Any, ...]], full: bool) -> dict[int, tuple[Any, ...]]:
     """Task id -> the J columns it gives: (parent, conversation, round[, gold, keys, repeat])."""
     if full:
-        return {r[0]: (r[1], r[2], r[3], _json(r[4]), _json(r[5]), r[6]) for r in rows}
+        return {r[0]: (r[1], r[2], r[3], json_out(r[4]), json_out(r[5]), r[6]) for r in rows}
     return {r[0]: r[1:] for r in rows}
 
 
@@ -95,7 +66,7 @@ def _judgments(
                 for r in rows
                 if (task := tasks.get(r[1])) is not None
             ]  # fmt: skip
-    loads = _json
+    loads = json_out
     out = []
     for r in rows:
         # id, task, kind, payload, annotator, profile, seconds, instr. v., gold score,
@@ -103,10 +74,10 @@ def _judgments(
         task = tasks.get(r[1])
         if task is None:
             continue  # a task the export leaves out (gold, repeat, other round)
-        created = _datetime(r[9]) if sqlite else r[9]
+        created = datetime_out(r[9]) if sqlite else r[9]
         head = (*r[:3], loads(r[3]), r[4], versions[r[5]], *r[6:9], created, loads(r[10]))
         if full:
-            leased = _datetime(r[11]) if sqlite else r[11]
+            leased = datetime_out(r[11]) if sqlite else r[11]
             out.append(_new(J, (*head, *task[:3], leased, *task[3:], None)))
         else:
             out.append(_new(J, (*head, *task, *_J_PAD)))
@@ -238,7 +209,7 @@ def conversations_of(conversation_ids: Iterable[int]) -> dict[int, C]:
     rows = _fetch(qs, _C_FIELDS)
     wanted = set(ids)
     return {
-        r[0]: _new(C, (*r[:4], _json(r[4]), r[5], _datetime(r[6]), r[7]))
+        r[0]: _new(C, (*r[:4], json_out(r[4]), r[5], datetime_out(r[6]), r[7]))
         for r in rows
         if not sift or r[0] in wanted
     }
@@ -258,6 +229,6 @@ def messages_of(conversation_ids: Iterable[int], *, full: bool = False) -> dict[
         return {r[0]: _new(M, r + _M_PAD) for r in rows}
     sqlite = connection.vendor != "postgresql"
     return {
-        r[0]: _new(M, (*r[:7], _datetime(r[7]) if sqlite else r[7], _json(r[8]), *r[9:]))
+        r[0]: _new(M, (*r[:7], datetime_out(r[7]) if sqlite else r[7], json_out(r[8]), *r[9:]))
         for r in rows
     }

@@ -14,13 +14,11 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from annotation import db as _sql
+from annotation import db
 from annotation.errors import Forbidden
-from annotation.models import Assignment, Campaign, Membership, Study
-from annotation.services.studies import quotas
+from annotation.models import Campaign, Membership, Study
+from annotation.services.studies.quotas import lease_count, steering_allows_lease
 
-ASSIGNMENT = Assignment._meta.db_table
-STUDY = Study._meta.db_table
 STUDY_CODE = "study"
 
 
@@ -54,21 +52,15 @@ def stage_on_join(campaign: Campaign) -> str:
 
 
 def lease_allowed(
-    *, campaign_id: int, annotator_id: int, quota_settings: Any, cells: list[str]
+    *, campaign_id: int, annotator_id: int, quotas: dict[str, Any], cells: list[str]
 ) -> bool:
     """Whether an ACTIVE participant gets a new task: under their task limit, and let through
     by quota steering. False reads as "nothing left for you" (then the completion page)."""
-    row = _sql.fetchone(
-        f"SELECT s.tasks_per_participant, (SELECT COUNT(*) FROM {ASSIGNMENT} a"
-        "  WHERE a.campaign_id = s.campaign_id AND a.annotator_id = %s AND a.state = %s)"
-        f" FROM {STUDY} s WHERE s.campaign_id = %s",
-        [annotator_id, Assignment.State.SUBMITTED, campaign_id],
-    )
-    if row is not None and row[0] and row[1] >= row[0]:
+    limit = db.study_limit(campaign_id=campaign_id, annotator_id=annotator_id)
+    if limit is not None and 0 < limit.tasks_per_participant <= limit.submitted:
         return False
-    settings = _sql.json_out(quota_settings) or {}
-    return quotas.lease_allowed(campaign_id=campaign_id, quotas=settings, cells=cells)
+    return steering_allows_lease(campaign_id=campaign_id, quotas=quotas, cells=cells)
 
 
 def lease_counted(*, campaign_id: int, cells: list[str]) -> None:
-    quotas.lease_count(campaign_id=campaign_id, cells=cells)
+    lease_count(campaign_id=campaign_id, cells=cells)

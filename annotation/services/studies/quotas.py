@@ -16,8 +16,8 @@ itself (unit "count"), or share * participants (unit "share"; without "participa
 cells never fill and only steering applies). Someone who would land in a full cell is not
 admitted and sees a clear page instead of a task.
 
-Steering, while collection runs (the rule `lease_allowed` applies at every lease of a
-participant in a quota campaign). Tasks are pulled, not pushed, so "the next task goes to the
+Steering, while collection runs (the rule `steering_allows_lease` applies at every lease of
+a participant in a quota campaign). Tasks are pulled, not pushed, so "the next task goes to the
 cells furthest behind" becomes a reservation: the work still open (R slots) is first kept
 for the cells behind their target. With L_c the tasks leased to cell c so far, T their sum
 over the dimension and s_c the cell's target share, the collection ends with F = T + R
@@ -41,16 +41,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.db.models import F
 
-from annotation import db as _sql
+from annotation import db
 from annotation.errors import RuleError
-from annotation.models import Campaign, QuotaCell, Task
+from annotation.models import Campaign, QuotaCell
 from annotation.survey import PREFER_NOT, QUESTIONS, answer_of
-
-QUOTA_CELL = QuotaCell._meta.db_table
-TASK = Task._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -218,7 +214,7 @@ def steering_allows(
     return open_slots > steering_threshold(cell=cell, shares=shares, leased=leased)
 
 
-def lease_allowed(*, campaign_id: int, quotas: dict[str, Any], cells: list[str]) -> bool:
+def steering_allows_lease(*, campaign_id: int, quotas: dict[str, Any], cells: list[str]) -> bool:
     """Whether quota steering lets this participant (in `cells`) take a task now: one read of
     the cells' counters, then, only when some dimension holds them back, a scan of the open
     tasks that stops once enough slots are found."""
@@ -227,11 +223,7 @@ def lease_allowed(*, campaign_id: int, quotas: dict[str, Any], cells: list[str])
     dims = [d for d in quotas.get("dimensions", []) if d.get("targets")]
     if not dims:
         return True
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT key, leased FROM {QUOTA_CELL} WHERE campaign_id = %s", [campaign_id]
-        )
-        leased = dict(cursor.fetchall())
+    leased = db.quota_leased(campaign_id=campaign_id)
     threshold = -math.inf
     for raw in dims:
         targets = {str(k): float(v) for k, v in raw["targets"].items()}
@@ -245,23 +237,11 @@ def lease_allowed(*, campaign_id: int, quotas: dict[str, Any], cells: list[str])
     if math.isinf(threshold):
         return False
     # Each task read has a free slot, so `threshold + 1` of them settle the question.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COALESCE(SUM(free), 0) FROM (SELECT overlap - judgments_count - leased_count"
-            f" AS free FROM {TASK} WHERE campaign_id = %s AND state = %s"
-            f" AND judgments_count < overlap - leased_count LIMIT %s) open_tasks",
-            [campaign_id, Task.State.OPEN, int(threshold) + 1],
-        )
-        open_slots = int(cursor.fetchone()[0])
+    open_slots = db.tasks_open_slots(campaign_id=campaign_id, up_to=int(threshold) + 1)
     return open_slots > threshold
 
 
 def lease_count(*, campaign_id: int, cells: list[str]) -> None:
     """One more task leased to a participant of these cells (inside the lease's transaction)."""
     if cells:
-        marks = ", ".join(["%s"] * len(cells))
-        _sql.execute(
-            f"UPDATE {QUOTA_CELL} SET leased = leased + 1"
-            f" WHERE campaign_id = %s AND key IN ({marks})",
-            [campaign_id, *cells],
-        )
+        db.quota_leased_add(campaign_id=campaign_id, cells=cells)
