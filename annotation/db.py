@@ -74,9 +74,8 @@ def cursor() -> Any:
 
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        # Both are the PostgreSQL backend's own, absent from django-stubs' BaseDatabaseWrapper.
-        raw = base.ServerBindingCursor(connection.connection)  # type: ignore[attr-defined]
-        return connection._prepare_cursor(raw)  # type: ignore[attr-defined]
+        raw = base.ServerBindingCursor(connection.connection)  # type: ignore[attr-defined]  # psycopg backend only
+        return connection._prepare_cursor(raw)  # type: ignore[attr-defined]  # not in django-stubs
 
 
 def fetchone(sql: str, params: list[Any]) -> tuple[Any, ...] | None:

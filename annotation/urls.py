@@ -4,17 +4,17 @@ dashboard annotation/dashboard/urls.py)."""
 from django.urls import path
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-from annotation.views import attachments, live, review, studies, tasks
+from annotation.views import assignments, attachments, live, review, studies
 
 urlpatterns = [
-    path("", tasks.home, name="home"),
-    path("campaigns/<id:campaign_id>/", tasks.campaign_task, name="campaign_task"),
+    path("", assignments.home, name="home"),
+    path("campaigns/<id:campaign_id>/", assignments.campaign_task, name="campaign_task"),
     path(
         "assignments/<id:assignment_id>/submit/",
-        tasks.assignment_submit,
+        assignments.assignment_submit,
         name="assignment_submit",
     ),
-    path("assignments/<id:assignment_id>/skip/", tasks.assignment_skip, name="assignment_skip"),
+    path("assignments/<id:assignment_id>/skip/", assignments.assignment_skip, name="assignment_skip"),
     path("campaigns/<id:campaign_id>/chat/", live.live_chat_list, name="live_chats"),
     path(
         "campaigns/<id:campaign_id>/chat/<id:conversation_id>/",

@@ -142,7 +142,7 @@ class RequestLogMiddleware:
             "path": request.path,
             "status": response.status_code,
             "duration_ms": duration_ms,
-            "request_id": request.request_id,  # type: ignore[attr-defined]
+            "request_id": request.request_id,  # type: ignore[attr-defined]  # set by RequestLogMiddleware
         }
         if isinstance(response, StreamingHttpResponse):
             fields["streaming"] = True

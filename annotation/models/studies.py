@@ -14,7 +14,7 @@ USER_MODEL = settings.AUTH_USER_MODEL
 
 class Study(models.Model):
     """How people join a campaign run as a study: consent, survey, screening, qualification,
-    completion. A campaign without one is joined as before (members, or public)."""
+    completion. A campaign without one is joined by its members (or by anyone, if public)."""
 
     # What an admin sets directly (the settings form, study_configure); the rest is derived.
     SETTINGS = (

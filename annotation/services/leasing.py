@@ -140,9 +140,8 @@ def task_lease_next(
         expires_at=expires_at,
         display_order=display_order,
     )
-    # The task's messages, read by the statement that wrote the lease (selectors.task_view);
-    # not a field of the model, hence the ignore.
-    assignment.prefetched_messages = messages  # type: ignore[attr-defined]
+    # The task's messages, read by the statement that wrote the lease (selectors.task_view).
+    assignment.prefetched_messages = messages  # type: ignore[attr-defined]  # not a model field
     return assignment
 
 

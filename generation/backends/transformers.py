@@ -151,7 +151,7 @@ class _FinishTracker(StoppingCriteria):
                 self.finished_at[row] = generated
         cancelled = self._cancelled.is_set()
         done = [cancelled or at is not None for at in self.finished_at]
-        return torch.tensor(done, device=input_ids.device)  # type: ignore[return-value]
+        return torch.tensor(done, device=input_ids.device)  # type: ignore[return-value]  # a bool tensor; the stubs say Tensor
 
     def _ends(self, ids: torch.Tensor) -> bool:
         if int(ids[-1]) in self.eos_ids:

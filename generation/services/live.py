@@ -152,7 +152,7 @@ def live_turn_retry(*, conversation: Conversation, participant: User) -> int:
             id=request.id, state=GenerationRequest.State.FAILED
         ).update(state=GenerationRequest.State.QUEUED, error="", partial_texts=[])
         if updated:
-            transaction.on_commit(lambda r=request: request_enqueue(r))  # type: ignore[misc]
+            transaction.on_commit(lambda r=request: request_enqueue(r))  # type: ignore[misc]  # default binds the loop's row
             retried += 1
     return retried
 
@@ -223,7 +223,7 @@ def _replies_request(
         ]
     )
     for request in requests:
-        transaction.on_commit(lambda r=request: request_enqueue(r))  # type: ignore[misc]
+        transaction.on_commit(lambda r=request: request_enqueue(r))  # type: ignore[misc]  # default binds the loop's row
     return requests
 
 
