@@ -14,7 +14,9 @@ urlpatterns = [
         assignments.assignment_submit,
         name="assignment_submit",
     ),
-    path("assignments/<id:assignment_id>/skip/", assignments.assignment_skip, name="assignment_skip"),
+    path(
+        "assignments/<id:assignment_id>/skip/", assignments.assignment_skip, name="assignment_skip"
+    ),
     path("campaigns/<id:campaign_id>/chat/", live.live_chat_list, name="live_chats"),
     path(
         "campaigns/<id:campaign_id>/chat/<id:conversation_id>/",
