@@ -200,16 +200,23 @@ def _current_lease(*, current_id: int, campaign: Campaign, now: datetime) -> Ass
     current.campaign = campaign
     if current.expires_at > now:
         return current
-    renewed = Task.objects.filter(
+    # Its time ran out, but another tab may be submitting it right now (a submit goes by its
+    # own clock). The renewal and the release both wait for that submit's lock and act only
+    # on a lease still active then: a lease that may yet be stored is never given back (its
+    # person could then hold two), and a stored one is never handed out again.
+    slot_kept = Task.objects.filter(
         id=current.task_id,
         state=Task.State.OPEN,
         judgments_count__lte=F("overlap") - F("leased_count"),
     ).exists()
-    if renewed:
-        current.leased_at, current.expires_at = now, now + campaign.lease_length
-        current.save(update_fields=["leased_at", "expires_at"])
+    if slot_kept:
+        expires_at = now + campaign.lease_length
+        still = Assignment.objects.filter(id=current.id, state=Assignment.State.ACTIVE)
+        if not still.update(leased_at=now, expires_at=expires_at):
+            return None
+        current.leased_at, current.expires_at = now, expires_at
         return current
-    _leases_release(Assignment.objects.filter(id=current.id), now=now)
+    leases_end(assignments=Assignment.objects.filter(id=current.id), now=now)
     return None
 
 

@@ -172,6 +172,62 @@ def test_a_study_limit_holds_against_many_tabs_leasing_and_submitting_at_once(ta
     _counters_match(tasks)
 
 
+@pytest.mark.parametrize("slot_kept", [True, False], ids=["renewed", "given-back"])
+def test_a_study_limit_holds_when_a_tab_submits_a_lease_as_it_runs_out_and_another_asks(
+    make_campaign, alice, slot_kept
+):
+    """At the limit's last task, one tab submits its lease in its last millisecond while
+    another asks for a task a millisecond after it ran out. The asking tab renews the lease
+    (nobody took its slot) or gives it back (the slot is gone: here its task was closed, as
+    when an admin lowers the overlap); either way it waits for the submit: a lease that may
+    still be stored is never given back, so the person never holds two."""
+    outcomes = {"stored": 0, "refused": 0}
+    for round_ in range(12):
+        campaign = make_campaign(members=[alice], overlap=1)
+        assert prompts_import(campaign=campaign, content=pairwise_lines(4, start=round_)).ok
+        Study.objects.update_or_create(campaign=campaign, defaults={"tasks_per_participant": 2})
+        Membership.objects.filter(campaign=campaign, user=alice).update(
+            stage=Membership.Stage.ACTIVE
+        )
+        first = task_lease_next(annotator=alice, campaign=campaign)
+        _tie(first.id, alice)()
+        last = task_lease_next(annotator=alice, campaign=campaign)
+        assert last is not None
+        if not slot_kept:
+            Task.objects.filter(id=last.task_id).update(state=Task.State.COMPLETE)
+        submitted, leased = _at_once(
+            [
+                partial(
+                    judgment_submit,
+                    assignment=last.id,
+                    annotator=alice,
+                    payload={"outcome": "tie"},
+                    idempotency_key=f"last-{round_}",
+                    now=last.expires_at - timedelta(milliseconds=1),
+                ),
+                partial(
+                    task_lease_next,
+                    annotator=alice,
+                    campaign=campaign,
+                    now=last.expires_at + timedelta(milliseconds=1),
+                ),
+            ]
+        )
+        assert not isinstance(leased, Exception), leased
+        if isinstance(submitted, tuple):
+            outcomes["stored"] += 1
+            # No third task: nothing, or the last one renewed just before it was stored.
+            assert leased is None or leased.id == last.id, f"round {round_}: a third lease"
+        else:
+            outcomes["refused"] += 1
+            assert isinstance(submitted, Conflict), submitted
+        if leased is not None and leased.id != last.id:
+            _tie(leased.id, alice)()
+        assert Judgment.objects.filter(campaign=campaign, annotator=alice).count() <= 2
+        _counters_match(campaign)
+    print(f"\nlast lease vs next: {outcomes}")
+
+
 def test_a_lease_running_out_while_it_is_submitted_ends_one_way(tasks, alice):
     """The sweeper (leases_expire) and a submit that still sees time left, at once: either
     the judgment is stored and the lease submitted, or the lease expired and the submit is
