@@ -232,8 +232,8 @@ class MemberRow(NamedTuple):
     settings: Any
     instructions_version: int
     task_kind: str
-    current_id: int | None
-    current_state: str | None
+    current_id: int | None  # the member's current lease, as the lock found it
+    current_state: str | None  # None with a current_id: written while this statement waited
     routing: str
     repeat_share: float
     tree: dict[str, Any]
@@ -252,7 +252,7 @@ _MEMBER_COLUMNS = _select(
     settings="c.settings",
     instructions_version="c.instructions_version",
     task_kind="c.task_kind",
-    current_id="a.id",
+    current_id="m.current_assignment_id",
     current_state="a.state",
     routing="c.routing",
     repeat_share="c.repeat_share",
@@ -265,12 +265,16 @@ _MEMBER_COLUMNS = _select(
 
 def member_for_lease(*, campaign_id: int, user_id: int) -> MemberRow | None:
     """The member's row with its campaign and current lease, locked so that one person's
-    concurrent requests take turns; None if they are not a member."""
+    concurrent requests take turns; None if they are not a member.
+
+    A statement that waited for the lock reads the member's row as the holder left it, but
+    the joined rows as they were when the statement began (PostgreSQL re-reads only the
+    locked row): a lease the holder wrote meanwhile comes back as `current_id` with no
+    `current_state`, and the caller must read it afresh."""
     row = fetchone(
         f"SELECT {_MEMBER_COLUMNS}"
         f" FROM {MEMBERSHIP} m JOIN {CAMPAIGN} c ON c.id = m.campaign_id"
         f" LEFT JOIN {ASSIGNMENT} a ON a.id = m.current_assignment_id"
-        # Known race, fixed separately: FOR UPDATE OF m leaves the LEFT JOINed lease unlocked.
         " WHERE m.campaign_id = %s AND m.user_id = %s" + for_update(of="m"),
         [campaign_id, user_id],
     )
@@ -426,6 +430,7 @@ class SubmitRow(NamedTuple):
     settings: Any
     instructions_version: int
     tree: Any
+    campaign_state: str
     profile_id: int | None  # the annotator's latest profile
 
 
@@ -442,13 +447,16 @@ _SUBMIT_COLUMNS = _select(
     settings="c.settings",
     instructions_version="c.instructions_version",
     tree="c.tree",
+    campaign_state="c.state",
     profile_id=f"(SELECT p.id FROM {PROFILE} p WHERE p.user_id = a.annotator_id"
     "  ORDER BY p.version DESC LIMIT 1)",
 )
 
 
 def assignment_for_submit(*, assignment_id: int) -> SubmitRow | None:
-    """The lease, locked, with its task's and campaign's columns; None if there is none."""
+    """The lease, locked, with its task's and campaign's columns; None if there is none.
+    Where the statement waited for the lease's lock, the lease is read as its holder left it
+    and the campaign as it was when the statement began."""
     row = fetchone(
         f"SELECT {_SUBMIT_COLUMNS}"
         f" FROM {ASSIGNMENT} a JOIN {TASK} t ON t.id = a.task_id"
@@ -499,24 +507,27 @@ class StudyLimitRow(NamedTuple):
     """A study's task limit, with the participant's count against it."""
 
     tasks_per_participant: int  # 0: no limit
-    submitted: int  # the participant's submitted leases in the campaign
+    taken: int  # the participant's submitted leases in the campaign, and live ones
 
 
 _STUDY_LIMIT_COLUMNS = _select(
     StudyLimitRow._fields,
     tasks_per_participant="s.tasks_per_participant",
-    submitted=f"(SELECT COUNT(*) FROM {ASSIGNMENT} a"
-    "  WHERE a.campaign_id = s.campaign_id AND a.annotator_id = %s AND a.state = %s)",
+    taken=f"(SELECT COUNT(*) FROM {ASSIGNMENT} a"
+    "  WHERE a.campaign_id = s.campaign_id AND a.annotator_id = %s"
+    "  AND (a.state = %s OR (a.state = %s AND a.expires_at > %s)))",
 )
 
 
-def study_limit(*, campaign_id: int, annotator_id: int) -> StudyLimitRow | None:
-    """The study's task limit and how many tasks the participant submitted; None where the
-    campaign is not a study."""
+def study_limit(*, campaign_id: int, annotator_id: int, now: datetime) -> StudyLimitRow | None:
+    """The study's task limit and how many tasks the participant took: submitted, or leased
+    and not run out at `now` (each may still become a judgment); None where the campaign is
+    not a study."""
     row = fetchone(
         f"SELECT {_STUDY_LIMIT_COLUMNS} FROM {STUDY} s WHERE s.campaign_id = %s",
-        [annotator_id, Assignment.State.SUBMITTED, campaign_id],
-    )
+        [annotator_id, Assignment.State.SUBMITTED, Assignment.State.ACTIVE, datetime_in(now),
+         campaign_id],
+    )  # fmt: skip
     return None if row is None else StudyLimitRow._make(row)
 
 

@@ -4,7 +4,6 @@ action, each calling one service."""
 import string
 from typing import Any
 
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -25,7 +24,7 @@ from annotation.api.serializers import (
     SkipIn,
 )
 from annotation.attachments import CheckedFile, attachment_check, base64_decode
-from annotation.errors import RuleError
+from annotation.errors import NotFound, RuleError
 from annotation.http import api_user
 from annotation.kinds import kind_for
 from annotation.kinds.trees import kind_settings_raw
@@ -117,11 +116,13 @@ class CampaignNextApi(APIView):
 class JudgmentSubmitApi(APIView):
     @extend_schema(
         request=JudgmentIn,
-        responses={201: JudgmentOut, 200: JudgmentOut, 400: ERROR, 403: ERROR, 409: ERROR},
+        responses={201: JudgmentOut, 200: JudgmentOut, 400: ERROR, 404: ERROR, 409: ERROR},
         summary="Submit my judgment for a leased task",
         description="201 with the stored judgment; the same idempotency key again returns it "
-        "with 200. 409 when the lease expired or the task was already submitted; 400 names "
-        "the field that does not fit.",
+        "with 200. 404 for an assignment that is not mine (as for one that does not exist). "
+        "409 when the lease expired, the task was already submitted or the campaign is "
+        "closed (a lease held when the campaign paused may be submitted until it runs out); "
+        "400 names the field that does not fit.",
         examples=[
             OpenApiExample(
                 "A is better",
@@ -183,16 +184,20 @@ class AssignmentSkipApi(APIView):
         request=SkipIn,
         responses={
             200: OpenApiResponse(description='{"id": 1, "state": "skipped"}'),
-            403: ERROR,
+            404: ERROR,
             409: ERROR,
         },
         summary="Skip a leased task; it is not offered to me again",
     )
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment = get_object_or_404(Assignment, pk=assignment_id)
+        user = api_user(request)
+        # Someone else's lease is not found, in the same words as one that does not exist.
+        assignment = selectors.assignment_for_annotator(user=user, assignment_id=assignment_id)
+        if assignment is None:
+            raise NotFound("No such task.")
         data = SkipIn(data=request.data)
         data.is_valid(raise_exception=True)
         a = services.assignment_skip(
-            assignment=assignment, annotator=api_user(request), reason=data.validated_data["reason"]
+            assignment=assignment, annotator=user, reason=data.validated_data["reason"]
         )
         return Response({"id": a.id, "state": a.state})

@@ -8,7 +8,7 @@ from typing import Any
 
 from annotation.errors import Forbidden, NotFound
 from annotation.models import Campaign, Judgment, Membership, Message, User
-from annotation.selectors.campaigns import messages_with_files, path_to
+from annotation.selectors.campaigns import campaigns_visible_to, messages_with_files, path_to
 
 REVIEWER_ROLES = (Membership.Role.REVIEWER, Membership.Role.ADMIN)
 
@@ -23,6 +23,24 @@ def reviewer_check(*, campaign: Campaign, user: User) -> None:
         campaign=campaign, user=user, role__in=REVIEWER_ROLES, is_blocked=False
     ).exists():
         raise Forbidden("Only the campaign's reviewers may review judgments.")
+
+
+def judgment_for_reviewer(
+    *, judgment_id: int, user: User, campaign: Campaign | None = None
+) -> Judgment | None:
+    """The judgment with this id, if this person may know it exists: staff, or anyone who
+    may see its campaign (reviewer_check then says whether they may review it); None
+    otherwise, as for an id that does not exist. With `campaign`, one of its judgments only."""
+    judgments = (
+        Judgment.objects.select_related("campaign", "task", "assignment")
+        .filter(id=judgment_id)
+        .exclude(campaign__state=Campaign.State.DRAFT)
+    )
+    if campaign is not None:
+        judgments = judgments.filter(campaign=campaign)
+    if not user.is_staff:
+        judgments = judgments.filter(campaign__in=campaigns_visible_to(user=user))
+    return judgments.first()
 
 
 @dataclass(frozen=True)

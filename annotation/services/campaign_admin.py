@@ -9,13 +9,13 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Case, F, Value, When
-from django.utils import timezone
 from django.utils.text import slugify
 
 from annotation.errors import Conflict, NotFound, RuleError
 from annotation.kinds import kind_for
 from annotation.models import Assignment, Campaign, Membership, Task, User
 from annotation.services.campaigns import campaign_create, membership_add
+from annotation.services.leasing import leases_end
 from annotation.services.prompts import ImportReport, prompts_import
 from annotation.services.routing import task_priorities_refresh
 from generation.models import LanguageModel
@@ -84,6 +84,10 @@ def campaign_state_set(*, campaign: Campaign, state: str) -> Campaign:
         moved = Campaign.objects.filter(id=campaign.id, state=current).update(state=state)
         if not moved:
             raise Conflict("Someone changed this campaign's state meanwhile.", field="state")
+        if state == Campaign.State.CLOSED:
+            # Closed is final: no lease stays open. Waits for the submits under way, which
+            # are stored before the close; later ones are refused (services.judging).
+            leases_end(assignments=Assignment.objects.filter(campaign_id=campaign.id))
     campaign.state = state
     if state == Campaign.State.OPEN and campaign.routing == Campaign.Routing.ACTIVE:
         transaction.on_commit(lambda: task_priorities_refresh(campaign=campaign))
@@ -281,23 +285,12 @@ def membership_block(
         membership.is_blocked = blocked
         membership.save(update_fields=["is_blocked"])
         if blocked:
-            _leases_end(campaign, membership.user_id)
+            leases_end(
+                assignments=Assignment.objects.filter(
+                    campaign=campaign, annotator_id=membership.user_id
+                )
+            )
     return membership
-
-
-def _leases_end(campaign: Campaign, user_id: int) -> None:
-    active = list(
-        Assignment.objects.select_for_update()
-        .filter(campaign=campaign, annotator_id=user_id, state=Assignment.State.ACTIVE)
-        .values_list("id", "task_id")
-    )
-    if not active:
-        return
-    Assignment.objects.filter(id__in=[a for a, _ in active]).update(
-        state=Assignment.State.EXPIRED, finished_at=timezone.now()
-    )
-    for _, task_id in active:
-        Task.objects.filter(id=task_id).update(leased_count=F("leased_count") - 1)
 
 
 def members_add(

@@ -11,12 +11,13 @@ from django.utils import timezone
 
 from annotation import db
 from annotation.attachments import CheckedFile
-from annotation.errors import Conflict, Forbidden, NotFound, RuleError
+from annotation.errors import Conflict, NotFound, RuleError
 from annotation.kinds import kind_for, seconds_spent_clean
 from annotation.kinds.text import edit_distance, unified_diff
-from annotation.models import Assignment, Judgment, Message, Task, User
+from annotation.models import Assignment, Campaign, Judgment, Message, Task, User
 from annotation.services import trees
 from annotation.services.attachments import message_files_add
+from annotation.services.leasing import campaign_closed
 
 
 def _idempotency_key_clean(key: Any) -> str:
@@ -37,6 +38,9 @@ def _replay(*, annotator: User, key: str, assignment_id: int) -> Judgment | None
             code="key_reused",
         )
     return existing
+
+
+CLOSED_MESSAGE = "This campaign is closed; this answer was not stored."
 
 
 class _Replayed(Exception):
@@ -98,16 +102,24 @@ def _judgment_store(
     files: Sequence[CheckedFile] = (),
 ) -> Judgment:
     lease = db.assignment_for_submit(assignment_id=assignment_id)
-    if lease is None:
+    # Someone else's lease is not found, as one that does not exist: its id tells nothing.
+    if lease is None or lease.annotator_id != annotator.id:
         raise NotFound("No such task.")
-    if lease.annotator_id != annotator.id:
-        raise Forbidden("This task is leased to someone else.")
     if lease.state == Assignment.State.SUBMITTED:
         if replayed := _replay(annotator=annotator, key=key, assignment_id=assignment_id):
             raise _Replayed(replayed)
         raise Conflict("This task was already submitted.", code="already_submitted")
     if lease.state == Assignment.State.SKIPPED:
         raise Conflict("This task was skipped.", code="skipped")
+    # Closing a campaign ends its leases (services.campaign_admin) after waiting for the
+    # submits that hold them; a submit that waited reads the lease ended but the campaign
+    # from before the close, so an ended lease asks the campaign again.
+    if lease.campaign_state == Campaign.State.CLOSED or (
+        lease.state == Assignment.State.EXPIRED and campaign_closed(lease.campaign_id)
+    ):
+        raise Conflict(CLOSED_MESSAGE, code="closed")
+    # A paused campaign hands out no new leases; those held when it paused are stored until
+    # their time runs out.
     if lease.state == Assignment.State.EXPIRED or lease.expires_at <= now:
         raise Conflict(
             "Your time on this task ran out and it went back to the pool; "

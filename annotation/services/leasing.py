@@ -53,7 +53,12 @@ def task_lease_next(
         member, member_campaign = _membership_for_annotation(
             campaign_id=campaign_id, user=annotator
         )
-        if member.current_id is not None and member.current_state == Assignment.State.ACTIVE:
+        # No state with a current lease: another request of this person wrote it while this
+        # one waited for the member's row; it is read afresh, and handed out if still active.
+        if member.current_id is not None and member.current_state in (
+            Assignment.State.ACTIVE,
+            None,
+        ):
             current = _current_lease(
                 current_id=member.current_id, campaign=member_campaign, now=now
             )
@@ -66,6 +71,7 @@ def task_lease_next(
             annotator_id=annotator.id,
             quotas=member.quotas,
             cells=member.quota_cells,
+            now=now,
         ):
             return None
 
@@ -186,21 +192,31 @@ def _membership_for_annotation(*, campaign_id: int, user: User) -> tuple[db.Memb
 
 def _current_lease(*, current_id: int, campaign: Campaign, now: datetime) -> Assignment | None:
     """My current lease, renewed if its time ran out and nobody took the slot meanwhile (the
-    annotator may still have the task open); otherwise it is given back."""
+    annotator may still have the task open); otherwise it is given back. None when it is no
+    longer active (another tab of mine submitted or skipped it meanwhile)."""
     current = Assignment.objects.select_related("task").get(id=current_id)
+    if current.state != Assignment.State.ACTIVE:
+        return None
     current.campaign = campaign
     if current.expires_at > now:
         return current
-    renewed = Task.objects.filter(
+    # Its time ran out, but another tab may be submitting it right now (a submit goes by its
+    # own clock). The renewal and the release both wait for that submit's lock and act only
+    # on a lease still active then: a lease that may yet be stored is never given back (its
+    # person could then hold two), and a stored one is never handed out again.
+    slot_kept = Task.objects.filter(
         id=current.task_id,
         state=Task.State.OPEN,
         judgments_count__lte=F("overlap") - F("leased_count"),
     ).exists()
-    if renewed:
-        current.leased_at, current.expires_at = now, now + campaign.lease_length
-        current.save(update_fields=["leased_at", "expires_at"])
+    if slot_kept:
+        expires_at = now + campaign.lease_length
+        still = Assignment.objects.filter(id=current.id, state=Assignment.State.ACTIVE)
+        if not still.update(leased_at=now, expires_at=expires_at):
+            return None
+        current.leased_at, current.expires_at = now, expires_at
         return current
-    _leases_release(Assignment.objects.filter(id=current.id), now=now)
+    leases_end(assignments=Assignment.objects.filter(id=current.id), now=now)
     return None
 
 
@@ -247,9 +263,31 @@ def _leases_release(assignments: QuerySet[Assignment], *, now: datetime) -> int:
     """Expire the active leases among `assignments` whose time is up; their slots go back."""
     qs = assignments.filter(state=Assignment.State.ACTIVE, expires_at__lte=now)
     if connection.features.has_select_for_update_skip_locked:
-        # Another sweeper holding some of these rows will expire them itself.
+        # Another sweeper holding some of these rows will expire them itself; a submit
+        # holding one stores it or refuses it by its own clock.
         qs = qs.select_for_update(skip_locked=True)
-    expired = list(qs.values_list("id", "task_id"))
+    return _leases_expired(qs, now=now)
+
+
+def leases_end(*, assignments: QuerySet[Assignment], now: datetime | None = None) -> int:
+    """End the active leases among `assignments` now, time left or not (a campaign closed, a
+    member blocked); their slots go back. Returns how many.
+
+    Locks those leases, waiting for the submits and skips that hold one: a submit under way
+    is stored before the leases end, and one that comes after finds its lease expired. Call
+    it inside the transaction that makes the change, after making it."""
+    qs = assignments.filter(state=Assignment.State.ACTIVE).select_for_update()
+    return _leases_expired(qs, now=now or timezone.now())
+
+
+def campaign_closed(campaign_id: int) -> bool:
+    """Whether the campaign is closed, read now (not as of a statement that waited)."""
+    return Campaign.objects.filter(id=campaign_id, state=Campaign.State.CLOSED).exists()
+
+
+def _leases_expired(locked: QuerySet[Assignment], *, now: datetime) -> int:
+    """Mark the leases `locked` selects (and locks) expired and give their slots back."""
+    expired = list(locked.values_list("id", "task_id"))
     if not expired:
         return 0
     Assignment.objects.filter(id__in=[a for a, _ in expired]).update(
@@ -293,9 +331,10 @@ def _display_order(
 def assignment_skip(
     *, assignment: Assignment, annotator: User, reason: str = "", now: datetime | None = None
 ) -> Assignment:
-    """Give the task back; it is never offered to this annotator again."""
+    """Give the task back; it is never offered to this annotator again. Someone else's
+    lease is not found (NotFound), as one that does not exist."""
     if assignment.annotator_id != annotator.id:
-        raise Forbidden("This task is leased to someone else.")
+        raise NotFound("No such task.")
     if not isinstance(reason, str) or len(reason) > 500:
         raise RuleError("reason must be text of at most 500 characters.", field="reason")
     now = now or timezone.now()
@@ -303,6 +342,9 @@ def assignment_skip(
         a = Assignment.objects.select_for_update().get(id=assignment.id)
         if a.state == Assignment.State.SKIPPED:
             return a
+        # Read after the lease's lock: a close that ended this lease has committed.
+        if campaign_closed(a.campaign_id):
+            raise Conflict("This campaign is closed.", code="closed")
         if a.state != Assignment.State.ACTIVE:
             raise Conflict(f"This task is already {a.get_state_display().lower()}.")
         a.state = Assignment.State.SKIPPED

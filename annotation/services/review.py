@@ -16,8 +16,8 @@ from annotation.errors import Conflict, Forbidden, NotFound, RuleError
 from annotation.kinds import kind_for
 from annotation.kinds.base import text
 from annotation.kinds.trees import kind_settings_raw
-from annotation.models import Campaign, Judgment, JudgmentReview, Message, User
-from annotation.selectors.review import reviewer_check
+from annotation.models import Campaign, JudgmentReview, Message, User
+from annotation.selectors.review import judgment_for_reviewer, reviewer_check
 
 # What a correction may not change of a payload that wrote a message (reply, rewrite).
 KEPT_ON_CORRECTION = ("message_id", "rewrite_of", "role")
@@ -50,12 +50,10 @@ def judgment_review(
     note: Any = "",
 ) -> JudgmentReview:
     """Record a reviewer's decision. A correction is checked against the kind's settings
-    like the annotator's payload; the annotator's payload is never changed. With `campaign`
-    (a page of that campaign's), a judgment of another campaign is not found."""
-    judgments = Judgment.objects.select_related("campaign", "task", "assignment")
-    if campaign is not None:
-        judgments = judgments.filter(campaign=campaign)
-    judgment = judgments.filter(id=judgment_id).first()
+    like the annotator's payload; the annotator's payload is never changed. A judgment of a
+    campaign this person may not see is not found, and with `campaign` (a page of that
+    campaign's), neither is a judgment of another campaign."""
+    judgment = judgment_for_reviewer(judgment_id=judgment_id, user=reviewer, campaign=campaign)
     if judgment is None:
         raise NotFound("No such judgment.")
     campaign = judgment.campaign

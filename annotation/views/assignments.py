@@ -156,7 +156,8 @@ def _task_response(
             # A study participant not yet through its first steps (or past its end).
             url = reverse("study_next", args=[campaign.slug])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-        assignment, context["error"], status = None, e.message, e.status
+        # A refused submit or skip keeps its own message (it says what became of the answer).
+        assignment, context["error"], status = None, error or e.message, e.status
     if assignment is not None and failed_assignment_id is not None:
         if assignment.id == failed_assignment_id:
             context["error"] = _(

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from annotation.models import ApiToken, Assignment, Judgment
+from annotation.models import ApiToken, Assignment, Campaign, Judgment
 from tests.conftest import api_client_for, pairwise_lines
 
 
@@ -88,11 +88,17 @@ def test_a_payload_that_does_not_fit_is_400_naming_the_field(campaign, api):
     assert missing.status_code == 400 and missing.json()["field"] == "idempotency_key"
 
 
-def test_an_expired_lease_is_409_and_a_foreign_one_403(campaign, api, bob):
+def test_an_expired_lease_is_409_and_a_foreign_one_404(campaign, api, bob):
     body = next_task(api, campaign).json()
     url = f"/api/v1/assignments/{body['assignment']['id']}/judgment/"
     data = {"payload": {"outcome": "tie"}, "idempotency_key": "k"}
-    assert api_client_for(bob).post(url, data, format="json").status_code == 403
+    foreign = api_client_for(bob).post(url, data, format="json")
+    missing = api_client_for(bob).post("/api/v1/assignments/999999/judgment/", data, format="json")
+    # Someone else's lease answers as one that does not exist.
+    assert (foreign.status_code, foreign.json()) == (missing.status_code, missing.json())
+    assert foreign.status_code == 404
+    skip = f"/api/v1/assignments/{body['assignment']['id']}/skip/"
+    assert api_client_for(bob).post(skip, {}, format="json").status_code == 404
     Assignment.objects.filter(id=body["assignment"]["id"]).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -192,6 +198,35 @@ def _statements(queries) -> list[str]:
     """What a request asked the database, without transaction control."""
     control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
     return [q["sql"] for q in queries if not q["sql"].upper().startswith(control)]
+
+
+def test_a_lease_held_when_the_campaign_closed_is_refused_with_409(campaign, api):
+    body = next_task(api, campaign).json()
+    # Closed without ending the lease (as for one handed out in the instant of the close):
+    # the campaign's state alone refuses it.
+    Campaign.objects.filter(id=campaign.id).update(state=Campaign.State.CLOSED)
+    url = f"/api/v1/assignments/{body['assignment']['id']}/judgment/"
+    response = api.post(url, {"payload": {"outcome": "tie"}, "idempotency_key": "k"}, format="json")
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "This campaign is closed; this answer was not stored.",
+        "code": "closed",
+        "field": None,
+    }
+    skip = api.post(f"/api/v1/assignments/{body['assignment']['id']}/skip/", {}, format="json")
+    assert (skip.status_code, skip.json()["code"]) == (409, "closed")
+    assert next_task(api, campaign).status_code == 409
+    assert not Judgment.objects.exists()
+
+
+def test_a_lease_held_when_the_campaign_paused_is_stored_until_it_runs_out(campaign, api):
+    body = next_task(api, campaign).json()
+    Campaign.objects.filter(id=campaign.id).update(state=Campaign.State.PAUSED)
+    assert next_task(api, campaign).status_code == 409  # no new lease while paused
+    url = f"/api/v1/assignments/{body['assignment']['id']}/judgment/"
+    response = api.post(url, {"payload": {"outcome": "tie"}, "idempotency_key": "k"}, format="json")
+    assert response.status_code == 201
+    assert Judgment.objects.filter(assignment_id=body["assignment"]["id"]).exists()
 
 
 def test_the_annotation_loop_takes_few_statements(campaign, api):

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation.models import Assignment, Judgment, Task
+from annotation.models import Assignment, Campaign, Judgment, Task
 from annotation.services import prompts_import, task_lease_next
 from tests.conftest import pairwise_lines
 
@@ -631,6 +631,26 @@ def test_a_late_submit_after_someone_took_the_slot_loses_the_task(
     assignment.refresh_from_db()
     assert assignment.state == Assignment.State.EXPIRED
     assert "Nothing left for you here" in html
+
+
+def test_a_submit_after_the_campaign_closed_stores_nothing_and_keeps_my_text(
+    client, alice, campaign
+):
+    assignment = open_task(client, alice, campaign)
+    Campaign.objects.filter(id=campaign.id).update(state=Campaign.State.CLOSED)
+
+    form = judge_form(assignment, reason="A is kinder to the reader.")
+    response = client.post(submit_url(assignment), form, **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert "This campaign is closed; this answer was not stored." in html
+    assert 'data-testid="kept"' in html and "A is kinder to the reader." in html
+    assert not Judgment.objects.exists()
+    skipped = client.post(skip_url(assignment), **HTMX)
+    assert skipped.status_code == 409 and "This campaign is closed." in skipped.content.decode()
+    assignment.refresh_from_db()
+    assert assignment.state == Assignment.State.ACTIVE  # not skipped; swept when it runs out
 
 
 def test_a_draft_campaign_is_hidden_from_annotators(client, alice, make_campaign):

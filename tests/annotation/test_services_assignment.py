@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from annotation.errors import Conflict, Forbidden, NotFound
-from annotation.models import Assignment, Campaign, Membership, Message, Task
+from annotation.models import Assignment, Campaign, Membership, Message, Study, Task
 from annotation.services import (
     assignment_skip,
     judgment_submit,
@@ -124,6 +124,30 @@ def test_a_paused_campaign_serves_nothing(campaign, alice):
     campaign.save(update_fields=["state"])
     with pytest.raises(Conflict, match="paused"):
         task_lease_next(annotator=alice, campaign=campaign)
+
+
+def test_a_live_lease_counts_toward_a_study_limit(campaign, alice):
+    """A participant holding a live lease beside their current one (as the race of many
+    tabs once left) gets no new task once submitted and live leases reach the limit."""
+    Study.objects.create(campaign=campaign, tasks_per_participant=2)
+    Membership.objects.filter(campaign=campaign, user=alice).update(stage=Membership.Stage.ACTIVE)
+    first = task_lease_next(annotator=alice, campaign=campaign)
+    judge(first, alice)
+    other = Task.objects.filter(campaign=campaign).exclude(id=first.task_id).first()
+    now = timezone.now()
+    stray = Assignment.objects.create(
+        task=other,
+        campaign=campaign,
+        annotator=alice,
+        leased_at=now,
+        expires_at=now + timedelta(minutes=5),
+        display_order=[m for m, _ in other.candidate_keys],
+    )
+    Task.objects.filter(id=other.id).update(leased_count=1)
+    assert task_lease_next(annotator=alice, campaign=campaign) is None
+    # Once it runs out, it no longer counts.
+    Assignment.objects.filter(id=stray.id).update(expires_at=now - timedelta(seconds=1))
+    assert task_lease_next(annotator=alice, campaign=campaign) is not None
 
 
 def test_screen_order_is_counterbalanced_per_annotator(make_campaign, alice):

@@ -3,9 +3,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.errors import Conflict, Forbidden, RuleError
-from annotation.models import Assignment, Judgment, Profile, Task
-from annotation.services import judgment_submit, prompts_import, task_lease_next
+from annotation.errors import Conflict, NotFound, RuleError
+from annotation.models import Assignment, Campaign, Judgment, Profile, Task
+from annotation.services import (
+    assignment_skip,
+    campaign_admin,
+    judgment_submit,
+    prompts_import,
+    task_lease_next,
+)
 from tests.conftest import pairwise_lines
 
 
@@ -78,7 +84,8 @@ def test_a_submitted_task_cannot_be_submitted_again_with_a_new_key(campaign, ali
 
 def test_only_the_lease_holder_may_submit(campaign, alice, bob):
     a = task_lease_next(annotator=alice, campaign=campaign)
-    with pytest.raises(Forbidden):
+    # Not found, as a lease that does not exist: its id tells bob nothing.
+    with pytest.raises(NotFound):
         submit(a, bob, {"outcome": "tie"})
     assert not Judgment.objects.exists()
 
@@ -185,3 +192,47 @@ def test_a_judgment_points_at_the_profile_version_in_force(campaign, alice):
     a = task_lease_next(annotator=alice, campaign=campaign)
     judgment, _ = submit(a, alice, {"outcome": "tie"})
     assert judgment.profile.version == 2
+
+
+def _state_set(campaign, state):
+    campaign_admin.campaign_state_set(campaign=Campaign.objects.get(id=campaign.id), state=state)
+
+
+def test_a_lease_held_when_the_campaign_closed_stores_nothing(campaign, alice):
+    a = task_lease_next(annotator=alice, campaign=campaign)
+    _state_set(campaign, Campaign.State.CLOSED)
+    with pytest.raises(Conflict, match="closed; this answer was not stored") as refused:
+        submit(a, alice, {"outcome": "tie"})
+    assert (refused.value.status, refused.value.code) == (409, "closed")
+    assert not Judgment.objects.exists()
+    # Closing ended the lease and gave its slot back.
+    a.refresh_from_db()
+    assert a.state == Assignment.State.EXPIRED and a.finished_at is not None
+    assert Task.objects.get(id=a.task_id).leased_count == 0
+    with pytest.raises(Conflict, match="closed"):
+        assignment_skip(assignment=a, annotator=alice)
+
+
+def test_a_judgment_stored_before_the_close_is_still_replayed(campaign, alice):
+    a = task_lease_next(annotator=alice, campaign=campaign)
+    first, _ = submit(a, alice, {"outcome": "tie"}, key="before-close")
+    _state_set(campaign, Campaign.State.CLOSED)
+    again, created = submit(a, alice, {"outcome": "tie"}, key="before-close")
+    assert (again.id, created) == (first.id, False)
+
+
+def test_a_lease_held_when_the_campaign_paused_may_be_submitted_until_it_runs_out(
+    campaign, alice, bob
+):
+    a = task_lease_next(annotator=alice, campaign=campaign)
+    b = task_lease_next(annotator=bob, campaign=campaign)
+    _state_set(campaign, Campaign.State.PAUSED)
+    with pytest.raises(Conflict, match="paused"):
+        task_lease_next(annotator=alice, campaign=campaign)
+    _, created = submit(a, alice, {"outcome": "tie"})
+    assert created and Judgment.objects.filter(assignment=a).exists()
+    # bob's runs out while paused: refused as any late submit.
+    with pytest.raises(Conflict, match="ran out") as late:
+        submit(b, bob, {"outcome": "tie"}, key="late", now=b.expires_at)
+    assert late.value.code == "lease_expired"
+    assert Judgment.objects.count() == 1

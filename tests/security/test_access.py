@@ -248,22 +248,23 @@ TABLE: list[Row] = [
     Row("api_export_job", "GET", _codes(401, 403, 404, 200, 404, 200), _j, api=True),
     # The job is queued: its admin hears 409 (not done), nobody else learns anything more.
     Row("api_export_job_download", "GET", _codes(401, 403, 404, 409, 404, 409), _j, api=True),
+    # Someone else's assignment does not exist for them, as on the pages.
     Row(
         "api_judgment_submit",
         "POST",
-        # The contract: a foreign assignment is 403 (its id says nothing about a campaign).
-        _codes(401, 201, 403, 403, 403, 403),
+        _codes(401, 201, 404, 404, 404, 404),
         _a,
         lambda w: {"payload": {"outcome": "tie"}, "idempotency_key": "k1"},
         api=True,
     ),
-    Row("api_assignment_skip", "POST", _codes(401, 200, 403, 403, 403, 403), _a, api=True),
+    Row("api_assignment_skip", "POST", _codes(401, 200, 404, 404, 404, 404), _a, api=True),
     Row("api_review_next", "GET", _codes(401, 403, 404, 200, 404, 200), _c, api=True),
-    # Like a judgment's submit: a judgment's id says nothing about its campaign (403).
+    # As the review page: the campaign's annotators may not review (403); for anyone who may
+    # not see the campaign, its judgments do not exist (404).
     Row(
         "api_judgment_review",
         "POST",
-        _codes(401, 403, 403, 201, 403, 201),
+        _codes(401, 403, 404, 201, 404, 201),
         lambda w: {"judgment_id": w.judgment.id},
         lambda w: {"decision": "accepted"},
         api=True,

@@ -10,6 +10,7 @@ the steering rule of quotas.py.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -52,12 +53,21 @@ def stage_on_join(campaign: Campaign) -> str:
 
 
 def lease_allowed(
-    *, campaign_id: int, annotator_id: int, quotas: dict[str, Any], cells: list[str]
+    *,
+    campaign_id: int,
+    annotator_id: int,
+    quotas: dict[str, Any],
+    cells: list[str],
+    now: datetime,
 ) -> bool:
     """Whether an ACTIVE participant gets a new task: under their task limit, and let through
-    by quota steering. False reads as "nothing left for you" (then the completion page)."""
-    limit = db.study_limit(campaign_id=campaign_id, annotator_id=annotator_id)
-    if limit is not None and 0 < limit.tasks_per_participant <= limit.submitted:
+    by quota steering. False reads as "nothing left for you" (then the completion page).
+
+    Live leases count toward the limit as well as submitted ones, so that no lease is handed
+    out that could become a judgment past it; the lease's lock on the member's row
+    (db.member_for_lease) keeps one person's requests from counting at the same time."""
+    limit = db.study_limit(campaign_id=campaign_id, annotator_id=annotator_id, now=now)
+    if limit is not None and 0 < limit.tasks_per_participant <= limit.taken:
         return False
     return steering_allows_lease(campaign_id=campaign_id, quotas=quotas, cells=cells)
 
