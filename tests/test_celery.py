@@ -2,7 +2,8 @@
 
 Whatever CELERY_BROKER_URL says is used as is: the default `filesystem://` folder broker
 under var/, or Redis (e.g. CELERY_BROKER_URL=redis://127.0.0.1:6379/0). The worker runs in
-a thread of this process, so it shares the test database.
+a thread of this process, so it shares the test database. And the heartbeat a running job
+writes, which tells the sweeper its worker is alive.
 """
 
 from __future__ import annotations
