@@ -42,6 +42,10 @@ class ExportJob(models.Model):
     # sweeper sends it again, see webapp/queueing.py).
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written by the worker while it runs the job; a running job whose heartbeat stopped lost
+    # its worker and is run again, up to AGORA_JOB_MAX_ATTEMPTS starts (webapp/queueing.py).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -36,6 +36,10 @@ class ExportJobOut(serializers.Serializer):
     progress = serializers.FloatField(help_text="0 to 1.")
     row_count = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(help_text="Why it failed; empty otherwise.")
+    attempts = serializers.IntegerField(
+        help_text="How many times a worker has started it: more than 1 when a worker died "
+        "running it and it was sent again."
+    )
     created_at = serializers.DateTimeField()
     enqueued_at = serializers.DateTimeField(
         allow_null=True,

@@ -11,19 +11,17 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import storages
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from annotation.errors import Conflict, RuleError
 from annotation.models import Campaign, User
-from webapp.queueing import mark_enqueued, rows_resend, task_send
+from webapp.queueing import claim_fields, claim_q, heartbeat, mark_enqueued, rows_resend, task_send
 
 from .card import ConfigInfo, card_render
 from .formats import FORMATS, Format
@@ -216,8 +214,6 @@ def _write_folder(ctx: ExportContext, plan: ExportPlan, folder: Path) -> ExportR
 
 # --- jobs -------------------------------------------------------------------------------------
 
-# A job still "running" this long after it started lost its worker: a redelivery may take it.
-JOB_STALE_AFTER = timedelta(hours=3)
 PROGRESS_EVERY_S = 1.0
 
 
@@ -255,24 +251,26 @@ def _enqueue(job: ExportJob) -> bool:
 
 
 def export_jobs_resend() -> int:
-    """Send again the queued jobs whose message never reached the broker."""
-    return rows_resend(ExportJob.objects.filter(state=ExportJob.State.QUEUED), _enqueue)
+    """The sweep: a running job whose worker died is queued again (or failed, its attempts
+    spent), and every queued job whose message never reached the broker or was lost there is
+    sent again; how many were sent."""
+    return rows_resend(ExportJob.objects.all(), _enqueue)
 
 
 def export_job_run(*, job_id: int) -> None:
     """Run a queued job. A second delivery of the same job does nothing: the job is claimed
-    with a conditional update, and only a queued job (or one whose worker died) is taken."""
+    with a conditional update, and only a queued job (or a running one whose worker died,
+    webapp.queueing.claim_q) is taken."""
     now = timezone.now()
-    claimed = ExportJob.objects.filter(
-        Q(state=ExportJob.State.QUEUED)
-        | Q(state=ExportJob.State.RUNNING, started_at__lt=now - JOB_STALE_AFTER),
-        id=job_id,
-    ).update(state=ExportJob.State.RUNNING, started_at=now, progress=0.0, error="")
+    claimed = ExportJob.objects.filter(claim_q(now), id=job_id).update(
+        **claim_fields(now), progress=0.0, error=""
+    )
     if not claimed:
         return
     job = ExportJob.objects.select_related("campaign").get(id=job_id)
     try:
-        name, result = _job_write(job)
+        with heartbeat(ExportJob, job_id):
+            name, result = _job_write(job)
     except Exception as e:
         logger.exception("export job %s failed", job_id)
         message = e.message if isinstance(e, RuleError) else f"{type(e).__name__}: {e}"

@@ -68,6 +68,9 @@ class GenerationRequest(models.Model):
     # sweeper sends it again, see webapp/queueing.py).
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written by the worker while it runs the request; a running request whose heartbeat
+    # stopped lost its worker (see webapp/queueing.py).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -2,11 +2,13 @@
 
 Whatever CELERY_BROKER_URL says is used as is: the default `filesystem://` folder broker
 under var/, or Redis (e.g. CELERY_BROKER_URL=redis://127.0.0.1:6379/0). The worker runs in
-a thread of this process, so it shares the test database.
+a thread of this process, so it shares the test database. And the heartbeat a running job
+writes, which tells the sweeper its worker is alive.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -18,7 +20,10 @@ from django.utils import timezone
 from annotation.models import Assignment, Task
 from annotation.services import task_lease_next
 from annotation.tasks import leases_expire_task
+from exports.models import ExportJob
+from exports.services import export_jobs_resend
 from webapp.celery import app as celery_app
+from webapp.queueing import heartbeat
 
 WAIT_SECONDS = 10
 
@@ -75,3 +80,29 @@ def test_worker_expires_leases_sent_over_the_broker(campaign, alice, worker):
         0,
     ), f"the worker did not expire the lease within {WAIT_SECONDS}s (tasks run: {ran})"
     assert leases_expire_task.name in ran
+
+
+# transaction=True: the heartbeat is written from a thread of its own, on its own connection.
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_beats_until_it_ends_and_the_sweeper_leaves_it(campaign, settings):
+    settings.AGORA_HEARTBEAT_SECONDS = 0.05
+    settings.AGORA_WORKER_LOST_AFTER = 0.5
+    long_ago = timezone.now() - timedelta(hours=1)
+    job = ExportJob.objects.create(
+        campaign=campaign, format="preference", container="jsonl", schema_version="1",
+        state=ExportJob.State.RUNNING, attempts=1, started_at=long_ago, heartbeat_at=long_ago,
+    )  # fmt: skip
+    threads = set(threading.enumerate())
+    with heartbeat(ExportJob, job.id):
+        deadline = time.monotonic() + WAIT_SECONDS
+        while ExportJob.objects.get(id=job.id).heartbeat_at == long_ago:
+            assert time.monotonic() < deadline, "no heartbeat was written"
+            time.sleep(0.02)
+        time.sleep(0.6)  # longer than AGORA_WORKER_LOST_AFTER: only the beat keeps it
+        assert export_jobs_resend() == 0
+        job.refresh_from_db()
+        assert (job.state, job.attempts) == (ExportJob.State.RUNNING, 1)
+    assert set(threading.enumerate()) == threads  # the beating thread is gone
+    last = ExportJob.objects.get(id=job.id).heartbeat_at
+    time.sleep(0.2)
+    assert ExportJob.objects.get(id=job.id).heartbeat_at == last

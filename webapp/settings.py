@@ -335,8 +335,8 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 2,
         # A task taken by a worker that then died without a word (SIGKILL, a lost node) is
-        # handed out again after this many seconds. Keep it above the longest generation
-        # task, or a slow one is started a second time (harmless: it stores once).
+        # handed out again after this many seconds. A task still running then gets a second
+        # delivery, which does nothing (its job is claimed and beating).
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
         # How often a worker looks for such tasks: every interval x throttle seconds.
         "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
@@ -358,7 +358,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.tasks.generation_buffers_task",
         "schedule": 30.0,
     },
-    # Work whose message could not reach the broker (it was down) is sent again.
+    # Work whose message never reached the broker, or was lost there, is sent again; work
+    # whose worker died is sent again or failed (webapp/queueing.py).
     "resend-generation-requests": {
         "task": "generation.tasks.generation_requests_resend_task",
         "schedule": 60.0,
@@ -426,3 +427,21 @@ AGORA_IMPORT_MAX_LINES = env.int("AGORA_IMPORT_MAX_LINES", default=100_000)
 AGORA_IMPORT_MAX_BYTES = env.int("AGORA_IMPORT_MAX_BYTES", default=50_000_000)
 # The largest file a message may carry (an image, audio or video), in bytes.
 AGORA_ATTACHMENT_MAX_BYTES = env.int("AGORA_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+# What the sweepers (`*_resend_task`, webapp/queueing.py) count as lost, in seconds. A job
+# still queued this long after the broker took its message is sent again (Redis restarted
+# without persistence loses its messages); keep it above the longest wait in a queue, since
+# each resend of work still waiting adds a message (which does nothing when it arrives).
+AGORA_QUEUE_RESEND_AFTER = env.float("AGORA_QUEUE_RESEND_AFTER", default=15 * 60)
+# A running job writes a heartbeat this often; one silent for AGORA_WORKER_LOST_AFTER lost
+# its worker and is sent again, or failed with an error once it has been started
+# AGORA_JOB_MAX_ATTEMPTS times.
+AGORA_HEARTBEAT_SECONDS = env.float("AGORA_HEARTBEAT_SECONDS", default=30)
+AGORA_WORKER_LOST_AFTER = env.float("AGORA_WORKER_LOST_AFTER", default=5 * 60)
+AGORA_JOB_MAX_ATTEMPTS = env.int("AGORA_JOB_MAX_ATTEMPTS", default=3)
+if not 0 < 2 * AGORA_HEARTBEAT_SECONDS < AGORA_WORKER_LOST_AFTER:
+    raise ImproperlyConfigured(
+        "AGORA_WORKER_LOST_AFTER must exceed two AGORA_HEARTBEAT_SECONDS, or a live worker's "
+        "job would be taken from it"
+    )
+if AGORA_JOB_MAX_ATTEMPTS < 1 or AGORA_QUEUE_RESEND_AFTER <= 0:
+    raise ImproperlyConfigured("AGORA_JOB_MAX_ATTEMPTS and AGORA_QUEUE_RESEND_AFTER must be > 0")

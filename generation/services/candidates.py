@@ -25,6 +25,7 @@ from generation.backends import Message as ChatMessage
 from generation.models import GenerationRequest, LanguageModel
 from generation.services import live
 from generation.services.queue import request_enqueue
+from webapp.queueing import claim_fields, claim_q, heartbeat
 
 # A streaming reply's text is written for the page this often (seconds) at most.
 PARTIAL_EVERY = 0.2
@@ -105,22 +106,37 @@ def generation_requests_for_campaign(
 
 
 def _claim(request_id: int, now: datetime) -> bool:
-    """Take the request for this worker; a done or failed request is not run again."""
+    """Take the request for this worker: a queued one, or a running one whose worker died
+    (webapp.queueing.claim_q). A done or failed request, or one another worker is running,
+    is not run again."""
     return bool(
-        GenerationRequest.objects.filter(
-            id=request_id,
-            state__in=[GenerationRequest.State.QUEUED, GenerationRequest.State.RUNNING],
-        ).update(state=GenerationRequest.State.RUNNING, attempts=F("attempts") + 1,
-                 started_at=now)
-    )  # fmt: skip
+        GenerationRequest.objects.filter(claim_q(now), id=request_id).update(**claim_fields(now))
+    )
+
+
+def _release(request_id: int) -> None:
+    """Give a request that raised back to the queue, for its task's retry to claim."""
+    GenerationRequest.objects.filter(id=request_id, state=GenerationRequest.State.RUNNING).update(
+        state=GenerationRequest.State.QUEUED, heartbeat_at=None, enqueued_at=timezone.now()
+    )
 
 
 def generation_run(*, request_id: int) -> GenerationRequest:
     """Generate the request's replies and store them with everything about how they were
-    made; create the comparison tasks once the parent has enough candidates."""
+    made; create the comparison tasks once the parent has enough candidates. A request that
+    raises goes back to the queue (the task retries it or marks it failed)."""
     now = timezone.now()
     if not _claim(request_id, now):
         return GenerationRequest.objects.get(id=request_id)
+    try:
+        with heartbeat(GenerationRequest, request_id):
+            return _generate(request_id)
+    except Exception:
+        _release(request_id)
+        raise
+
+
+def _generate(request_id: int) -> GenerationRequest:
     request = GenerationRequest.objects.select_related(
         "language_model", "parent__conversation", "campaign"
     ).get(id=request_id)

@@ -1,5 +1,6 @@
 """Sending a request to the workers of its model's queue, and again if the broker was down
-(webapp.queueing: the row is the truth, the message a notification)."""
+or lost it, or its worker died (webapp.queueing: the row is the truth, the message a
+notification)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ def generation_enqueue(*, request: GenerationRequest) -> bool:
 
 
 def generation_requests_resend() -> int:
-    """Send again the queued requests whose message never reached the broker."""
-    queued = GenerationRequest.objects.filter(state=GenerationRequest.State.QUEUED)
-    return rows_resend(queued.select_related("language_model"), request_enqueue)
+    """The sweep: a running request whose worker died is queued again (or failed, its
+    attempts spent), and every queued request whose message never reached the broker or was
+    lost there is sent again; how many were sent."""
+    return rows_resend(
+        GenerationRequest.objects.select_related("language_model"),
+        request_enqueue,
+        requeue={"partial_texts": []},
+    )

@@ -8,14 +8,16 @@ import json
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 
 import datasets
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from exports.models import ExportJob
-from exports.services import export_job_run, export_job_start, export_rows
+from exports.services import export_job_run, export_job_start, export_jobs_resend, export_rows
 from tests.conftest import api_client_for, embedded_worker
 from tests.exports.conftest import judge_all, prefer_model_b, rate_by_model
 
@@ -135,6 +137,83 @@ def test_a_job_that_breaks_says_why(campaign, carol, exports_dir, monkeypatch):
     assert job.state == ExportJob.State.FAILED and "disk full" in job.error
     response = api_client_for(carol).get(f"/api/v1/exports/{job.id}/download/")
     assert response.status_code == 409 and response.json()["code"] == "not_done"
+
+
+def _as_a_worker_left_it(job: ExportJob, *, beat_ago: timedelta, attempts: int = 1) -> None:
+    """Claimed by a worker `attempts` times, the last one four hours ago, its last heartbeat
+    `beat_ago`."""
+    now = timezone.now()
+    ExportJob.objects.filter(id=job.id).update(
+        state=ExportJob.State.RUNNING, attempts=attempts, started_at=now - timedelta(hours=4),
+        heartbeat_at=now - beat_ago,
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_second_delivery_while_the_job_runs_does_nothing(
+    campaign, carol, exports_dir, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        job = export_job_start(campaign=campaign, requested_by=carol, fmt="preference")
+    # A long export whose worker still beats is not taken, however long ago it started.
+    _as_a_worker_left_it(job, beat_ago=timedelta(seconds=1))
+    export_job_run(job_id=job.id)
+    with django_capture_on_commit_callbacks() as sent:
+        assert export_jobs_resend() == 0
+    job.refresh_from_db()
+    assert (job.state, job.attempts, sent) == (ExportJob.State.RUNNING, 1, [])
+    assert not exports_dir.exists()
+
+
+@pytest.mark.django_db
+def test_a_job_whose_worker_died_runs_again_on_its_next_delivery(
+    campaign, alice, carol, exports_dir, settings, django_capture_on_commit_callbacks
+):
+    judge_all(campaign, alice, prefer_model_b)
+    with django_capture_on_commit_callbacks():
+        job = export_job_start(campaign=campaign, requested_by=carol, fmt="preference")
+    _as_a_worker_left_it(job, beat_ago=timedelta(seconds=settings.AGORA_WORKER_LOST_AFTER + 1))
+    export_job_run(job_id=job.id)  # redelivered (the unacknowledged message came back)
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.row_count) == (ExportJob.State.DONE, 2, 6)
+
+
+@pytest.mark.django_db
+def test_a_job_whose_worker_died_is_sent_again_by_the_sweeper(
+    campaign, carol, exports_dir, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        job = export_job_start(campaign=campaign, requested_by=carol, fmt="preference")
+    _as_a_worker_left_it(job, beat_ago=timedelta(seconds=settings.AGORA_WORKER_LOST_AFTER + 1))
+    with django_capture_on_commit_callbacks() as sent:
+        export_jobs_resend()
+    assert len(sent) == 1  # sent once the requeue is committed
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.heartbeat_at) == (ExportJob.State.QUEUED, 1, None)
+    shown = api_client_for(carol).get(f"/api/v1/exports/{job.id}/").json()
+    assert (shown["state"], shown["attempts"]) == ("queued", 1)
+
+
+@pytest.mark.django_db
+def test_a_job_whose_worker_died_on_every_attempt_fails_with_the_reason(
+    campaign, carol, exports_dir, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        job = export_job_start(campaign=campaign, requested_by=carol, fmt="preference")
+    spent = settings.AGORA_JOB_MAX_ATTEMPTS
+    _as_a_worker_left_it(
+        job, beat_ago=timedelta(seconds=settings.AGORA_WORKER_LOST_AFTER + 1), attempts=spent
+    )
+    export_job_run(job_id=job.id)  # a redelivery does not take it either
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (ExportJob.State.RUNNING, spent)
+    with django_capture_on_commit_callbacks() as sent:
+        export_jobs_resend()
+    assert sent == []
+    shown = api_client_for(carol).get(f"/api/v1/exports/{job.id}/").json()
+    assert (shown["state"], shown["attempts"]) == ("failed", spent)
+    assert "worker stopped without finishing" in shown["error"]
+    assert f"{spent} attempts" in shown["error"] and shown["finished_at"] is not None
 
 
 @pytest.mark.django_db

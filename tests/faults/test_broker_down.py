@@ -9,8 +9,6 @@ API and the admin show; once Redis is back the sweepers send them, and a worker 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -23,31 +21,7 @@ from exports.services import export_jobs_resend
 from generation.models import GenerationRequest, LanguageModel
 from generation.services import generation_request_create, generation_requests_resend
 from tests.conftest import WAIT_SECONDS, api_client_for, embedded_worker
-from webapp.celery import app as celery_app
-
-
-def _reset_producers() -> None:
-    """Forget connections to the previous broker URL (the tests switch URLs; production
-    never does)."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@contextmanager
-def broker(url: str, monkeypatch) -> Iterator[None]:
-    conf = celery_app.conf
-    saved = conf.broker_url, conf.broker_transport_options
-    # Celery reads CELERY_BROKER_URL from the environment before its own settings.
-    monkeypatch.setenv("CELERY_BROKER_URL", url)
-    conf.broker_url = url
-    conf.broker_transport_options = {"socket_connect_timeout": 1}
-    _reset_producers()
-    try:
-        yield
-    finally:
-        monkeypatch.undo()
-        conf.broker_url, conf.broker_transport_options = saved
-        _reset_producers()
+from tests.faults.brokers import broker
 
 
 def _age(model: type, pk: int) -> None:

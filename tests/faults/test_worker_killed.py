@@ -3,7 +3,8 @@
 Real parts throughout: a private PostgreSQL and Redis, `celery -A webapp worker` processes,
 the default model (SmolLM2 through transformers) asked for enough tokens to take a while.
 The first worker is killed with SIGKILL while it generates; the job, delivered late
-(acks_late), is handed out again once its visibility timeout passes, and a second worker
+(acks_late), is handed out again once its visibility timeout passes, and a second worker,
+seeing that the request's heartbeat has stopped (AGORA_WORKER_LOST_AFTER), takes it and
 completes it: one set of candidates, one task.
 """
 
@@ -21,6 +22,8 @@ from tests.faults.live import PY, ROOT, agora_env
 
 CELERY = str(Path(PY).parent / "celery")
 VISIBILITY_TIMEOUT = 6
+HEARTBEAT_SECONDS = 1
+WORKER_LOST_AFTER = 3
 N = 2
 
 SEED = """
@@ -103,6 +106,8 @@ def test_a_killed_worker_s_job_completes_once_on_another_worker(
         CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
         CELERY_UNACKED_RESTORE_INTERVAL="1",
         CELERY_UNACKED_RESTORE_THROTTLE="1",
+        AGORA_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
+        AGORA_WORKER_LOST_AFTER=str(WORKER_LOST_AFTER),
         LOG_LEVEL="INFO",
     )
     migrate = subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env,
@@ -131,6 +136,9 @@ def test_a_killed_worker_s_job_completes_once_on_another_worker(
         stored = db.execute("SELECT count(*) FROM annotation_message WHERE parent_id = %s",
                             [int(parent_id)]).fetchone()  # fmt: skip
         assert stored == (0,)
+        # A delivery while the heartbeat is fresh would leave the request to its (live, for
+        # all it knows) worker; after this the request's worker counts as lost.
+        time.sleep(WORKER_LOST_AFTER + 0.5)
 
         second = _worker(env, log)
         try:

@@ -3,9 +3,11 @@ and turned into tasks; retries, failures and second deliveries handled."""
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from annotation.models import Message, Task
 from annotation.services import prompts_import
@@ -14,6 +16,7 @@ from generation.services import (
     campaign_round_start,
     generation_buffer_top_up,
     generation_request_create,
+    generation_requests_resend,
     generation_run,
 )
 from generation.tasks import MAX_RETRIES, generate_candidates_task
@@ -79,9 +82,9 @@ def test_a_second_delivery_stores_no_second_set(prompt_campaign, smollm):
     )
     generate_candidates_task.apply(args=[request.id])
     generate_candidates_task.apply(args=[request.id])
-    # A worker that died after claiming leaves the request running; the redelivery finishes
-    # it, but the set was already stored, so nothing is added.
-    GenerationRequest.objects.filter(id=request.id).update(state="running")
+    # A worker that died after claiming leaves the request running, its heartbeat stopped;
+    # the redelivery finishes it, but the set was already stored, so nothing is added.
+    GenerationRequest.objects.filter(id=request.id).update(state="running", heartbeat_at=None)
     generation_run(request_id=request.id)
     assert Message.objects.filter(parent=parent).count() == 2
     assert Task.objects.filter(parent=parent).count() == 1
@@ -89,6 +92,67 @@ def test_a_second_delivery_stores_no_second_set(prompt_campaign, smollm):
         campaign=prompt_campaign, parent=parent, language_model=smollm, n=2, enqueue=False
     )
     assert (again.id, created) == (request.id, False)
+
+
+def _as_a_worker_left_it(request, *, beat_ago: timedelta, attempts: int = 1) -> None:
+    now = timezone.now()
+    GenerationRequest.objects.filter(id=request.id).update(
+        state="running", attempts=attempts, started_at=now - beat_ago, heartbeat_at=now - beat_ago,
+        partial_texts=["Once upon"],
+    )  # fmt: skip
+
+
+def test_a_second_delivery_while_the_request_runs_does_nothing(prompt_campaign, smollm):
+    request, _ = generation_request_create(
+        campaign=prompt_campaign, parent=the_prompt(prompt_campaign), language_model=smollm,
+        enqueue=False,
+    )  # fmt: skip
+    _as_a_worker_left_it(request, beat_ago=timedelta(seconds=1))  # a worker is on it
+    generate_candidates_task.apply(args=[request.id])
+    request.refresh_from_db()
+    assert (request.state, request.attempts) == ("running", 1)
+    assert not Message.objects.filter(parent=request.parent, role="assistant").exists()
+
+
+def test_a_request_whose_worker_died_is_sent_again_by_the_sweeper(
+    prompt_campaign, smollm, settings, django_capture_on_commit_callbacks
+):
+    request, _ = generation_request_create(
+        campaign=prompt_campaign, parent=the_prompt(prompt_campaign), language_model=smollm,
+        enqueue=False,
+    )  # fmt: skip
+    _as_a_worker_left_it(request, beat_ago=timedelta(seconds=settings.AGORA_WORKER_LOST_AFTER + 1))
+    with django_capture_on_commit_callbacks() as sent:
+        generation_requests_resend()
+    assert len(sent) == 1  # sent once the requeue is committed
+    request.refresh_from_db()
+    assert (request.state, request.attempts, request.partial_texts) == ("queued", 1, [])
+
+
+def test_a_request_whose_worker_died_on_every_attempt_fails_where_the_admin_sees_it(
+    client, carol, prompt_campaign, smollm, settings, django_capture_on_commit_callbacks
+):
+    request, _ = generation_request_create(
+        campaign=prompt_campaign, parent=the_prompt(prompt_campaign), language_model=smollm,
+        enqueue=False,
+    )  # fmt: skip
+    spent = settings.AGORA_JOB_MAX_ATTEMPTS
+    _as_a_worker_left_it(
+        request, beat_ago=timedelta(seconds=settings.AGORA_WORKER_LOST_AFTER + 1), attempts=spent
+    )
+    generate_candidates_task.apply(args=[request.id])  # a redelivery does not take it
+    request.refresh_from_db()
+    assert (request.state, request.attempts) == ("running", spent)
+    with django_capture_on_commit_callbacks() as sent:
+        generation_requests_resend()
+    assert sent == []
+    request.refresh_from_db()
+    assert request.state == "failed" and request.finished_at is not None
+    assert "worker stopped without finishing" in request.error
+    client.force_login(carol)
+    page = client.get(f"/dashboard/{prompt_campaign.id}/generation/").content.decode()
+    failures = page.split('data-testid="generation-failures"')[1].split("</table>")[0]
+    assert f"#{request.id}" in failures and "worker stopped without finishing" in failures
 
 
 def test_a_failing_request_is_retried_then_marked_failed_with_the_error(prompt_campaign, settings):
