@@ -12,6 +12,7 @@ import tqdm
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from annotation.models import Campaign, Membership, User
@@ -113,6 +114,15 @@ def _static_without_manifest(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A page asked for in Spanish leaves Spanish active in the thread (LocaleMiddleware turns
+    a language on for the request and nothing turns it off): a later test's messages from a
+    service would come out in Spanish, by test order."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
