@@ -197,8 +197,19 @@ def generated_candidates(*, campaign: Campaign, limit: int = 30) -> QuerySet[Mes
     )
 
 
-def language_models_enabled() -> QuerySet[LanguageModel]:
-    return LanguageModel.objects.filter(enabled=True)
+def language_models_for(*, campaign: Campaign) -> QuerySet[LanguageModel]:
+    """The models a campaign's admins see and may choose: those registered to generate
+    (enabled, not external), and this campaign's own (chosen for it, or with responses in
+    it). An external model is registered by the prompt file that brought its responses, and
+    its name is that campaign's business: no other campaign lists it."""
+    seen = (
+        Message.objects.filter(conversation__campaign=campaign, model__isnull=False)
+        .values("model_id")
+        .distinct()
+    )
+    generating = Q(enabled=True) & ~Q(backend=LanguageModel.Backend.EXTERNAL)
+    own = Q(campaigns=campaign) | Q(id__in=seen)
+    return LanguageModel.objects.filter(generating | own).distinct().order_by("name")
 
 
 def generation_request_of(*, campaign: Campaign, request_id: int) -> GenerationRequest | None:

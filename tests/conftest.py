@@ -8,14 +8,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
+import tqdm
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from annotation.models import Campaign, Membership, User
 from annotation.services import api_token_create, campaign_create, membership_add, prompts_import
+from generation import backends
 from webapp.celery import app as celery_app
+
+# tqdm starts a monitor thread with its first progress bar (a model load shows one) that
+# outlives the bar; without it, which test loads a model first cannot decide whether a
+# worker's "no thread left behind" check passes.
+tqdm.tqdm.monitor_interval = 0
 
 
 def _user(username: str, **extra) -> User:
@@ -109,6 +117,15 @@ def _static_without_manifest(settings):
 
 
 @pytest.fixture(autouse=True)
+def _language_reset():
+    """A page asked for in Spanish leaves Spanish active in the thread (LocaleMiddleware turns
+    a language on for the request and nothing turns it off): a later test's messages from a
+    service would come out in Spanish, by test order."""
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _forget_tokens():
     from annotation.selectors.tokens import token_cache_clear
 
@@ -161,11 +178,30 @@ def embedded_worker(
     if not check_threads:
         return
     deadline = time.monotonic() + WAIT_SECONDS
-    while (left := [t for t in threading.enumerate() if t not in threads_before]) and (
-        time.monotonic() < deadline
-    ):
+    while (left := _threads_left(threads_before)) and (time.monotonic() < deadline):
         time.sleep(0.1)
     assert left == [], f"threads left running after the worker stopped: {left}"
+
+
+def _threads_left(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Threads started since `before`, less the ones of the models the worker loaded: the
+    process keeps a loaded model, and the one thread that runs it, for its whole life (as a
+    real worker does; generation.backends.backend_for), whichever test loaded it first."""
+    models = {
+        thread
+        for backend in backends.backends_loaded()
+        for thread in getattr(backend, "threads_owned", lambda: ())()
+    }
+    return [t for t in threading.enumerate() if t not in before and t not in models]
+
+
+@pytest.fixture(scope="session")
+def default_model() -> object:
+    """The default model (the settings of every `transformers` row the tests register),
+    loaded in this process before a test starts its clock. A worker's first generation would
+    otherwise include the load, a minute on a busy CPU, and a test's wait would pass or fail
+    by whether an earlier test had loaded it."""
+    return backends.backend_for("transformers", {"threads": 1})
 
 
 @pytest.fixture

@@ -263,10 +263,11 @@ ES = {"HTTP_ACCEPT_LANGUAGE": "es"}
 
 @pytest.fixture
 def study_campaign(make_campaign) -> Campaign:
-    """A study as tests/studies sets one up (consent, survey, qualification); sign-up closed."""
+    """A study as tests/studies sets one up (consent, survey, qualification); sign-up closed,
+    crowd links taken."""
     campaign = make_campaign(overlap=2)
     assert prompts_import(campaign=campaign, content=pairwise_lines(2)).ok
-    study_setup(campaign)
+    study_setup(campaign, crowd_links_open=True)
     return campaign
 
 

@@ -277,7 +277,7 @@ def setup_models(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
         {
             "step": "models",
             "errors": errors,
-            "models": generation_selectors.language_models_enabled(),
+            "models": generation_selectors.language_models_for(campaign=campaign),
             "chosen": set(campaign.language_models.values_list("id", flat=True)),
             "seen": seen,
         },

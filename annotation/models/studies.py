@@ -19,6 +19,7 @@ class Study(models.Model):
     # What an admin sets directly (the settings form, study_configure); the rest is derived.
     SETTINGS = (
         "signup_open",
+        "crowd_links_open",
         "participant_param",
         "study_param",
         "session_param",
@@ -33,6 +34,12 @@ class Study(models.Model):
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="study")
     signup_open = models.BooleanField(
         default=False, help_text="Anyone may create an account on the study's sign-up page."
+    )
+    crowd_links_open = models.BooleanField(
+        default=False,
+        help_text="Anyone with the crowd platform's study link (…?PROLIFIC_PID=…) may join, "
+        "even with sign-up closed. Off, and with sign-up closed, only participants already in "
+        "come back by it.",
     )
     # The invitation link's secret; empty = no invitation link (revoked or never made).
     invitation_token = models.CharField(max_length=64, blank=True, db_index=True)

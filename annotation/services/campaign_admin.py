@@ -18,7 +18,7 @@ from annotation.services.campaigns import campaign_create, membership_add
 from annotation.services.leasing import leases_end
 from annotation.services.prompts import ImportReport, prompts_import
 from annotation.services.routing import task_priorities_refresh
-from generation.models import LanguageModel
+from generation.selectors import language_models_for
 
 # Where each state may go. Closed is final: its data is what gets exported.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -311,8 +311,9 @@ def members_add(
 
 
 def campaign_models_set(*, campaign: Campaign, model_ids: Sequence[int]) -> None:
-    """Which registered models answer this campaign's prompts."""
-    models = list(LanguageModel.objects.filter(id__in=list(model_ids)))
+    """Which registered models answer this campaign's prompts: among those the campaign's
+    admins may see (a model another campaign imported is "no such model" here)."""
+    models = list(language_models_for(campaign=campaign).filter(id__in=list(model_ids)))
     if len(models) != len(set(model_ids)):
         raise RuleError("No such model.", field="language_models")
     campaign.language_models.set(models)

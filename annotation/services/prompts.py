@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from annotation.services.attachments import attachments_store
 from generation.registry import language_model_get_or_create_external
 
 IMPORT_CHUNK = 500
+# Not the seeded `random`: the order responses are stored in must not be predictable.
+_shuffler = random.SystemRandom()
 
 
 @dataclass
@@ -154,9 +157,13 @@ def _import_chunk(
             attachments_store(message=prompt, files=row.files)
 
     models: dict[str, Any] = {}
-    responses: list[tuple[int, Message]] = []
+    responses: list[tuple[int, int, Message]] = []
     for i, row in enumerate(rows):
-        for r in row.responses:
+        # Each prompt's responses are stored in a random order. Annotators see candidate ids
+        # (judgments name them), and files list their models in a fixed order: stored in
+        # file order, the lower id (or id mod k) would name the model in every task.
+        for k in _shuffler.sample(range(len(row.responses)), len(row.responses)):
+            r = row.responses[k]
             model = None
             if r["model"]:
                 model = models.get(r["model"]) or language_model_get_or_create_external(
@@ -166,6 +173,7 @@ def _import_chunk(
             responses.append(
                 (
                     i,
+                    k,
                     Message(
                         conversation=conversations[i],
                         parent=last[i],
@@ -176,10 +184,13 @@ def _import_chunk(
                     ),
                 )
             )
-    saved_responses = Message.objects.bulk_create([m for _, m in responses])
-    by_row: dict[int, list[Message]] = {}
-    for (i, _), saved in zip(responses, saved_responses, strict=True):
-        by_row.setdefault(i, []).append(saved)
+    saved_responses = Message.objects.bulk_create([m for _, _, m in responses])
+    # The tasks take the responses in file order again: a response without a model is
+    # counterbalanced by its place in the file ("p<place>").
+    placed: dict[int, list[tuple[int, Message]]] = {}
+    for (i, k, _), saved in zip(responses, saved_responses, strict=True):
+        placed.setdefault(i, []).append((k, saved))
+    by_row = {i: [m for _, m in sorted(pairs, key=lambda p: p[0])] for i, pairs in placed.items()}
 
     tasks_created = 0
     for i, row in enumerate(rows):

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -52,46 +52,61 @@ def _next(campaign: Campaign, participant: Participant) -> HttpResponse:
 
 
 def _refusal(request: HttpRequest, campaign: Campaign, e: RuleError) -> HttpResponse:
+    title = (
+        _("Sign-up is closed")
+        if e.code == studies.JOIN_REFUSED
+        else _("This study link does not work")
+    )
     return render(
         request,
         "studies/message.html",
-        {"campaign": campaign, "title": _("This study link does not work"), "message": e.message},
+        {"campaign": campaign, "title": title, "message": e.message},
         status=e.status,
     )
 
 
-def _signup_closed(request: HttpRequest, campaign: Campaign, token: str) -> HttpResponse:
-    message = (
-        _("This invitation link is no longer valid.")
-        if token
-        else _("This study takes participants by invitation only.")
-    )
-    return render(
-        request,
-        "studies/message.html",
-        {"campaign": campaign, "title": _("Sign-up is closed"), "message": message},
-        status=403,
-    )
-
-
-@require_GET
+@require_http_methods(["GET", "POST"])
 def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """The study link: with the crowd platform's participant id it logs the participant in
     (made on the first visit, the same one after); without, the person signs up or in."""
     campaign, study = _study(slug)
     if study.participant_param in request.GET:
-        try:
-            participant = studies.participant_from_link(campaign=campaign, params=request.GET)
-        except RuleError as e:
-            return _refusal(request, campaign, e)
-        login(request, participant.membership.user, backend=BACKEND)
-        return _next(campaign, participant)
+        return _crowd_entry(request, campaign)
+    if request.method == "POST":
+        return HttpResponseNotAllowed(["GET"])
     if not request.user.is_authenticated:
         if study.signup_open:
             return redirect("study_signup", slug=slug)
         return redirect(f"{reverse('login')}?next={request.get_full_path()}")
     # An invitation (?invite=) goes along to the step that lets the person in.
     return redirect(_next_url(slug, request.GET.get("invite", "")))
+
+
+def _crowd_entry(request: HttpRequest, campaign: Campaign) -> HttpResponse:
+    """A link from a crowd platform. It signs in as the participant it names, so a person
+    signed in as someone else is asked first, on a page whose form carries the CSRF token: a
+    link from another site must not sign an admin out and in as a participant (login CSRF)."""
+    try:
+        arrival = studies.participant_link_check(campaign=campaign, params=request.GET)
+    except RuleError as e:
+        return _refusal(request, campaign, e)
+    user = request.user
+    switching = user.is_authenticated and (
+        arrival.participant is None or arrival.participant.membership.user_id != user.pk
+    )
+    if switching and request.method != "POST":
+        return render(
+            request,
+            "studies/switch.html",
+            {"campaign": campaign, "action": request.get_full_path()},
+        )
+    try:
+        participant = studies.participant_from_link(campaign=campaign, params=request.GET)
+    except RuleError as e:
+        return _refusal(request, campaign, e)
+    if participant.membership.user_id != user.pk:
+        login(request, participant.membership.user, backend=BACKEND)
+    return _next(campaign, participant)
 
 
 def _next_url(slug: str, invite: str) -> str:
@@ -102,14 +117,13 @@ def _next_url(slug: str, invite: str) -> str:
 @login_required
 @require_GET
 def study_next(request: AuthedHttpRequest, slug: str) -> HttpResponse:
-    campaign, study = _study(slug)
+    campaign, _study_row = _study(slug)
     participant = _participant(request, campaign)
     if participant is None:
-        token = request.GET.get("invite", "")
-        if not studies.join_allowed(study=study, user=request.user, token=token):
-            return _signup_closed(request, campaign, token)
         try:
-            participant = studies.participant_join(campaign=campaign, user=request.user)
+            participant = studies.participant_join(
+                campaign=campaign, user=request.user, token=request.GET.get("invite", "")
+            )
         except RuleError as e:
             return _refusal(request, campaign, e)
     return _next(campaign, participant)
@@ -120,14 +134,16 @@ def study_signup(request: HttpRequest, slug: str) -> HttpResponse:
     """Open sign-up, or through the invitation link (?invite=<token>)."""
     campaign, study = _study(slug)
     token = request.GET.get("invite") or request.POST.get("invite") or ""
-    if not studies.signup_allowed(study=study, token=token):
-        return _signup_closed(request, campaign, token)
+    try:
+        studies.join_check(study=study, token=token)
+    except RuleError as e:
+        return _refusal(request, campaign, e)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend=BACKEND)
         try:
-            participant = studies.participant_join(campaign=campaign, user=user)
+            participant = studies.participant_join(campaign=campaign, user=user, token=token)
         except RuleError as e:
             return _refusal(request, campaign, e)
         return _next(campaign, participant)
@@ -142,8 +158,10 @@ def study_signup(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def study_invitation(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     campaign, study = _study(slug)
-    if not studies.signup_allowed(study=study, token=token):
-        return _signup_closed(request, campaign, token)
+    try:
+        studies.join_check(study=study, token=token)
+    except RuleError as e:
+        return _refusal(request, campaign, e)
     if request.user.is_authenticated:
         return redirect(_next_url(slug, token))
     return redirect(f"{reverse('study_signup', args=[slug])}?invite={token}")

@@ -39,6 +39,7 @@ __all__ = [
     "SamplingParams",
     "backend_cache_clear",
     "backend_for",
+    "backends_loaded",
 ]
 
 ROLES = frozenset({"system", "user", "assistant"})
@@ -287,6 +288,12 @@ def backend_for(
             backend = _load(name, settings, allowed)
             _loaded[key] = backend
     return backend
+
+
+def backends_loaded() -> list[Backend]:
+    """The backends this process keeps loaded (backend_for's cache)."""
+    with _loading:
+        return list(_loaded.values())
 
 
 def backend_cache_clear() -> None:

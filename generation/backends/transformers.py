@@ -223,7 +223,12 @@ class TransformersBackend:
             self._thread.shutdown()
             raise
 
+    def threads_owned(self) -> tuple[threading.Thread, ...]:
+        """The thread this backend runs its model on: it lives as long as the backend."""
+        return (self._runner,)
+
     def _load(self, path: str, options: dict[str, Any], weight_options: dict[str, Any]) -> None:
+        self._runner = threading.current_thread()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:

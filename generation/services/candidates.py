@@ -8,6 +8,7 @@ and the request's completion in one transaction, so a second delivery stores not
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,6 +30,8 @@ from webapp.queueing import claim_fields, claim_q, heartbeat
 
 # A streaming reply's text is written for the page this often (seconds) at most.
 PARTIAL_EVERY = 0.2
+# Not the seeded `random`: the order candidates are stored in must not be predictable.
+_shuffler = random.SystemRandom()
 
 
 def generation_request_create(
@@ -92,12 +95,19 @@ def generation_requests_for_campaign(
     if not models:
         raise BackendError("The campaign names no model that can generate.")
     per_model = n or max(1, math.ceil(campaign.responses_per_prompt / len(models)))
+    # A worker stores a request's replies when it finishes it, so the order a prompt's
+    # requests finish in becomes the order of its candidates' ids, which annotators see. Each
+    # prompt asks its models in a random order, and the queue holds every prompt's first
+    # request before any prompt's second: workers running side by side then take one
+    # prompt's requests far apart, and a faster model does not finish first by being faster.
     made = []
     with transaction.atomic():
-        for parent in parents_needing_candidates(campaign=campaign)[:limit]:
-            for model in models:
+        parents = list(parents_needing_candidates(campaign=campaign)[:limit])
+        orders = [_shuffler.sample(models, len(models)) for _ in parents]
+        for place in range(len(models)):
+            for parent, order in zip(parents, orders, strict=True):
                 request, created = generation_request_create(
-                    campaign=campaign, parent=parent, language_model=model, n=per_model,
+                    campaign=campaign, parent=parent, language_model=order[place], n=per_model,
                     enqueue=enqueue,
                 )  # fmt: skip
                 if created:
@@ -255,11 +265,13 @@ def _tasks_for_regenerated(request: GenerationRequest) -> list[Task]:
 
 
 def _current_candidates(parent_id: int, round: int) -> list[Message]:
-    """The parent's candidates in a round, less those an admin had made again."""
+    """The parent's candidates in a round, less those an admin had made again, in the order
+    of their models (the same for every prompt, as a prompt file's order is; their ids come in
+    a random order of the models)."""
     return list(
         Message.objects.filter(parent_id=parent_id, role=Message.Role.ASSISTANT, round=round)
         .exclude(metadata__has_key="replaced_by")
-        .order_by("id")
+        .order_by("model_id", "id")
     )
 
 

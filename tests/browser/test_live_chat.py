@@ -28,7 +28,7 @@ def browser_worker(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_replies_stream_into_the_page_and_the_ratings_are_saved(
-    open_page, make_campaign, alice, carol, browser_worker
+    open_page, make_campaign, alice, carol, default_model, browser_worker
 ):
     # Long enough replies that the page polls while they are being written.
     models = smol_models(2, max_new_tokens=48)

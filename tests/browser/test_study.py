@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from annotation.models import Judgment, Membership, Participant, Profile
 from annotation.services import prompts_import
-from tests.browser.conftest import axe_violations, log_in, prompts, screenshot
+from tests.browser.conftest import axe_violations, log_in, prompts, screenshot, tab_to
 from tests.studies.conftest import CODE, study_setup
 
 
@@ -17,7 +17,7 @@ def test_a_participant_goes_from_the_study_link_to_the_completion_code(open_page
     for row in rows:
         row["conversation_type"] = "values_guided"
     assert prompts_import(campaign=campaign, content="\n".join(map(json.dumps, rows))).ok
-    study_setup(campaign)
+    study_setup(campaign, crowd_links_open=True)
 
     page = open_page("phone")
     page.goto(f"/study/{campaign.slug}/?PROLIFIC_PID=BROWSER1&STUDY_ID=s1&SESSION_ID=x1")
@@ -99,7 +99,7 @@ def test_the_admin_sees_who_took_part_against_the_quota(open_page, make_campaign
 
     campaign = make_campaign(overlap=1)
     assert prompts_import(campaign=campaign, content=prompts(2, k=2)).ok
-    study_setup(campaign)
+    study_setup(campaign, crowd_links_open=True)
     campaign.quotas = {
         "steer": True,
         "dimensions": [
@@ -120,3 +120,28 @@ def test_the_admin_sees_who_took_part_against_the_quota(open_page, make_campaign
     expect(section.locator("svg")).to_be_visible()
     expect(page.get_by_test_id("stages")).to_contain_text("Taking tasks")
     screenshot(page, "study-admin-participants")
+
+
+def test_a_signed_in_person_is_asked_before_a_study_link_switches_accounts(
+    open_page, make_campaign, carol
+):
+    """On a phone, by keyboard: the page says who is signed in, staying is a link away, and
+    going on is one button that posts the page's form."""
+    campaign = make_campaign(overlap=1)
+    assert prompts_import(campaign=campaign, content=prompts(2, k=2)).ok
+    study_setup(campaign, crowd_links_open=True)
+    page = open_page("phone")
+    log_in(page, carol)
+
+    page.goto(f"/study/{campaign.slug}/?PROLIFIC_PID=SWITCH1&STUDY_ID=s1&SESSION_ID=x1")
+
+    expect(page.locator("h1")).to_have_text("Take part as this study's participant?")
+    expect(page.get_by_test_id("study-switch")).to_contain_text("signed in as carol")
+    expect(page.get_by_role("link", name="Stay signed in as carol")).to_be_visible()
+    assert axe_violations(page) == []
+    assert not Participant.objects.filter(campaign=campaign, external_id="SWITCH1").exists()
+    tab_to(page, "button[name=confirm]")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Consent to take part")
+    participant = Participant.objects.get(campaign=campaign, external_id="SWITCH1")
+    expect(page.locator(".who")).to_have_text(participant.membership.user.username)

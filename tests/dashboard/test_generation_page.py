@@ -120,7 +120,7 @@ def test_retry_sends_a_failed_request_again(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_generate_button_queues_the_campaign_and_the_page_follows_it_to_done(
-    client, carol, gen_campaign, worker
+    client, carol, gen_campaign, default_model, worker
 ):
     client.force_login(carol)
     r = client.post(reverse("dashboard:generation_start", args=[gen_campaign.id]), follow=True)

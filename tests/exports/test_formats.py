@@ -168,7 +168,10 @@ def test_judgments_keep_payload_order_candidates_and_provenance(judged, alice):
     r = rows[0]
     payload = json.loads(r["payload"])
     assert set(payload) == {"ratings", "followup"}
-    assert [c["message_id"] for c in r["candidates"]] == sorted(r["display_order"])
+    # Candidate order is the task's (the file's: m0, m1, m2); ids are stored in a random order
+    # per prompt, so that they tell annotators nothing about the models.
+    assert [c["model"] for c in r["candidates"]] == ["m0", "m1", "m2"]
+    assert sorted(c["message_id"] for c in r["candidates"]) == sorted(r["display_order"])
     m1 = next(c for c in r["candidates"] if c["model"] == "m1")
     assert json.loads(m1["sampling_params"]) == {"temperature": 0.7, "seed": 3}
     assert (m1["completion_tokens"], m1["backend"]) == (42, "vllm")

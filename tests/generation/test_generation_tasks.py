@@ -47,14 +47,14 @@ def the_prompt(campaign):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_generates_two_candidates_with_provenance_and_the_task_appears(
-    prompt_campaign, smollm, worker
+    prompt_campaign, smollm, default_model, worker
 ):
     parent = the_prompt(prompt_campaign)
     request, created = generation_request_create(
         campaign=prompt_campaign, parent=parent, language_model=smollm, n=2
     )
     assert created  # queued on commit (autocommit here), picked up by the worker
-    deadline = time.monotonic() + WAIT_SECONDS * 6  # the first call loads the model
+    deadline = time.monotonic() + WAIT_SECONDS * 6
     while time.monotonic() < deadline:
         request.refresh_from_db()
         if request.state in ("done", "failed"):

@@ -27,7 +27,7 @@ from tests.generation.live_helpers import (
 
 @pytest.mark.django_db(transaction=True)
 def test_a_two_turn_live_chat_through_a_real_worker_lands_in_the_prism_tables(
-    make_campaign, alice, worker
+    make_campaign, alice, default_model, worker
 ):
     models = smol_models(2)
     campaign = live_campaign(make_campaign, [alice], models)

@@ -208,7 +208,7 @@ def _study(carol: User, alice: User) -> tuple[Campaign, str]:
         quotas={},
     )
     token = studies.invitation_make(campaign=s)
-    participant = studies.participant_join(campaign=s, user=alice)
+    participant = studies.participant_join(campaign=s, user=alice, token=token)
     version = study_selectors.study_for(s).consent_version
     studies.consent_give(participant=participant, version=version)
     studies.survey_submit(

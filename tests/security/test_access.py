@@ -189,6 +189,10 @@ TABLE: list[Row] = [
     # consent; anyone else signed in is refused (403) without the invitation, which the
     # invitation link carries along; the anonymous signs in first.
     Row("study_entry", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
+    # Its crowd link (S takes no crowd links and has sign-up closed) makes nobody, by GET or
+    # by the confirmation's POST; a signed-in person is never switched to a participant.
+    Row("study_entry", "GET", _codes(*[403] * 6), _study, query="?PROLIFIC_PID=stranger"),
+    Row("study_entry", "POST", _codes(*[403] * 6), _study, query="?PROLIFIC_PID=stranger"),
     # The study's own admin is refused (400, a page saying why) rather than made a participant.
     Row("study_next", "GET", _codes(302, 302, 403, 400, 403, 403), _study),
     Row("study_signup", "GET", _codes(403, 403, 403, 403, 403, 403), _study),
@@ -325,7 +329,7 @@ def _call(w: World, role: str, row: Row) -> int:
     return client.post(url, data).status_code
 
 
-@pytest.mark.parametrize("row", TABLE, ids=[f"{r.method} {r.name}" for r in TABLE])
+@pytest.mark.parametrize("row", TABLE, ids=[f"{r.method} {r.name}{r.query}" for r in TABLE])
 @pytest.mark.parametrize("role", ROLES)
 def test_access(world, row, role):
     assert _call(world, role, row) == row.expect[role]

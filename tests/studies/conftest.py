@@ -53,7 +53,8 @@ def study_setup(campaign: Campaign, **fields: Any) -> Study:
 
 @pytest.fixture
 def study_campaign(make_campaign) -> Campaign:
-    """Pairwise, 4 prompts, overlap 2; a study with quotas on age (one place for 18-24)."""
+    """Pairwise, 4 prompts, overlap 2; a study with quotas on age (one place for 18-24),
+    taking crowd links, sign-up closed."""
     campaign = make_campaign(overlap=2)
     assert prompts_import(campaign=campaign, content=pairwise_lines(4)).ok
     campaign.quotas = studies.quotas_clean(
@@ -68,7 +69,8 @@ def study_campaign(make_campaign) -> Campaign:
         }
     )
     campaign.save(update_fields=["quotas"])
-    study_setup(campaign)
+    # Recruited on a crowd platform: its study link takes newcomers with sign-up closed.
+    study_setup(campaign, crowd_links_open=True)
     return campaign
 
 
@@ -85,8 +87,10 @@ def participant_of(campaign: Campaign, pid: str) -> Participant:
 
 
 def through_to_tasks(client, campaign: Campaign, pid: str, survey: dict[str, str] = SURVEY) -> User:
-    """A participant arrives by the study link and passes consent, survey and qualification."""
+    """A participant arrives by the study link, in a browser nobody is signed in to (else
+    they are asked first), and passes consent, survey and qualification."""
     slug = campaign.slug
+    client.logout()
     client.get(link(campaign, pid))
     version = Study.objects.get(campaign=campaign).consent_version
     client.post(reverse("study_consent", args=[slug]), {"agree": "on", "version": version})

@@ -119,6 +119,7 @@ def test_the_participants_page_shows_answers_against_the_quota(client, carol, st
     through_to_tasks(client, study_campaign, "P1")
     through_to_tasks(client, study_campaign, "P2")
     through_to_tasks(client, study_campaign, "P3", survey={**SURVEY, "age": "18-24 years old"})
+    client.logout()
     client.get(link(study_campaign, "P4"))  # arrived, not consented yet
     client.force_login(carol)
     page = client.get(reverse("dashboard:study_participants", args=[study_campaign.id]))

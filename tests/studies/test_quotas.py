@@ -57,7 +57,7 @@ def _study_campaign(make_campaign, *, steer: bool, prompts: int) -> Campaign:
         }
     )
     campaign.save(update_fields=["survey", "quotas"])
-    Study.objects.create(campaign=campaign)
+    Study.objects.create(campaign=campaign, signup_open=True)  # anyone may join
     return campaign
 
 
@@ -164,7 +164,7 @@ def test_what_a_lease_costs_a_participant_and_a_quota_participant(campaign, alic
     plain_lease, plain_submit = _statements(alice, campaign)
     study = make_campaign()
     assert prompts_import(campaign=study, content=pairwise_lines(2)).ok
-    Study.objects.create(campaign=study)
+    Study.objects.create(campaign=study, signup_open=True)  # anyone may join
     participant = User.objects.create(username="participant")
     studies.participant_join(campaign=study, user=participant)
     quota = _study_campaign(make_campaign, steer=True, prompts=2)

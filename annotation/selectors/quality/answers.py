@@ -37,10 +37,12 @@ def pair_choices(row: JudgmentRow) -> list[tuple[str, dict[str, Any]]]:
 
 
 def pair_code(choice: dict[str, Any], candidates: Sequence[int]) -> int:
-    """The outcome by message ids (lower id first), never by screen side."""
+    """The outcome by the task's candidate order (the prompt file's order of the responses,
+    or the models' for generated ones), never by screen side nor by id: ids are stored in a
+    random order so that annotators cannot tell the models apart by them."""
     outcome = choice.get("outcome")
     if outcome == "preferred":
-        return PAIR_CODES["first" if choice.get("preferred") == min(candidates) else "second"]
+        return PAIR_CODES["first" if choice.get("preferred") == candidates[0] else "second"]
     return PAIR_CODES["both_bad" if outcome == "both_bad" else "tie"]
 
 

@@ -1,25 +1,26 @@
-"""Studies: joining through links, consent, the PRISM survey, screening with quotas,
-qualification and completion (participants.py); quota rules and steering (quotas.py); the
-lease's hook (gate.py)."""
+"""Studies: who may join, by every way in (joining.py); joining through links, consent, the
+PRISM survey, screening with quotas, qualification and completion (participants.py); quota
+rules and steering (quotas.py); the lease's hook (gate.py)."""
 
+from annotation.services.studies.joining import JOIN_REFUSED, join_allowed, join_check
 from annotation.services.studies.participants import (
     Completion,
     Feedback,
+    LinkArrival,
     consent_give,
     consent_text_set,
     consent_withdraw,
     invitation_make,
     invitation_revoke,
-    join_allowed,
     participant_advance,
     participant_complete,
     participant_from_link,
     participant_join,
+    participant_link_check,
     profile_latest,
     profile_save,
     qualification_answer,
     qualification_items,
-    signup_allowed,
     survey_questions,
     survey_submit,
 )
@@ -27,24 +28,27 @@ from annotation.services.studies.quotas import quotas_clean, steering_allows
 from annotation.services.studies.setup import study_configure
 
 __all__ = [
+    "JOIN_REFUSED",
     "Completion",
     "Feedback",
+    "LinkArrival",
     "consent_give",
     "consent_text_set",
     "consent_withdraw",
     "invitation_make",
     "invitation_revoke",
     "join_allowed",
+    "join_check",
     "participant_advance",
     "participant_complete",
     "participant_from_link",
     "participant_join",
+    "participant_link_check",
     "profile_latest",
     "profile_save",
     "qualification_answer",
     "qualification_items",
     "quotas_clean",
-    "signup_allowed",
     "steering_allows",
     "study_configure",
     "survey_questions",

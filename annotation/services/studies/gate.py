@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from annotation import db
 from annotation.errors import Forbidden
 from annotation.models import Campaign, Membership, Study
+from annotation.services.studies.joining import join_check
 from annotation.services.studies.quotas import lease_count, steering_allows_lease
 
 STUDY_CODE = "study"
@@ -42,13 +43,16 @@ def stage_refusal(stage: str) -> Forbidden | None:
 
 def stage_on_join(campaign: Campaign) -> str:
     """The stage of someone joining a campaign on their own (public campaigns): the study's
-    first step where the campaign is a study, else READY. A study that takes participants by
-    invitation only is refused (Forbidden): its invitation link is the way in."""
-    study = Study.objects.filter(campaign=campaign).only("signup_open").first()
+    first step where the campaign is a study, else READY. Whether the person may join at
+    all is joining.py's rule (a study with sign-up closed refuses them: Forbidden)."""
+    study = Study.objects.filter(campaign=campaign).first()
     if study is None:
         return Membership.Stage.READY
-    if not study.signup_open:
-        raise Forbidden(_("This study takes participants by invitation only."), code=STUDY_CODE)
+    try:
+        join_check(study=study)
+    except Forbidden as refused:
+        # As a study's refusal, so that the task page sends the person to the study's pages.
+        raise Forbidden(refused.message, code=STUDY_CODE) from None
     return Membership.Stage.CONSENT
 
 

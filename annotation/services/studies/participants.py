@@ -34,6 +34,7 @@ from annotation.models import (
 from annotation.selectors.studies import profile_latest, study_for, survey_questions
 from annotation.services import leasing
 from annotation.services.studies import quotas
+from annotation.services.studies.joining import join_check
 from annotation.survey import QUESTIONS, answer_of
 
 Stage = Membership.Stage
@@ -54,13 +55,18 @@ def participant_join(
     *,
     campaign: Campaign,
     user: User,
+    token: str = "",
+    crowd_link: bool = False,
     external_id: str = "",
     external_study: str = "",
     external_session: str = "",
 ) -> Participant:
-    """This person's place in the study, made on their first visit and returned after."""
+    """This person's place in the study, made on their first visit and returned after. A
+    newcomer gets in by the rule of joining.py: open sign-up, the invitation `token`, the
+    crowd link (`crowd_link`) where the study takes it, or a place the admins gave them."""
     _campaign_open(campaign)
-    study_for(campaign)
+    study = study_for(campaign)
+    join_check(study=study, user=user, token=token, crowd_link=crowd_link)
     membership, _created = Membership.objects.get_or_create(
         campaign=campaign, user=user, defaults={"stage": Stage.CONSENT}
     )
@@ -85,9 +91,17 @@ def participant_join(
     return participant
 
 
-def participant_from_link(*, campaign: Campaign, params: Mapping[str, str]) -> Participant:
-    """The participant a study link names (PROLIFIC_PID=... by default): created on the first
-    visit, with a login of their own and no password; the same one on every later visit."""
+@dataclass(frozen=True)
+class LinkArrival:
+    """Who a crowd link names: its participant id, and the participant if they came before."""
+
+    external_id: str
+    participant: Participant | None
+
+
+def participant_link_check(*, campaign: Campaign, params: Mapping[str, str]) -> LinkArrival:
+    """Check a study link (PROLIFIC_PID=... by default) before acting on it: it names a
+    participant id, and a newcomer may join by it (joining.py). Makes nothing."""
     study = study_for(campaign)
     external_id = (params.get(study.participant_param) or "").strip()
     if not external_id or len(external_id) > 200:
@@ -101,9 +115,20 @@ def participant_from_link(*, campaign: Campaign, params: Mapping[str, str]) -> P
         .filter(campaign=campaign, external_id=external_id)
         .first()
     )
-    if found is not None:
-        return found
-    _campaign_open(campaign)
+    if found is None:
+        # Someone already in comes back by their link whatever the study's way in now.
+        _campaign_open(campaign)
+        join_check(study=study, crowd_link=True)
+    return LinkArrival(external_id=external_id, participant=found)
+
+
+def participant_from_link(*, campaign: Campaign, params: Mapping[str, str]) -> Participant:
+    """The participant a study link names: created on the first visit, with a login of their
+    own and no password; the same one on every later visit."""
+    arrival = participant_link_check(campaign=campaign, params=params)
+    if arrival.participant is not None:
+        return arrival.participant
+    study = study_for(campaign)
     try:
         with transaction.atomic():
             user = User(username=f"p-{secrets.token_hex(8)}")
@@ -112,14 +137,15 @@ def participant_from_link(*, campaign: Campaign, params: Mapping[str, str]) -> P
             return participant_join(
                 campaign=campaign,
                 user=user,
-                external_id=external_id,
+                crowd_link=True,
+                external_id=arrival.external_id,
                 external_study=(params.get(study.study_param) or "")[:200],
                 external_session=(params.get(study.session_param) or "")[:200],
             )
     except IntegrityError:
         # The same link opened twice at once: the other request made the participant.
         return Participant.objects.select_related("membership__user").get(
-            campaign=campaign, external_id=external_id
+            campaign=campaign, external_id=arrival.external_id
         )
 
 
@@ -133,26 +159,6 @@ def invitation_make(*, campaign: Campaign) -> str:
 
 def invitation_revoke(*, campaign: Campaign) -> None:
     Study.objects.filter(campaign=campaign).update(invitation_token="")
-
-
-def signup_allowed(*, study: Study, token: str = "") -> bool:
-    """Open sign-up, or a valid invitation."""
-    if study.signup_open:
-        return True
-    return (
-        bool(token)
-        and bool(study.invitation_token)
-        and secrets.compare_digest(token, study.invitation_token)
-    )
-
-
-def join_allowed(*, study: Study, user: User, token: str = "") -> bool:
-    """Whether a signed-in person may become a participant: open sign-up, a valid
-    invitation, or a place the study's admins gave them (a membership of the campaign)."""
-    return (
-        signup_allowed(study=study, token=token)
-        or Membership.objects.filter(campaign_id=study.campaign_id, user=user).exists()
-    )
 
 
 # --- the steps ----------------------------------------------------------------------------
