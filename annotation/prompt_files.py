@@ -243,10 +243,15 @@ _RESPONSE_COLUMN = re.compile(r"^response_(\w+)$")
 
 def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "prompt" not in reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except csv.Error as e:
+        yield 1, _Bad(f"{_csv_error(e)}; the lines after it were not read")
+        return
+    if not header or "prompt" not in header:
         yield 1, _Bad("the CSV header must have a prompt column")
         return
-    suffixes = [m.group(1) for c in reader.fieldnames if (m := _RESPONSE_COLUMN.match(c))]
+    suffixes = [m.group(1) for c in header if (m := _RESPONSE_COLUMN.match(c))]
     known = {"id", "prompt", "system"} | {f"response_{s}" for s in suffixes}
     known |= {f"model_{s}" for s in suffixes}
     while True:

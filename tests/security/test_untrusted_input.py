@@ -266,6 +266,13 @@ def test_a_csv_field_past_the_csv_limit_names_its_line(make_campaign, carol):
     assert Conversation.objects.filter(campaign=campaign).count() == 0
 
 
+def test_a_csv_header_past_the_csv_limit_is_an_error_on_line_1(make_campaign, carol):
+    campaign = make_campaign()
+    content = "prompt," + "x" * 140_000 + "\n1,a\n"
+    [(number, message)] = _bad_lines(_import(carol, campaign, content, "p.csv"))
+    assert number == 1 and "longer than" in message
+
+
 def test_a_model_name_longer_than_its_column_is_a_line_error(make_campaign, carol):
     campaign = make_campaign()
     line = json.dumps({"id": "x", "prompt": "p", "responses": [{"text": "a", "model": "m" * 201}]})
