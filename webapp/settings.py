@@ -167,6 +167,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "webapp.errors.locked_out"
+AXES_USERNAME_CALLABLE = "webapp.errors.axes_username"
 AXES_VERBOSE = False
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     # Behind the proxy, the client's address is the last one it appended.

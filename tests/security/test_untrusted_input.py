@@ -441,6 +441,20 @@ def test_a_qualification_item_of_other_digits_is_no_item(client, world):
         assert response.status_code in (200, 302)
 
 
+def test_a_login_with_a_5000_character_username_is_refused_not_crashed_on(client, alice):
+    """Django's login form does not hold a username to its max_length before authenticating;
+    django-axes then records the failure in a 255-character column (a 500 on PostgreSQL)."""
+    from axes.models import AccessAttempt
+
+    response = client.post(reverse("login"), {"username": "9" * 5000, "password": "x"})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert all(len(a.username or "") <= 255 for a in AccessAttempt.objects.all())
+    # The lockout still counts by the (shortened) name: the same name again is one more.
+    client.post(reverse("login"), {"username": "9" * 5000, "password": "x"})
+    assert AccessAttempt.objects.get().failures_since_start == 2
+
+
 # --- input hygiene --------------------------------------------------------------------------
 
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
