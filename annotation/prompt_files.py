@@ -260,9 +260,8 @@ def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
         except StopIteration:
             return
         except csv.Error as e:
-            # A field past the csv module's limit (or a broken quote): the reader cannot go
-            # on from the middle of it.
-            # DictReader's own line_num moves only past good rows; its reader's is this line.
+            # A field past the csv module's limit: the reader cannot go on from the middle of
+            # it. (DictReader's own line_num moves only past good rows; its reader's is here.)
             yield reader.reader.line_num, _Bad(f"{_csv_error(e)}; the lines after it were not read")
             return
         line = reader.line_num

@@ -176,11 +176,12 @@ def assignment_for_annotator(*, user: User, assignment_id: int) -> Assignment | 
 
 
 def campaign_by_ref(*, ref: str) -> Campaign | None:
-    """The campaign with this id (all digits) or else this slug; None if there is none. An id
-    past 64 bits matches nothing rather than overflowing the database's integer."""
+    """The campaign with this id (ASCII digits) or else this slug; None if there is none.
+    Digits that are no id (past 64 bits, or "²") match nothing rather than overflowing the
+    database's integer or int()."""
     if (campaign_id := form_int(ref)) is not None:
         return Campaign.objects.filter(id=campaign_id).first()
-    if ref.isdigit():  # past 64 bits
+    if ref.isdigit():
         return None
     return Campaign.objects.filter(slug=ref).first()
 

@@ -644,7 +644,7 @@ def test_an_overloaded_server_is_a_transient_error(remote: OpenAIBackend, server
 def test_a_retry_after_that_is_not_seconds_is_no_retry_after(
     remote: OpenAIBackend, server: _Server, header: str
 ) -> None:
-    """"²" passes str.isdigit() and then fails float(); the error is still the server's."""
+    """A "²" passes str.isdigit() and then fails float(); the error is still the server's."""
     server.failures.append((503, "the engine is overloaded", {"Retry-After": header}))
 
     with pytest.raises(BackendError, match="answered 503") as err:

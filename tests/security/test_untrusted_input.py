@@ -492,7 +492,7 @@ def test_a_reply_of_zero_width_characters_is_refused_by_the_api(make_campaign, a
 
 @pytest.mark.parametrize(
     "lookalike",
-    ["\u0430lice", "ALICE", "\u0391lice", "al\u0456ce", "\uff41lice", "alic\u0435"],
+    ["\u0430lice", "ALICE", "\u0391lice", "al\u0456ce", "\uff41lice", "alic\u0435", "a1ice"],
 )
 def test_a_signup_username_that_looks_like_another_is_refused(db, lookalike):
     from annotation.forms import SignupForm
