@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from annotation.models import Study, User
+from annotation.selectors.accounts import username_look_alike
 from annotation.selectors.studies import GUIDANCE_DEFAULT as DEFAULT_GUIDANCE
 from annotation.survey import (
     PREF_LABELS,
@@ -23,12 +24,25 @@ from annotation.survey import (
     Question,
     answer_of,
 )
+from webapp.untrusted import Untrusted, json_parse
 
 
 class SignupForm(UserCreationForm):
     class Meta:
         model = User
         fields = ("username",)
+
+    def clean_username(self) -> str:
+        """Django's check (NFKC, not taken in any case), and no name that only looks new: one
+        that reads as a taken one ("\u0430lice" in Cyrillic beside "alice") would let its
+        holder pass for the other in every list of names."""
+        username = str(super().clean_username())
+        if not self.has_error("username") and username_look_alike(username=username):
+            raise forms.ValidationError(
+                _("This username looks too much like one that is taken; choose another."),
+                code="look_alike",
+            )
+        return username
 
 
 class ConsentForm(forms.Form):
@@ -74,11 +88,9 @@ class JSONText(forms.CharField):
         if not text.strip():
             return self.empty
         try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise forms.ValidationError(
-                f"Not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})."
-            ) from None
+            parsed = json_parse(text)
+        except Untrusted as e:
+            raise forms.ValidationError(e.message) from None
         if not isinstance(parsed, type(self.empty)):
             raise forms.ValidationError(f"Expected a JSON {type(self.empty).__name__}.")
         return parsed

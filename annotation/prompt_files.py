@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from annotation.attachments import CheckedFile, attachment_check, base64_decode
 from annotation.errors import RuleError
-from webapp.middleware import has_nul
+from generation.models import LanguageModel
+from webapp.untrusted import MAX_STRING_CHARS, Untrusted, is_blank, json_parse, value_check
 
 MAX_TEXT_CHARS = 100_000
+MAX_MODEL_NAME: int = LanguageModel._meta.get_field("name").max_length or 200
 MAX_RESPONSES = 16
 MAX_CONTEXT_MESSAGES = 200
 ROLES = ("system", "user", "assistant")
@@ -57,8 +60,13 @@ class _Bad(Exception):
     pass
 
 
+def _max_string() -> int:
+    """The longest string a line may hold: a file given as base64 text is the longest."""
+    return max(MAX_STRING_CHARS, settings.AGORA_ATTACHMENT_MAX_BYTES * 4 // 3 + 1024)
+
+
 def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or is_blank(value):
         raise _Bad(f"{what} must be non-empty text")
     if len(value) > MAX_TEXT_CHARS:
         raise _Bad(f"{what} is longer than {MAX_TEXT_CHARS} characters")
@@ -103,8 +111,10 @@ def _responses(raw: Any) -> list[dict[str, Any]]:
             raise _Bad(f"responses[{i}] must be text or an object with text")
         text = r.get("text", r.get("content"))
         model = r.get("model")
-        if model is not None and (not isinstance(model, str) or not model.strip()):
+        if model is not None and (not isinstance(model, str) or is_blank(model)):
             raise _Bad(f"responses[{i}].model must be a model name")
+        if model is not None and len(model) > MAX_MODEL_NAME:
+            raise _Bad(f"responses[{i}].model is longer than {MAX_MODEL_NAME} characters")
         extra = {k: v for k, v in r.items() if k not in ("text", "content", "model")}
         out.append({"text": _text(text, f"responses[{i}].text"), "model": model, "metadata": extra})
     return out
@@ -185,9 +195,12 @@ def _row_from_object(
 ) -> PromptRow:
     if not isinstance(obj, dict):
         raise _Bad("each line must be a JSON object")
-    if has_nul(obj):
-        # PostgreSQL stores no NUL in text or jsonb; refused here, by line, not at the INSERT.
-        raise _Bad("text may not contain NUL (\\u0000) characters")
+    try:
+        # A CSV row, or a line a Python caller gave as a dict: checked as a JSONL line is, so
+        # that what cannot be stored is refused here, by line, not at the INSERT.
+        value_check(obj, max_string=_max_string())
+    except Untrusted as e:
+        raise _Bad(_line_message(e)) from None
     if "prompt" not in obj:
         raise _Bad("missing prompt")
     metadata = obj.get("metadata") or {}
@@ -210,14 +223,19 @@ def _row_from_object(
     )
 
 
+def _line_message(e: Untrusted) -> str:
+    """The boundary's sentence as a line's message: "prompt: text may not ..."."""
+    return (e.message[:1].lower() + e.message[1:]).rstrip(".")
+
+
 def _jsonl_objects(text: str) -> Iterator[tuple[int, Any]]:
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         try:
-            yield number, json.loads(raw)
-        except json.JSONDecodeError as e:
-            yield number, _Bad(f"not valid JSON ({e.msg} at column {e.colno})")
+            yield number, json_parse(raw, max_string=_max_string())
+        except Untrusted as e:
+            yield number, _Bad(_line_message(e))
 
 
 _RESPONSE_COLUMN = re.compile(r"^response_(\w+)$")
@@ -225,13 +243,27 @@ _RESPONSE_COLUMN = re.compile(r"^response_(\w+)$")
 
 def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "prompt" not in reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except csv.Error as e:
+        yield 1, _Bad(f"{_csv_error(e)}; the lines after it were not read")
+        return
+    if not header or "prompt" not in header:
         yield 1, _Bad("the CSV header must have a prompt column")
         return
-    suffixes = [m.group(1) for c in reader.fieldnames if (m := _RESPONSE_COLUMN.match(c))]
+    suffixes = [m.group(1) for c in header if (m := _RESPONSE_COLUMN.match(c))]
     known = {"id", "prompt", "system"} | {f"response_{s}" for s in suffixes}
     known |= {f"model_{s}" for s in suffixes}
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            # A field past the csv module's limit: the reader cannot go on from the middle of
+            # it. (DictReader's own line_num moves only past good rows; its reader's is here.)
+            yield reader.reader.line_num, _Bad(f"{_csv_error(e)}; the lines after it were not read")
+            return
         line = reader.line_num
         if None in row:
             yield line, _Bad("more fields than the header has columns")
@@ -252,6 +284,12 @@ def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
             line,
             {"id": row.get("id"), "prompt": prompt, "responses": responses, "metadata": metadata},
         )
+
+
+def _csv_error(e: csv.Error) -> str:
+    if "field larger than field limit" in str(e):
+        return f"a field is longer than {csv.field_size_limit()} characters"
+    return f"not valid CSV ({e})"
 
 
 def prompt_rows_parse(

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from annotation import access, selectors
 from annotation.http import api_user
+from webapp.untrusted import form_int
 
 from .formats import FORMATS
 from .models import ExportJob
@@ -118,9 +119,10 @@ class ExportJobListApi(APIView):
     def get(self, request: Request) -> Response:
         campaigns = selectors.campaigns_administered_by(user=api_user(request))
         jobs = ExportJob.objects.filter(campaign__in=campaigns)
-        if (campaign := request.query_params.get("campaign", "")).isdigit():
-            # An id past 64 bits (as the URL converter's, at most 18 digits) matches nothing.
-            jobs = jobs.filter(campaign_id=int(campaign)) if len(campaign) <= 18 else jobs.none()
+        if campaign := request.query_params.get("campaign", ""):
+            # Not an id (other digits, past 64 bits as the URL converter's): matches nothing.
+            campaign_id = form_int(campaign)
+            jobs = jobs.filter(campaign_id=campaign_id) if campaign_id is not None else jobs.none()
         return Response([job_out(request, j) for j in jobs.select_related("campaign")[:100]])
 
     @extend_schema(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from annotation.errors import RuleError
 from annotation.models import Campaign
+from webapp.untrusted import form_int
 
 from .services import export_write
 
@@ -19,10 +20,9 @@ def campaign_get(campaign: Campaign | int | str) -> Campaign:
     if isinstance(campaign, Campaign):
         return campaign
     qs = Campaign.objects.all()
+    campaign_id = campaign if isinstance(campaign, int) else form_int(str(campaign))
     found = (
-        qs.filter(id=int(campaign))
-        if isinstance(campaign, int) or str(campaign).isdigit()
-        else qs.filter(slug=campaign)
+        qs.filter(id=campaign_id) if campaign_id is not None else qs.filter(slug=str(campaign))
     ).first()
     if found is None:
         raise RuleError(f"No campaign {campaign!r}.", field="campaign")

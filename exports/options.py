@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.errors import RuleError
 from annotation.models import Campaign
+from webapp.untrusted import value_check
 
 CONTAINERS = ("jsonl", "parquet", "hf")
 PAIRS = ("all", "best_vs_worst")
@@ -132,8 +133,9 @@ def _choice(value: Any, options: tuple[str, ...], name: str) -> str:
 
 
 def options_parse(raw: Mapping[str, Any] | None) -> ExportOptions:
-    """Options from a dict of JSON values or of query-string text. Unknown names are errors."""
-    raw = dict(raw or {})
+    """Options from a dict of JSON values or of query-string text. Unknown names are errors;
+    so is a value that cannot be stored with the job (webapp.untrusted)."""
+    raw = dict(value_check(dict(raw or {})))
     known = {f.name for f in fields(ExportOptions)}
     unknown = sorted(set(raw) - known)
     if unknown:

@@ -8,7 +8,7 @@ idempotency key, so a retry of one that did commit returns the stored judgment.
 
 PostgreSQL refuses NUL characters in text, and nothing Agora stores needs them: a request
 that carries one (query string or form field) is refused with 400 before any view runs.
-JSON bodies are checked by `NulFreeJSONParser`.
+JSON bodies are read by `UntrustedJSONParser`, through the one boundary (webapp.untrusted).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
+
+from webapp.untrusted import json_parse
 
 logger = logging.getLogger("agora.request")
 
@@ -53,23 +55,21 @@ def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpRe
     return response
 
 
-def has_nul(value: Any) -> bool:
-    """True if a string anywhere in a parsed JSON value holds a NUL character."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
+class UntrustedJSONParser(JSONParser):
+    """Every JSON body of the API, read by webapp.untrusted: a body that cannot be stored or
+    walked (NUL, lone surrogates, nesting past the limit, numbers past 20 digits, NaN) is an
+    `Untrusted` error, which the API's handler answers with 400 naming the field."""
 
-
-class NulFreeJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        if has_nul(data):
-            raise ParseError("Text may not contain NUL (\\u0000) characters.")
-        return data
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        raw = stream.read() if stream is not None else b""
+        try:
+            text = raw.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            raise ParseError(f"The request body is not {encoding} text.") from None
+        # Strings as long as the body: its size is limited already (DATA_UPLOAD_MAX_MEMORY_SIZE)
+        # and a reply's images come as base64 text.
+        return json_parse(text, max_string=len(text))
 
 
 class JsonOnlyNegotiation(DefaultContentNegotiation):

@@ -167,6 +167,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "webapp.errors.locked_out"
+AXES_USERNAME_CALLABLE = "webapp.errors.axes_username"
 AXES_VERBOSE = False
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     # Behind the proxy, the client's address is the last one it appended.
@@ -280,7 +281,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "webapp.middleware.NulFreeJSONParser",
+        "webapp.middleware.UntrustedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

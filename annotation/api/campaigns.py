@@ -23,7 +23,7 @@ from annotation.api.serializers import (
 )
 from annotation.http import api_user
 from annotation.prompt_files import prompt_file_format
-from webapp.middleware import NulFreeJSONParser
+from webapp.middleware import UntrustedJSONParser
 
 
 class CampaignListApi(APIView):
@@ -34,7 +34,7 @@ class CampaignListApi(APIView):
 
 
 class PromptImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser, NulFreeJSONParser]
+    parser_classes = [MultiPartParser, FormParser, UntrustedJSONParser]
 
     @extend_schema(
         request={"multipart/form-data": PromptImportIn, "application/json": PromptImportIn},

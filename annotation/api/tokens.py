@@ -21,13 +21,13 @@ from annotation.api.serializers import (
     TokenOut,
 )
 from annotation.models import ApiToken
-from webapp.middleware import NulFreeJSONParser
+from webapp.middleware import UntrustedJSONParser
 
 
 class TokenApi(APIView):
     """Make an API token with a password; revoke the token a request came with."""
 
-    parser_classes = [NulFreeJSONParser, FormParser, MultiPartParser]
+    parser_classes = [UntrustedJSONParser, FormParser, MultiPartParser]
 
     def _obtaining(self) -> bool:
         # The schema generator asks without a request.

@@ -17,6 +17,7 @@ from annotation.errors import Forbidden, RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
 from annotation.services import campaign_admin
+from webapp.untrusted import form_int, form_number
 
 SETUP_STEPS = [
     ("basics", "Basics and instructions"),
@@ -86,9 +87,10 @@ def rule_errors(e: RuleError) -> dict[str, str]:
 
 
 def number_field(form: Any, field: str, errors: dict[str, str], cast: type = int) -> Any:
-    raw = str(form.get(field, "")).strip()
-    try:
-        return cast(raw)
-    except ValueError:
+    """A number typed in the form (ASCII, finite, of a sane length; a whole one where `cast`
+    is int), or None with the field's error."""
+    raw = str(form.get(field, ""))
+    value = form_int(raw, signed=True) if cast is int else form_number(raw)
+    if value is None:
         errors[field] = f"{field.replace('_', ' ')} must be a number."
-        return None
+    return value

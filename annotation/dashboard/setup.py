@@ -22,6 +22,7 @@ from annotation.prompt_files import prompt_file_format, prompt_rows_parse
 from annotation.selectors import progress
 from annotation.services import campaign_admin, campaign_stages
 from generation import selectors as generation_selectors
+from webapp.untrusted import Untrusted, form_int, json_parse
 
 PREVIEW_ROWS = 10
 # A start for kinds whose settings have no defaults (a rating needs its attributes).
@@ -93,9 +94,9 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
         # A campaign with tasks keeps its kind (the form shows it disabled, so it is not sent).
         changes: dict[str, Any] = {"task_kind": form.get("task_kind") or campaign.task_kind}
         try:
-            changes["settings"] = json.loads(form.get("settings") or "{}")
-        except json.JSONDecodeError as e:
-            errors["settings"] = f"Not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})."
+            changes["settings"] = json_parse(form.get("settings") or "{}")
+        except Untrusted as e:
+            errors["settings"] = e.message
         changes["overlap"] = number_field(form, "overlap", errors)
         minutes = number_field(form, "lease_minutes", errors, float)
         changes["lease_seconds"] = round(minutes * 60) if minutes is not None else None
@@ -260,7 +261,7 @@ def setup_models(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
             for field in ("live_first_replies", "live_later_replies", "live_max_turns")
             if field in request.POST
         }
-        ids = [int(i) for i in request.POST.getlist("language_models") if i.isdigit()]
+        ids = [n for i in request.POST.getlist("language_models") if (n := form_int(i)) is not None]
         if not errors:
             try:
                 services.campaign_update(campaign=campaign, responses_per_prompt=per_prompt, **live)
@@ -295,9 +296,7 @@ def setup_people(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
             if "membership" in request.POST:
                 member = campaign_stages.member_role_set(
                     campaign=campaign,
-                    membership_id=int(request.POST["membership"] or 0)
-                    if request.POST["membership"].isdigit()
-                    else 0,
+                    membership_id=form_int(request.POST["membership"]) or 0,
                     role=request.POST.get("role", ""),
                 )
                 notice = f"{member.user.username} is now {member.get_role_display().lower()}."

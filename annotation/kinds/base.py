@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from annotation.errors import RuleError
+from webapp.untrusted import is_blank
 
 TEXT_MAX_CHARS = 20_000
 REASON_MAX_CHARS = 5000
@@ -71,7 +72,8 @@ def text(value: Any, field: str, *, required: bool = False, max_chars: int = TEX
     value = value.strip()
     if "\x00" in value:
         raise bad(f"{field.rsplit('.', 1)[-1]} may not contain NUL characters.", field)
-    if required and not value:
+    # Zero-width and format characters alone show nothing: that is not written text.
+    if required and is_blank(value):
         raise bad(
             gettext("Please write the %(field)s.") % {"field": field.rsplit(".", 1)[-1]}, field
         )

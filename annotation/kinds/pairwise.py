@@ -24,6 +24,7 @@ from annotation.kinds.base import (
     settings_object,
     text,
 )
+from webapp.untrusted import form_int
 
 OUTCOMES = ("preferred", "tie", "both_bad")
 STRENGTH_WORDS = {
@@ -194,10 +195,12 @@ class Pairwise(Kind[PairwiseSettings]):
         out: dict[str, Any]
         if picked in ("tie", "both_bad"):
             out = {"outcome": picked}
-        elif picked.isdecimal():
-            out = {"outcome": "preferred", "preferred": int(picked)}
-            if data.get(strength_key, "").isdecimal():
-                out["strength"] = int(data[strength_key])
+        elif (preferred := form_int(picked)) is not None:
+            out = {"outcome": "preferred", "preferred": preferred}
+            if raw_strength := data.get(strength_key, ""):
+                # Not a whole number: the text itself, which validate() refuses by name.
+                strength = form_int(raw_strength)
+                out["strength"] = raw_strength if strength is None else strength
         else:
             raise bad(
                 (

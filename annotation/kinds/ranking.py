@@ -21,6 +21,7 @@ from annotation.kinds.base import (
     rationale,
     settings_object,
 )
+from webapp.untrusted import form_int
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,10 @@ class Ranking(Kind[RankingSettings]):
         """The page sends one `rank-<id>` field per candidate: 1 = best; equal = tied."""
         places: dict[int, list[int]] = {}
         for message_id in candidate_ids:
-            raw = data.get(f"rank-{message_id}", "")
-            if not str(raw).isdecimal():
+            place = form_int(data.get(f"rank-{message_id}", ""))
+            if place is None:
                 raise bad(gettext("Give every response a place (1 = best)."), "payload.ranking")
-            places.setdefault(int(raw), []).append(message_id)
+            places.setdefault(place, []).append(message_id)
         payload: dict[str, Any] = {
             "ranking": [places[p] if len(places[p]) > 1 else places[p][0] for p in sorted(places)]
         }

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from annotation.kinds.base import Attribute, Kind, bad, obj, rationale, settings_object, text
+from webapp.untrusted import form_int, form_number
 
 
 @dataclass(frozen=True)
@@ -172,9 +173,9 @@ class Rating(Kind[RatingSettings]):
         `chosen`, `followup-<attr index>`, `feedback`."""
 
         def num(raw: str) -> Any:
-            try:
-                value = float(raw)
-            except ValueError:
+            # Not a finite number: the text itself, which validate() refuses by name.
+            value = form_number(raw)
+            if value is None:
                 return raw
             return int(value) if value.is_integer() else value
 
@@ -192,7 +193,7 @@ class Rating(Kind[RatingSettings]):
             payload["rationales"] = rationales
         if settings.followup:
             chosen = data.get("chosen", "")
-            followup: dict[str, Any] = {"chosen": int(chosen) if chosen.isdecimal() else None}
+            followup: dict[str, Any] = {"chosen": form_int(chosen)}
             scores = {
                 a.name: num(data[f"followup-{i}"])
                 for i, a in enumerate(settings.followup.attributes)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from annotation.kinds.base import Kind, bad, choice, integer, no_unknown, obj, settings_object, text
+from webapp.untrusted import visible_len
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Reply(Kind[ReplySettings]):
         payload = obj(payload, "payload")
         no_unknown(payload, {"text"}, "payload")
         reply = text(payload.get("text"), "payload.text", required=True)
-        if len(reply) < settings.min_chars:
+        if visible_len(reply) < settings.min_chars:
             raise bad(
                 gettext("Please write at least %(n)d characters.") % {"n": settings.min_chars},
                 "payload.text",

@@ -32,6 +32,7 @@ from annotation.kinds.base import (
     settings_object,
     text,
 )
+from webapp.untrusted import form_int, visible_len
 
 OASST_LABELS: list[dict[str, Any]] = [
     {"name": "spam", "type": "flag", "description": "Spam or not a real attempt"},
@@ -216,8 +217,10 @@ class Label(_Single):
             raw = data.get(f"label-{i}", "")
             if spec.type == "flag":
                 labels[spec.name] = raw == "on"
-            elif raw.lstrip("-").isdecimal():
-                labels[spec.name] = int(raw)
+            elif raw:
+                # Not a whole number: the text itself, which validate() refuses by name.
+                value = form_int(raw, signed=True)
+                labels[spec.name] = raw if value is None else value
         return {"labels": labels}
 
     def shortcuts(self, settings: LabelSettings) -> list[tuple[str, str]]:
@@ -259,7 +262,7 @@ class Critique(_Single):
         payload = obj(payload, "payload")
         no_unknown(payload, {"text", "spans"}, "payload")
         critique = text(payload.get("text"), "payload.text", required=True)
-        if len(critique) < settings.min_chars:
+        if visible_len(critique) < settings.min_chars:
             raise bad(
                 gettext("Please write at least %(n)d characters.") % {"n": settings.min_chars},
                 "payload.text",
@@ -299,8 +302,17 @@ class Critique(_Single):
             data.getlist("span_note"),
             strict=False,
         ):
-            if start.isdecimal() and end.isdecimal():
-                spans.append({"start": int(start), "end": int(end), "note": note})
+            if not start and not end:
+                continue
+            # Not a whole number: the text itself, which validate() refuses naming the span.
+            first, last = form_int(start), form_int(end)
+            spans.append(
+                {
+                    "start": start if first is None else first,
+                    "end": end if last is None else last,
+                    "note": note,
+                }
+            )
         if spans:
             payload["spans"] = spans
         return payload

@@ -20,6 +20,7 @@ from annotation.models import (
     Task,
     User,
 )
+from webapp.untrusted import form_int
 
 
 def campaigns_visible_to(*, user: User) -> QuerySet[Campaign]:
@@ -175,10 +176,13 @@ def assignment_for_annotator(*, user: User, assignment_id: int) -> Assignment | 
 
 
 def campaign_by_ref(*, ref: str) -> Campaign | None:
-    """The campaign with this id (all digits) or else this slug; None if there is none. An id
-    past 64 bits matches nothing rather than overflowing the database's integer."""
+    """The campaign with this id (ASCII digits) or else this slug; None if there is none.
+    Digits that are no id (past 64 bits, or "²") match nothing rather than overflowing the
+    database's integer or int()."""
+    if (campaign_id := form_int(ref)) is not None:
+        return Campaign.objects.filter(id=campaign_id).first()
     if ref.isdigit():
-        return Campaign.objects.filter(id=int(ref)).first() if len(ref) <= 18 else None
+        return None
     return Campaign.objects.filter(slug=ref).first()
 
 

@@ -17,6 +17,7 @@ from annotation.models import Campaign, JudgmentReview
 from annotation.selectors import review as review_selectors
 from annotation.services import review
 from annotation.views.base import refused_status
+from webapp.untrusted import Untrusted, json_parse
 
 
 @login_required
@@ -35,8 +36,10 @@ def review_submit(request: AuthedHttpRequest, campaign_id: int, judgment_id: int
     try:
         if decision == JudgmentReview.Decision.CORRECTED:
             try:
-                correction = json.loads(request.POST.get("correction", ""))
-            except ValueError:
+                correction = json_parse(request.POST.get("correction", ""), field="correction")
+            except Untrusted as e:
+                if e.code != "parse_error":
+                    raise
                 raise RuleError(
                     _("The correction must be the payload as JSON."), field="correction"
                 ) from None

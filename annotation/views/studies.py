@@ -20,6 +20,7 @@ from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign, Membership, Participant, Study
 from annotation.selectors import studies as study_selectors
 from annotation.services import studies
+from webapp.untrusted import form_int
 
 Stage = Membership.Stage
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -247,7 +248,8 @@ def study_qualification(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     items = studies.qualification_items(study)
     answered = participant.qualification.get("answers") or {}
     feedback = None
-    item_no = int(request.POST.get("item", -1)) if request.POST.get("item", "").isdigit() else -1
+    item_no = form_int(request.POST.get("item"))
+    item_no = -1 if item_no is None else item_no
     if request.method == "POST" and 0 <= item_no < len(items):
         form = QualificationForm(request.POST, options=items[item_no].get("options", []))
         if form.is_valid():

@@ -263,7 +263,10 @@ class OpenAIBackend:
             f"{self._url} answered {status}: {message}",
             transient=status in _TRANSIENT_STATUSES or status >= 500,
             status=status,
-            retry_after=float(retry_after) if retry_after.isdigit() else None,
+            # Seconds in ASCII digits ("²" passes isdigit() and fails float()).
+            retry_after=float(retry_after)
+            if retry_after.isascii() and retry_after.isdigit() and len(retry_after) <= 9
+            else None,
         )
 
 

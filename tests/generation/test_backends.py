@@ -640,6 +640,19 @@ def test_an_overloaded_server_is_a_transient_error(remote: OpenAIBackend, server
     assert err.value.retry_after == 3
 
 
+@pytest.mark.parametrize("header", ["\u00b2", "9" * 5000, "soon"])
+def test_a_retry_after_that_is_not_seconds_is_no_retry_after(
+    remote: OpenAIBackend, server: _Server, header: str
+) -> None:
+    """A "²" passes str.isdigit() and then fails float(); the error is still the server's."""
+    server.failures.append((503, "the engine is overloaded", {"Retry-After": header}))
+
+    with pytest.raises(BackendError, match="answered 503") as err:
+        remote.generate([FRANCE], FEW)
+
+    assert err.value.retry_after is None
+
+
 def test_a_stream_refused_by_the_server_raises_before_any_text(
     remote: OpenAIBackend, server: _Server
 ) -> None:
