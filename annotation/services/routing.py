@@ -99,7 +99,7 @@ def task_priorities_refresh(*, campaign: Campaign, plan_size: int = PLAN_SIZE) -
     On another routing it clears any plan left over."""
     planned: dict[int, float] = {}
     if campaign.routing == Campaign.Routing.ACTIVE:
-        planned = _plan(campaign, plan_size)
+        planned = plan_for(campaign=campaign, plan_size=plan_size)
     whens = [When(id=tid, then=Value(priority)) for tid, priority in planned.items()]
     # One statement: the tasks of the old plan drop to 0 as the new plan's rise, so leases
     # never see half of each.
@@ -111,7 +111,8 @@ def task_priorities_refresh(*, campaign: Campaign, plan_size: int = PLAN_SIZE) -
     return len(planned)
 
 
-def _plan(campaign: Campaign, plan_size: int) -> dict[int, float]:
+def plan_for(*, campaign: Campaign, plan_size: int = PLAN_SIZE) -> dict[int, float]:
+    """task id -> priority of the next `plan_size` judgments, from the fit as it is now."""
     import numpy as np
 
     from annotation.selectors.leaderboard import bt_fit, comparisons_from, leaderboard_rows

@@ -15,6 +15,7 @@ import numpy as np
 from django.db.models import Count
 
 from annotation.models import Assignment, Campaign, Membership
+from annotation.selectors.judgments import people_withdrawn
 from annotation.selectors.quality.agreement import (
     Alpha,
     PairAgreement,
@@ -153,8 +154,13 @@ def annotator_quality(*, campaign: Campaign) -> CampaignQuality:
     everything = judgment_rows(campaign=campaign, include_repeats=True)
     rows = [r for r in everything if r.repeat_of is None]
     repeats = [r for r in everything if r.repeat_of is not None]
+    # People who withdrew consent are gone from the page as from every statistic.
+    gone = people_withdrawn(campaign=campaign)
     members = {
-        m.user_id: m for m in Membership.objects.filter(campaign=campaign).select_related("user")
+        m.user_id: m
+        for m in Membership.objects.filter(campaign=campaign)
+        .exclude(user__in=gone)
+        .select_related("user")
     }
     flagged = {uid for uid, m in members.items() if m.is_flagged}
     kept = [r for r in rows if r.annotator_id not in flagged]
@@ -175,6 +181,7 @@ def annotator_quality(*, campaign: Campaign) -> CampaignQuality:
         Assignment.objects.filter(
             campaign=campaign, state__in=[Assignment.State.SUBMITTED, Assignment.State.SKIPPED]
         )
+        .exclude(annotator__in=gone)
         .values_list("annotator_id", "state")
         .annotate(n=Count("id"))
         .order_by()
