@@ -37,8 +37,10 @@ def forest(make_campaign, crew):
         state=Campaign.State.DRAFT,
         tree={**TREE, "prompt_tasks": 1, "priorities": PRIORITIES},
     )
-    lines = model_lines(6, ["a", "b", "c"]) + "\n" + "\n".join(
-        f'{{"id": "w{i}", "prompt": "Tell me about thing {i}."}}' for i in range(2)
+    lines = (
+        model_lines(6, ["a", "b", "c"])
+        + "\n"
+        + "\n".join(f'{{"id": "w{i}", "prompt": "Tell me about thing {i}."}}' for i in range(2))
     )
     assert prompts_import(campaign=campaign, content=lines).ok
     campaign_state_set(campaign=campaign, state=Campaign.State.OPEN)
