@@ -293,7 +293,9 @@ def member_for_lease(*, campaign_id: int, user_id: int) -> MemberRow | None:
 class Pick(Enum):
     """Which open tasks a pick looks among, and in which order (services.leasing)."""
 
-    DEFAULT = "default"  # every open task, fewest judgments first
+    # Every open task, fewest judgments first counting the leases out: a task someone holds
+    # waits behind the tasks nobody has (breadth first), read from task_open_by_load.
+    DEFAULT = "default"
     PLANNED = "planned"  # those the routing plan ranks (Task.priority > 0), highest first
     TREE = "tree"  # a tree campaign's: highest priority first, none over one's own message
 
@@ -305,7 +307,7 @@ _NOT_OWN = (
 # (extra condition, order) of each pick. PLANNED reads the rows of the partial index
 # task_open_by_priority. TREE binds the annotator a second time, for _NOT_OWN.
 _PICKS = {
-    Pick.DEFAULT: ("", "t.judgments_count, t.id"),
+    Pick.DEFAULT: ("", "t.judgments_count + t.leased_count, t.id"),
     Pick.PLANNED: (" AND t.priority > 0", "t.priority DESC, t.id"),
     Pick.TREE: (_NOT_OWN, "t.priority DESC, t.id"),
 }

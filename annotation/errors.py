@@ -27,6 +27,14 @@ class Forbidden(RuleError):
     code = "forbidden"
 
 
+class Gone(RuleError):
+    """Something that existed and is no longer given out (an export file superseded by a
+    withdrawal of consent)."""
+
+    status = 410
+    code = "gone"
+
+
 class NotFound(RuleError):
     """Something this person may not know exists."""
 

@@ -99,7 +99,7 @@ class CampaignExportApi(APIView):
 def job_out(request: Request, job: ExportJob) -> dict[str, Any]:
     url = request.build_absolute_uri(reverse("api_export_job", args=[job.id]))
     download = None
-    if job.state == ExportJob.State.DONE:
+    if job.state == ExportJob.State.DONE and job.superseded_at is None:
         download = request.build_absolute_uri(reverse("api_export_job_download", args=[job.id]))
     return ExportJobOut({**job.__dict__, "url": url, "download_url": download}).data
 
@@ -178,13 +178,16 @@ class ExportJobDownloadApi(APIView):
     @extend_schema(
         summary="Download a finished export job's file",
         description="The file (a .jsonl, a .parquet, or a .zip of the dataset folder); from "
-        "object storage, a redirect to a short-lived signed URL. 409 until the job is done.",
+        "object storage, a redirect to a short-lived signed URL. 409 until the job is done; "
+        "410 once superseded (someone withdrew consent after it was written: start a new "
+        "export).",
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
             302: OpenApiResponse(description="To the file in object storage."),
             403: ERROR,
             404: ERROR,
             409: ERROR,
+            410: ERROR,
         },
     )
     def get(self, request: Request, job_id: int) -> HttpResponseBase:

@@ -47,6 +47,9 @@ class ExportJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when someone withdrew consent after the job read who had: its file may hold their
+    # data, so it is no longer given out (services.export_jobs_supersede).
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

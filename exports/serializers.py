@@ -48,7 +48,13 @@ class ExportJobOut(serializers.Serializer):
     )
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    superseded_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When someone withdrew consent after the job read who had: the file may "
+        "hold their data and is no longer given out (download answers 410); null otherwise.",
+    )
     url = serializers.CharField(help_text="This job's status.")
     download_url = serializers.CharField(
-        allow_null=True, help_text="The file, once the job is done; null before."
+        allow_null=True,
+        help_text="The file, once the job is done; null before, and once superseded.",
     )

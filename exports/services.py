@@ -11,6 +11,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.errors import Conflict, RuleError
+from annotation.errors import Conflict, Gone, RuleError
 from annotation.models import Campaign, User
 from webapp.queueing import claim_fields, claim_q, heartbeat, mark_enqueued, rows_resend, task_send
 
@@ -262,8 +263,9 @@ def export_job_run(*, job_id: int) -> None:
     with a conditional update, and only a queued job (or a running one whose worker died,
     webapp.queueing.claim_q) is taken."""
     now = timezone.now()
+    # A run that starts now reads who withdrew afresh: its file is not superseded (again).
     claimed = ExportJob.objects.filter(claim_q(now), id=job_id).update(
-        **claim_fields(now), progress=0.0, error=""
+        **claim_fields(now), progress=0.0, error="", superseded_at=None
     )
     if not claimed:
         return
@@ -331,7 +333,27 @@ def _zip_folder(folder: Path, out: Path) -> None:
 
 
 def export_job_file(*, job: ExportJob) -> str:
-    """The stored file of a finished job (its name in the `exports` storage)."""
+    """The stored file of a finished job (its name in the `exports` storage); refused once
+    superseded by a withdrawal."""
+    if job.superseded_at is not None:
+        raise Gone(
+            "This file was written before someone withdrew their consent, and may hold their "
+            "data, so it is no longer given out; start a new export for a file without them.",
+            code="superseded",
+        )
     if job.state != ExportJob.State.DONE or not job.file:
         raise Conflict(f"The export is {job.state}, not done.", code="not_done")
     return job.file
+
+
+def export_jobs_supersede(*, campaign_id: int, at: datetime, **_signal: Any) -> int:
+    """Someone withdrew consent from the campaign at `at`: every file written, or being
+    written, may hold their data and is superseded; how many. Runs in the withdrawal's
+    transaction (annotation.signals.consent_withdrawn). A running job may have read who had
+    withdrawn before this commits, so it counts as written before; a queued one reads it when
+    it starts, after, and stays valid."""
+    return ExportJob.objects.filter(
+        campaign_id=campaign_id,
+        state__in=[ExportJob.State.RUNNING, ExportJob.State.DONE],
+        superseded_at__isnull=True,
+    ).update(superseded_at=at)

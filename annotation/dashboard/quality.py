@@ -108,6 +108,10 @@ def quality_json(request: AuthedHttpRequest, campaign: Campaign) -> JsonResponse
                 {"group": a.group, "level": a.level, "alpha": a.value, "units": a.units}
                 for a in q.alphas
             ],
+            # The flags' family-wise error rate, and how many tests it is held over.
+            "alpha_level": q.alpha,
+            "tests": q.tests,
+            "position_bias": {"share": q.position_bias.value, "n": q.position_bias.n},
             "pairwise_agreement": {
                 "tie_aware": q.pairs.tie_aware,
                 "strict": q.pairs.strict,
@@ -117,6 +121,7 @@ def quality_json(request: AuthedHttpRequest, campaign: Campaign) -> JsonResponse
             "annotators": [
                 {
                     "annotator": a.pseudonym,
+                    "membership_id": a.membership_id,
                     "judgments": a.judgments,
                     "median_seconds": a.median_seconds,
                     "agreement": a.agreement.value,
@@ -129,6 +134,18 @@ def quality_json(request: AuthedHttpRequest, campaign: Campaign) -> JsonResponse
                     "length_bias": a.length_bias.value,
                     "flagged": a.is_flagged,
                     "blocked": a.is_blocked,
+                    "warnings": [
+                        {
+                            "test": f.test,
+                            "message": f.message,
+                            "p_value": f.p_value,
+                            "level": f.level,
+                            "n": f.n,
+                            "observed": f.observed,
+                            "expected": f.expected,
+                        }
+                        for f in a.flags
+                    ],
                 }
                 for a in q.annotators
             ],

@@ -18,6 +18,7 @@ from annotation.models import (
     Message,
     Task,
 )
+from annotation.selectors.judgments import judgments_counted, people_withdrawn
 
 # The pace behind the estimate: judgments over the last day (or since the first, if later).
 PACE_WINDOW = timedelta(hours=24)
@@ -65,7 +66,8 @@ def campaign_progress_overview(
             filter=Q(state__in=[Task.State.OPEN, Task.State.LIVE]),
         ),
     )
-    judgments = Judgment.objects.filter(campaign=campaign)
+    judgments = judgments_counted(campaign=campaign)
+    gone = people_withdrawn(campaign=campaign)
     total = judgments.count()
     first = judgments.order_by("created_at").values_list("created_at", flat=True).first()
     series, bucket = _series(judgments, first, now)
@@ -84,12 +86,13 @@ def campaign_progress_overview(
         cancelled=counts["cancelled"],
         judgments=total,
         judgments_left=left,
-        annotators=Membership.objects.filter(
-            campaign=campaign, role=Membership.Role.ANNOTATOR
-        ).count(),
+        annotators=Membership.objects.filter(campaign=campaign, role=Membership.Role.ANNOTATOR)
+        .exclude(user__in=gone)
+        .count(),
         active_annotators=Assignment.objects.filter(
             campaign=campaign, finished_at__gte=now - timedelta(hours=1)
         )
+        .exclude(annotator__in=gone)
         .values("annotator_id")
         .distinct()
         .count(),

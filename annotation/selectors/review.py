@@ -9,6 +9,7 @@ from typing import Any
 from annotation.errors import Forbidden, NotFound
 from annotation.models import Campaign, Judgment, Membership, Message, User
 from annotation.selectors.campaigns import campaigns_visible_to, messages_with_files, path_to
+from annotation.selectors.judgments import judgments_counted
 
 REVIEWER_ROLES = (Membership.Role.REVIEWER, Membership.Role.ADMIN)
 
@@ -56,7 +57,8 @@ class ReviewItem:
 
 def reviews_pending(*, campaign: Campaign, reviewer: User) -> Any:
     return (
-        Judgment.objects.filter(campaign=campaign, review__isnull=True)
+        judgments_counted(campaign=campaign)
+        .filter(review__isnull=True)
         .exclude(annotator=reviewer)
         .order_by("id")
     )

@@ -21,6 +21,7 @@ from annotation.models import (
     Study,
     User,
 )
+from annotation.selectors.judgments import people_withdrawn
 from annotation.survey import PREFER_NOT, QUESTIONS, answer_of
 
 # Who counts as having taken part: admitted past screening and not withdrawn.
@@ -33,12 +34,9 @@ TOOK_PART = (
 
 
 def users_withdrawn(*, campaign: Campaign) -> QuerySet[User]:
-    """People who withdrew their consent from the campaign."""
-    return User.objects.filter(
-        id__in=Participant.objects.filter(campaign=campaign, withdrawn_at__isnull=False).values(
-            "membership__user_id"
-        )
-    )
+    """People who withdrew their consent from the campaign (the rule of
+    selectors.judgments, which every statistic and export follows)."""
+    return people_withdrawn(campaign=campaign)
 
 
 def stage_counts(*, campaign: Campaign) -> dict[str, int]:

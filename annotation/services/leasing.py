@@ -43,7 +43,8 @@ def task_lease_next(
 
     The hot path: one statement reads (and locks) the member's row with the campaign and
     their current lease; one picks the task: open, short of its overlap counting live leases,
-    never leased to this annotator, fewest judgments first, locked with SKIP LOCKED on
+    never leased to this annotator, fewest judgments first counting the leases out (breadth
+    first: a task someone holds waits behind those nobody has), locked with SKIP LOCKED on
     PostgreSQL so concurrent annotators neither wait on each other nor share a last slot (the
     check constraint on Task backs that up); three write the lease.
     """
@@ -231,9 +232,10 @@ def _task_pick(
     """The next task for this annotator, locked (skipping rows others hold) unless
     lock=False, which only looks.
 
-    Default routing: fewest judgments first. Active routing first looks among the tasks its
-    current plan ranks, then falls back to the default order, so annotators never wait for a
-    plan; services.routing refreshes the plan from the Bradley-Terry fit. Tree campaigns: the
+    Default routing: fewest judgments first, counting the leases out. Active routing first
+    looks among the tasks its current plan ranks, then falls back to the default order, so
+    annotators never wait for a plan; services.routing refreshes the plan from the
+    Bradley-Terry fit. Tree campaigns: the
     needs in the order of the tree's priorities (rankings, reviews, replies, new prompts by
     default), oldest first within one (finishing trees before widening others), and never a
     task over a message of one's own."""

@@ -13,6 +13,11 @@ do). Each planned judgment goes to an open task of that pair with room left; its
 the step's rank. Tasks outside the plan keep priority 0 and come after, fewest judgments
 first, so an annotator never runs dry between refreshes.
 
+Message trees. A tree campaign leases by its rules' priorities (reviews, replies, new
+prompts, comparisons; services.trees). Active routing composes with them: the plan orders the
+tree's comparisons inside their own tier, and every other task keeps the priority its rules
+give it, through every re-plan and a switch back to the default routing.
+
 Repeated pairs. On a campaign with `repeat_share` > 0, that share of an annotator's leases
 serves a pair they judged at least REPEAT_AFTER judgments ago again, sides swapped, as a
 task of its own (state REPEAT, overlap 1) that nobody else is ever given.
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Case, F, FloatField, Q, Value, When
 
+from annotation.kinds.trees import KIND_NAMES, RANKING_KINDS, tree_settings
 from annotation.models import Campaign, Judgment, Task, TaskCandidate
 
 if TYPE_CHECKING:
@@ -96,10 +102,15 @@ def active_plan(
 
 def task_priorities_refresh(*, campaign: Campaign, plan_size: int = PLAN_SIZE) -> int:
     """Re-plan an active campaign's next judgments; returns how many tasks are in the plan.
-    On another routing it clears any plan left over."""
+    On another routing it clears any plan left over. A tree campaign's tasks keep the
+    priorities of its rules, the plan ordering its comparisons among them
+    (`_tree_priorities_set`)."""
     planned: dict[int, float] = {}
     if campaign.routing == Campaign.Routing.ACTIVE:
-        planned = _plan(campaign, plan_size)
+        planned = plan_for(campaign=campaign, plan_size=plan_size)
+    if campaign.tree:
+        _tree_priorities_set(campaign, planned, plan_size)
+        return len(planned)
     whens = [When(id=tid, then=Value(priority)) for tid, priority in planned.items()]
     # One statement: the tasks of the old plan drop to 0 as the new plan's rise, so leases
     # never see half of each.
@@ -111,24 +122,55 @@ def task_priorities_refresh(*, campaign: Campaign, plan_size: int = PLAN_SIZE) -
     return len(planned)
 
 
-def _plan(campaign: Campaign, plan_size: int) -> dict[int, float]:
+def _tree_priorities_set(campaign: Campaign, planned: dict[int, float], plan_size: int) -> None:
+    """A tree campaign leases by priority alone (leasing's TREE pick): each task has the
+    priority its rules give its need (tree.priorities: reviews, replies, new prompts,
+    comparisons). The plan orders the comparisons inside their own tier: a planned one rises
+    above the unplanned ones of its kind by up to half the gap to the next tier up, in the
+    plan's order, so it never passes a need the rules put first. Only the open tasks whose
+    priority differs from this are written, so a re-plan also repairs a tree whose
+    priorities were lost."""
+    tiers = tree_settings(campaign.tree).priorities
+    kinds = dict(Task.objects.filter(id__in=list(planned)).values_list("id", "kind"))
+    whens = []
+    for task_id, rank in planned.items():
+        tier = tiers[kinds[task_id]]
+        above = [p for p in tiers.values() if p > tier]
+        room = min(1.0, (min(above) - tier) / 2) if above else 1.0
+        whens.append(When(id=task_id, then=Value(tier + room * rank / (plan_size + 1))))
+    target = Case(
+        *whens,
+        When(kind="reply", parent__isnull=True, then=Value(tiers["prompt"])),
+        *[When(kind=kind, then=Value(tiers[kind])) for kind in KIND_NAMES],
+        default=F("priority"),
+        output_field=FloatField(),
+    )
+    Task.objects.filter(campaign=campaign, state=Task.State.OPEN).alias(target=target).exclude(
+        priority=F("target")
+    ).update(priority=target)
+
+
+def plan_for(*, campaign: Campaign, plan_size: int = PLAN_SIZE) -> dict[int, float]:
+    """task id -> priority of the next `plan_size` judgments, from the fit as it is now."""
     import numpy as np
 
     from annotation.selectors.leaderboard import bt_fit, comparisons_from, leaderboard_rows
 
     data = comparisons_from(leaderboard_rows(campaign=campaign))
     index = {m: k for k, m in enumerate(data.models)}
-    open_tasks = (
-        Task.objects.filter(
-            campaign=campaign,
-            state=Task.State.OPEN,
-            judgments_count__lt=F("overlap") - F("leased_count"),
-        )
-        .order_by("judgments_count", "id")
-        .values_list("id", "candidate_keys", "overlap", "judgments_count", "leased_count")
+    open_tasks = Task.objects.filter(
+        campaign=campaign,
+        state=Task.State.OPEN,
+        judgments_count__lt=F("overlap") - F("leased_count"),
+    )
+    if campaign.tree:
+        # A tree's comparisons; its replies and reviews follow the tree's rules.
+        open_tasks = open_tasks.filter(kind__in=RANKING_KINDS)
+    rows = open_tasks.order_by("judgments_count", "id").values_list(
+        "id", "candidate_keys", "overlap", "judgments_count", "leased_count"
     )
     by_pairs: dict[tuple[tuple[int, int], ...], list[tuple[int, int]]] = defaultdict(list)
-    for task_id, keys, overlap, judged, leased in open_tasks:
+    for task_id, keys, overlap, judged, leased in rows:
         models = _models_of(keys)
         if len(models) < len(keys) or len(set(models.values())) < 2:
             continue  # responses without a model tell the leaderboard nothing

@@ -27,7 +27,7 @@ from annotation.models import (
     Task,
     User,
 )
-from annotation.selectors import studies as study_selectors
+from annotation.selectors import judgments as judgment_selectors
 from generation.models import LanguageModel
 
 from ..options import ExportOptions
@@ -40,9 +40,10 @@ def consent_withdrawn_users(*, campaign: Campaign) -> QuerySet[User]:
     options say.
 
     Every format reads judgments, profiles and authored messages through ExportContext, which
-    asks this function, so this is the one place to change.
+    asks this function: the rule every statistic and page of Agora follows too
+    (annotation.selectors.judgments).
     """
-    return study_selectors.users_withdrawn(campaign=campaign)
+    return judgment_selectors.people_withdrawn(campaign=campaign)
 
 
 def annotator_pseudonym(*, campaign_id: int, user_pseudonym: str) -> str:
@@ -172,23 +173,21 @@ class ExportContext:
     def _own_judgments(self, kinds: Sequence[str]) -> QuerySet[Judgment]:
         """The filters on judgments themselves (tasks are filtered by `tasks`)."""
         o = self.options
-        qs = Judgment.objects.filter(campaign=self.campaign, kind__in=self._wanted(kinds))
+        qs = judgment_selectors.judgments_counted(
+            campaign=self.campaign, withdrawn=self.withdrawn
+        ).filter(kind__in=self._wanted(kinds))
         if not o.include_gold:
             qs = qs.filter(gold_score__isnull=True)
         if o.since:
             qs = qs.filter(created_at__gte=o.since)
         if o.until:
             qs = qs.filter(created_at__lt=o.until)
-        # The people held out are few: a list reads faster than a subquery per row.
-        held_out = set(self.withdrawn)
         if not o.include_flagged:
-            held_out |= set(
-                Membership.objects.filter(campaign=self.campaign, is_flagged=True).values_list(
-                    "user_id", flat=True
-                )
-            )
-        if held_out:
-            qs = qs.exclude(annotator_id__in=sorted(held_out))
+            # The people held out are few: a list reads faster than a subquery per row.
+            flagged = Membership.objects.filter(campaign=self.campaign, is_flagged=True)
+            held_out = sorted(flagged.values_list("user_id", flat=True))
+            if held_out:
+                qs = qs.exclude(annotator_id__in=held_out)
         if self.campaign.review_stage:
             # Only what a reviewer accepted or corrected leaves a campaign with a review stage.
             qs = qs.filter(review__decision__in=REVIEW_EXPORTED)

@@ -44,7 +44,8 @@ def test_default_routing_picks_with_the_same_statement_as_before(arena, annotato
 
     picks = [q["sql"] for q in queries if "ORDER BY t." in q["sql"]]
     assert len(picks) == 1
-    assert "ORDER BY t.judgments_count, t.id LIMIT 1" in picks[0]
+    # Fewest judgments first, counting the leases out (issue 20: breadth first).
+    assert "ORDER BY t.judgments_count + t.leased_count, t.id LIMIT 1" in picks[0]
     assert "priority" not in picks[0]
 
 

@@ -5,7 +5,8 @@ accuracy, position bias (how often the first/left response wins), ties and skips
 cycles among their own choices, self-consistency on repeated pairs, length bias. Per
 campaign: Krippendorff's alpha (the `krippendorff` package) for each thing judged, tie-aware
 pairwise agreement, length bias, and agreement broken down by a profile field
-(NLPositionality's question: whose judgments does the data represent?).
+(NLPositionality's question: whose judgments does the data represent?). Whom to look at is
+said by tests with a stated error rate (`flags`), never by fixed thresholds.
 
 Everything works on "answers": one annotator's value for one unit (a pair's outcome, one
 response's score on one attribute, one label). Two annotators agree on a unit by
@@ -36,6 +37,7 @@ from annotation.selectors.quality.answers import (
     pair_code,
     similarity,
 )
+from annotation.selectors.quality.flags import ALPHA, Finding, Flag
 from annotation.selectors.quality.length import (
     LengthBias,
     length_bias,
@@ -52,12 +54,15 @@ from annotation.selectors.quality.rows import (
 )
 
 __all__ = [
+    "ALPHA",
     "NO_ANSWER",
     "PAIR_CODES",
     "Alpha",
     "AnnotatorQuality",
     "Answer",
     "CampaignQuality",
+    "Finding",
+    "Flag",
     "GroupAgreement",
     "JudgmentRow",
     "LengthBias",

@@ -1,20 +1,20 @@
 """Reads: per annotator - judgments, time, agreement, gold, position bias, ties and skips,
-intransitive cycles, self-consistency on repeated pairs, length bias - and plain warnings."""
+intransitive cycles, self-consistency on repeated pairs, length bias - and the flags of the
+tests with a stated error rate (quality.flags) that say whom to look at."""
 
 from __future__ import annotations
 
 import itertools
-import math
 import statistics
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from django.db.models import Count
 
 from annotation.models import Assignment, Campaign, Membership
+from annotation.selectors.judgments import people_withdrawn
 from annotation.selectors.quality.agreement import (
     Alpha,
     PairAgreement,
@@ -27,6 +27,14 @@ from annotation.selectors.quality.answers import (
     scale_spans,
     similarity,
     units_of,
+)
+from annotation.selectors.quality.flags import (
+    ALPHA,
+    Flag,
+    annotator_findings,
+    cycles_counts,
+    holm,
+    position_counts,
 )
 from annotation.selectors.quality.length import (
     LengthBias,
@@ -41,11 +49,6 @@ from annotation.selectors.quality.rows import (
     judgment_rows,
     profile_fields,
 )
-
-# Below this many choices, a share says little; such annotators are not marked suspicious.
-MIN_EVIDENCE = 10
-# |z| above this against the expected share (0.5 for a pair) marks position bias.
-POSITION_Z = 3.0
 
 
 @dataclass
@@ -62,7 +65,6 @@ class AnnotatorQuality:
     agreement: Share = NO_SHARE  # mean agreement with the others, over shared units
     gold: Share = NO_SHARE
     position_bias: Share = NO_SHARE  # choices of the first shown response
-    position_z: float | None = None  # against the share expected by chance
     ties: Share = NO_SHARE
     both_bad: Share = NO_SHARE
     skips: Share = NO_SHARE
@@ -70,7 +72,11 @@ class AnnotatorQuality:
     triads: int = 0  # triads of responses to one prompt they compared all three pairs of
     self_consistency: Share = NO_SHARE  # the same outcome on a pair served again
     length_bias: Share = NO_SHARE
-    warnings: list[str] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)  # tests failed, with how sure each is
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.message for f in self.flags]
 
 
 @dataclass(frozen=True)
@@ -81,55 +87,8 @@ class CampaignQuality:
     position_bias: Share
     length_bias: LengthBias
     profile_fields: list[str]
-
-
-def _position(rows: Iterable[JudgmentRow]) -> tuple[int, int, float]:
-    """(first shown chosen, choices, chance share) for pairs and for rankings' top place."""
-    hits = n = 0
-    expected = 0.0
-    for row in rows:
-        if not row.display_order:
-            continue
-        first = row.display_order[0]
-        for _, choice in pair_choices(row):
-            if choice.get("outcome") == "preferred":
-                hits += choice["preferred"] == first
-                n += 1
-                expected += 0.5
-        if row.kind == "ranking":
-            top = (row.payload.get("ranking") or [[]])[0]
-            if len(top) == 1:
-                hits += top[0] == first
-                n += 1
-                expected += 1 / len(row.display_order)
-    return hits, n, (expected / n if n else 0.5)
-
-
-def _z(hits: int, n: int, p0: float) -> float | None:
-    if not n or not 0 < p0 < 1:
-        return None
-    return (hits - n * p0) / math.sqrt(n * p0 * (1 - p0))
-
-
-def _cycles(rows: Iterable[JudgmentRow]) -> tuple[int, int]:
-    """Intransitive triads among one annotator's decisive choices between responses to the
-    same prompt (a triad is intransitive when its three choices go round in a circle)."""
-    beats: dict[tuple[Any, str], set[tuple[int, int]]] = defaultdict(set)
-    for row in rows:
-        for name, choice in pair_choices(row):
-            if choice.get("outcome") == "preferred":
-                beats[(row.parent_id, name)].add((choice["preferred"], choice["rejected"]))
-    cycles = triads = 0
-    for edges in beats.values():
-        nodes = sorted({m for e in edges for m in e})
-        for a, b, c in itertools.combinations(nodes, 3):
-            found = [(x, y) for x, y in itertools.permutations((a, b, c), 2) if (x, y) in edges]
-            if len({frozenset(e) for e in found}) < 3:
-                continue
-            triads += 1
-            wins = Counter(x for x, _ in found)
-            cycles += all(wins[m] == 1 for m in (a, b, c))
-    return cycles, triads
+    tests: int = 0  # hypotheses tested over all annotators (Holm's family)
+    alpha: float = ALPHA  # the family-wise error rate of the flags
 
 
 def _self_consistency(rows: Sequence[JudgmentRow], repeats: Sequence[JudgmentRow]) -> Share:
@@ -153,8 +112,13 @@ def annotator_quality(*, campaign: Campaign) -> CampaignQuality:
     everything = judgment_rows(campaign=campaign, include_repeats=True)
     rows = [r for r in everything if r.repeat_of is None]
     repeats = [r for r in everything if r.repeat_of is not None]
+    # People who withdrew consent are gone from the page as from every statistic.
+    gone = people_withdrawn(campaign=campaign)
     members = {
-        m.user_id: m for m in Membership.objects.filter(campaign=campaign).select_related("user")
+        m.user_id: m
+        for m in Membership.objects.filter(campaign=campaign)
+        .exclude(user__in=gone)
+        .select_related("user")
     }
     flagged = {uid for uid, m in members.items() if m.is_flagged}
     kept = [r for r in rows if r.annotator_id not in flagged]
@@ -175,6 +139,7 @@ def annotator_quality(*, campaign: Campaign) -> CampaignQuality:
         Assignment.objects.filter(
             campaign=campaign, state__in=[Assignment.State.SUBMITTED, Assignment.State.SKIPPED]
         )
+        .exclude(annotator__in=gone)
         .values_list("annotator_id", "state")
         .annotate(n=Count("id"))
         .order_by()
@@ -205,49 +170,34 @@ def annotator_quality(*, campaign: Campaign) -> CampaignQuality:
         q.agreement = Share(float(np.mean(scores)) if scores else None, len(scores))
         golds = [r.gold_score for r in mine if r.gold_score is not None]
         q.gold = Share(float(np.mean(golds)) if golds else None, len(golds))
-        hits, n, p0 = _position(mine)
-        q.position_bias, q.position_z = Share.of(hits, n), _z(hits, n, p0)
+        hits, chances = position_counts(mine)
+        q.position_bias = Share.of(hits, len(chances))
         outcomes = [c.get("outcome") for r in mine for _, c in pair_choices(r)]
         q.ties = Share.of(outcomes.count("tie"), len(outcomes))
         q.both_bad = Share.of(outcomes.count("both_bad"), len(outcomes))
         skips, submitted = skipped[user_id]
         q.skips = Share.of(skips, skips + submitted)
-        q.cycles, q.triads = _cycles(mine)
+        triads = cycles_counts(mine)
+        q.cycles, q.triads = sum(cycle for cycle, _ in triads), len(triads)
         q.self_consistency = _self_consistency(
             mine, [r for r in repeats if r.annotator_id == user_id]
         )
         longer = list(length_choices(mine, lengths))
         q.length_bias = Share.of(sum(c[1] for c in longer), len(longer))
-        q.warnings = _warnings(q)
         out.append(q)
 
-    hits, n, _ = _position(kept)
+    reference = {r.annotator_id for r in kept}
+    findings = annotator_findings(rows, reference=reference, annotators=[q.user_id for q in out])
+    flags = holm(findings, ALPHA)
+    for q in out:
+        q.flags = sorted(flags.get(q.user_id, []), key=lambda f: f.p_value)
+    hits, chances = position_counts(kept)
     return CampaignQuality(
         annotators=out,
         alphas=campaign_alphas(campaign=campaign, rows=kept),
         pairs=pair_agreement(campaign=campaign, rows=kept),
-        position_bias=Share.of(hits, n),
+        position_bias=Share.of(hits, len(chances)),
         length_bias=length_bias_from(list(length_choices(kept, lengths))),
         profile_fields=profile_fields(rows),
+        tests=len(findings),
     )
-
-
-def _warnings(q: AnnotatorQuality) -> list[str]:
-    """Plain reasons to look at an annotator more closely."""
-    out = []
-    if q.position_z is not None and abs(q.position_z) >= POSITION_Z:
-        out.append(f"picks the first shown response {q.position_bias.value:.0%} of the time")
-    if q.agreement.n >= MIN_EVIDENCE and (q.agreement.value or 0) < 0.4:
-        out.append("agrees little with the others")
-    if q.gold.n >= 3 and (q.gold.value or 0) < 0.6:
-        out.append("misses gold answers")
-    if q.ties.n >= MIN_EVIDENCE and (q.ties.value or 0) > 0.5:
-        out.append("calls most pairs a tie")
-    if q.median_seconds is not None and q.judgments >= MIN_EVIDENCE and q.median_seconds < 3:
-        out.append("answers in under 3 seconds")
-    # Choices made at random go round in a circle in a quarter of the triads.
-    if q.triads >= 4 and q.cycles / q.triads >= 0.25:
-        out.append(f"intransitive in {q.cycles} of {q.triads} triads")
-    if q.self_consistency.n >= 3 and (q.self_consistency.value or 0) < 0.5:
-        out.append("changes their mind on repeated pairs")
-    return out

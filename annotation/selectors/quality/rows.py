@@ -10,7 +10,8 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef
 
-from annotation.models import Campaign, Judgment, Membership
+from annotation.models import Campaign, Membership
+from annotation.selectors.judgments import judgments_counted
 
 NO_ANSWER = "(no answer)"
 
@@ -51,9 +52,10 @@ class JudgmentRow:
 def judgment_rows(
     *, campaign: Campaign, include_flagged: bool = True, include_repeats: bool = False
 ) -> list[JudgmentRow]:
-    """The campaign's judgments in one query. Repeats (self-consistency checks) are left out
-    unless asked for: they would count one annotator's view of a pair twice."""
-    qs = Judgment.objects.filter(campaign=campaign)
+    """The campaign's judgments that count (selectors.judgments: nobody who withdrew), in one
+    query. Repeats (self-consistency checks) are left out unless asked for: they would count
+    one annotator's view of a pair twice."""
+    qs = judgments_counted(campaign=campaign)
     if not include_flagged:
         flagged = Membership.objects.filter(
             campaign=campaign, user=OuterRef("annotator_id"), is_flagged=True

@@ -35,6 +35,7 @@ from annotation.selectors.studies import profile_latest, study_for, survey_quest
 from annotation.services import leasing
 from annotation.services.studies import quotas
 from annotation.services.studies.joining import join_check
+from annotation.signals import consent_withdrawn
 from annotation.survey import QUESTIONS, answer_of
 
 Stage = Membership.Stage
@@ -263,8 +264,10 @@ def consent_give(
 
 @transaction.atomic
 def consent_withdraw(*, participant: Participant, now: datetime | None = None) -> Participant:
-    """Withdraw consent: no more tasks, the place in the quota is given back, and every
-    export of the campaign leaves the participant out from now on."""
+    """Withdraw consent: no more tasks, the place in the quota is given back, every
+    statistic and export of the campaign leaves the participant out from now on
+    (selectors.judgments), and export files written before are superseded (the
+    `consent_withdrawn` signal, in this transaction)."""
     now = now or timezone.now()
     membership = Membership.objects.select_for_update().get(id=participant.membership_id)
     if participant.withdrawn_at is not None:
@@ -280,6 +283,9 @@ def consent_withdraw(*, participant: Participant, now: datetime | None = None) -
         leasing.assignment_skip(
             assignment=assignment, annotator=membership.user, reason="consent withdrawn", now=now
         )
+    consent_withdrawn.send(
+        sender=Participant, campaign_id=participant.campaign_id, user_id=membership.user_id, at=now
+    )
     return participant
 
 
