@@ -26,7 +26,7 @@ from annotation.models import Campaign, User
 from webapp.queueing import mark_enqueued, rows_resend, task_send
 
 from .card import ConfigInfo, card_render
-from .formats import FORMATS, Format
+from .formats import FORMATS, Format, kinds_check
 from .formats.context import ExportContext
 from .formats.spec import plain
 from .models import ExportJob
@@ -96,8 +96,10 @@ def export_plan(
                 f"Lines only; for {container}, choose table={'|'.join(typed)}.",
                 field="table",
             )
+    ctx = ExportContext(campaign, opts)
+    kinds_check(ctx, format_, tables)
     if format_.check is not None:
-        format_.check(ExportContext(campaign, opts))
+        format_.check(ctx)
     return ExportPlan(format_, container, tables, opts)
 
 
@@ -162,7 +164,7 @@ def export_write(
     """Write an export: a JSON Lines or Parquet file at path, or a dataset folder at path.
 
     A file is written under a temporary name and renamed when complete, so a reader never
-    sees half an export.
+    sees half an export; an export that fails leaves nothing behind.
     """
     plan = export_plan(campaign=campaign, fmt=fmt, container=container, options=options)
     ctx = ExportContext(campaign, plan.options, progress=progress)
@@ -170,12 +172,16 @@ def export_write(
         return _write_folder(ctx, plan, Path(path))
     table = plan.format.tables[plan.tables[0]]
     part = path.with_name(path.name + ".part")
-    if plan.container == "jsonl":
-        with part.open("wb") as f:
-            rows = write_jsonl(table.rows(ctx), f)
-    else:
-        assert table.schema is not None
-        rows = write_parquet(table.rows(ctx), part, table.schema(plan.options)).rows
+    try:
+        if plan.container == "jsonl":
+            with part.open("wb") as f:
+                rows = write_jsonl(table.rows(ctx), f)
+        else:
+            assert table.schema is not None
+            rows = write_parquet(table.rows(ctx), part, table.schema(plan.options)).rows
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     os.replace(part, path)
     return ExportResult(path=path, rows=rows, tables={plan.tables[0]: rows})
 
@@ -185,6 +191,19 @@ def _write_folder(ctx: ExportContext, plan: ExportPlan, folder: Path) -> ExportR
     building = folder.with_name(folder.name + ".part")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
+    try:
+        result = _write_configs(ctx, plan, building, folder)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(building, folder)
+    return result
+
+
+def _write_configs(
+    ctx: ExportContext, plan: ExportPlan, building: Path, folder: Path
+) -> ExportResult:
     configs = []
     result = ExportResult(path=folder, rows=0)
     single = len(plan.format.tables) == 1
@@ -209,8 +228,6 @@ def _write_folder(ctx: ExportContext, plan: ExportPlan, folder: Path) -> ExportR
     (building / "README.md").write_text(
         card_render(ctx=ctx, fmt=plan.format, configs=configs, exported_at=timezone.now())
     )
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(building, folder)
     return result
 
 

@@ -437,10 +437,16 @@ FORMAT = Format(
             rows=survey, schema=_schema(SURVEY_COLUMNS), size=lambda ctx: _participants(ctx).count()
         ),
         "conversations": Table(
-            rows=conversations, schema=_schema(CONVERSATION_COLUMNS), size=_conversation_count
+            rows=conversations,
+            schema=_schema(CONVERSATION_COLUMNS),
+            size=_conversation_count,
+            needs=KINDS,
         ),
         "utterances": Table(
-            rows=utterances, schema=_schema(UTTERANCE_COLUMNS), size=_conversation_count
+            rows=utterances,
+            schema=_schema(UTTERANCE_COLUMNS),
+            size=_conversation_count,
+            needs=KINDS,
         ),
     },
     options=frozenset({"rating_attribute"}),

@@ -159,7 +159,12 @@ FORMAT = Format(
     kinds=KINDS,
     summary="Ratings in long form: one row per response, attribute and annotator, with scales.",
     tables={
-        "default": Table(rows=rows, schema=schema, size=lambda ctx: ctx.judgments_count(KINDS))
+        "default": Table(
+            rows=rows,
+            schema=schema,
+            size=lambda ctx: ctx.judgments_count(KINDS),
+            needs=KINDS,
+        )
     },
     options=frozenset({"text"}),
     tags=("human-feedback", "ratings"),

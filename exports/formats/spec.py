@@ -24,6 +24,9 @@ class Table:
     schema: Callable[[ExportOptions], pa.Schema] | None
     # How many units (judgments, conversations, people) the rows are read from, for progress.
     size: Callable[[ExportContext], int]
+    # The judgment kinds the rows come from: a campaign that makes none of them has nothing
+    # for this table, and is refused before anything is written. () = any campaign.
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
