@@ -4,6 +4,7 @@ how, and by how many people (never who)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,8 +42,15 @@ class ConfigInfo:
 
 
 def card_render(
-    *, ctx: ExportContext, fmt: Format, configs: list[ConfigInfo], exported_at: datetime | None
+    *,
+    ctx: ExportContext,
+    fmt: Format,
+    configs: list[ConfigInfo],
+    exported_at: datetime | None,
+    empty: Sequence[str] = (),
 ) -> str:
+    """The card of a folder of `configs`; `empty` names the tables left out for want of rows
+    (`datasets` cannot load a config without rows)."""
     campaign = ctx.campaign
     exported_at = exported_at or timezone.now()
     largest = max((c.rows for c in configs), default=0)
@@ -133,6 +141,7 @@ def card_render(
         "| config | rows |",
         "| --- | --- |",
         *[f"| `{c.name}` | {c.rows} |" for c in configs],
+        *[f"| `{name}` | 0 (left out: no rows) |" for name in empty],
         "",
         "## Loading",
         "",

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +28,7 @@ from webapp.queueing import mark_enqueued, rows_resend, task_send
 from .card import ConfigInfo, card_render
 from .formats import FORMATS, Format, kinds_check
 from .formats.context import ExportContext
-from .formats.spec import plain
+from .formats.spec import either, plain
 from .models import ExportJob
 from .options import COMMON, ExportOptions, container_check, options_parse
 from .writers import features_yaml, jsonl_lines, write_jsonl, write_parquet, write_parquet_shards
@@ -126,9 +126,53 @@ def _rows(
 
 
 def export_jsonl_stream(*, campaign: Campaign, fmt: str, **options: Any) -> Iterator[bytes]:
-    """JSON Lines of one table, a line at a time (checked now, read as they are consumed)."""
+    """JSON Lines of one table, a line at a time: checked now, and its first row made now, so
+    that an export with no rows, or one whose first row cannot be made, is refused before the
+    first byte; the rest are read as they are consumed."""
     plan = export_plan(campaign=campaign, fmt=fmt, options=options)
-    return jsonl_lines(_rows(campaign=campaign, plan=plan))
+    ctx = ExportContext(campaign, plan.options)
+    return jsonl_lines(_rows_or_refuse(ctx, plan, plan.tables[0]))
+
+
+_NONE: Any = object()
+
+
+def _rows_first(rows: Iterable[Any]) -> Iterator[Any] | None:
+    """The rows, their first already read; None when there are none."""
+    it = iter(rows)
+    first = next(it, _NONE)
+    if first is _NONE:
+        return None
+
+    def again() -> Iterator[Any]:
+        yield first
+        yield from it  # closing this closes the format's generator too
+
+    return again()
+
+
+def _rows_or_refuse(ctx: ExportContext, plan: ExportPlan, table: str) -> Iterator[Any]:
+    rows = _rows_first(plan.format.tables[table].rows(ctx))
+    if rows is None:
+        raise _nothing(ctx, plan, table)
+    return rows
+
+
+def _nothing(ctx: ExportContext, plan: ExportPlan, table: str) -> Conflict:
+    """Why an export has no rows. No file is written for it: `datasets` loads no split
+    without rows, from JSON Lines or Parquet alike."""
+    fmt = plan.format
+    spec = fmt.tables[table]
+    what = f"{fmt.name} format" if len(fmt.tables) == 1 else f"{fmt.name} {table} table"
+    why = ""
+    if spec.needs:
+        n = ctx.judgments_count(spec.needs)
+        why = f" ({n} of its {either(spec.needs)} judgments pass the filters)"
+    return Conflict(
+        f"Nothing to export: the {what} has no rows for this campaign{why}. No file is "
+        "written, as `datasets` cannot load one without rows.",
+        code="empty",
+    )
 
 
 def export_to_file(*, campaign: Campaign, fmt: str, path: Path, **options: Any) -> int:
@@ -171,14 +215,15 @@ def export_write(
     if plan.container == "hf":
         return _write_folder(ctx, plan, Path(path))
     table = plan.format.tables[plan.tables[0]]
+    rows_in = _rows_or_refuse(ctx, plan, plan.tables[0])
     part = path.with_name(path.name + ".part")
     try:
         if plan.container == "jsonl":
             with part.open("wb") as f:
-                rows = write_jsonl(table.rows(ctx), f)
+                rows = write_jsonl(rows_in, f)
         else:
             assert table.schema is not None
-            rows = write_parquet(table.rows(ctx), part, table.schema(plan.options)).rows
+            rows = write_parquet(rows_in, part, table.schema(plan.options)).rows
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -205,6 +250,7 @@ def _write_configs(
     ctx: ExportContext, plan: ExportPlan, building: Path, folder: Path
 ) -> ExportResult:
     configs = []
+    empty: list[str] = []
     result = ExportResult(path=folder, rows=0)
     single = len(plan.format.tables) == 1
     for name in plan.tables:
@@ -212,7 +258,13 @@ def _write_configs(
         assert table.schema is not None
         schema = table.schema(plan.options)
         config = "default" if single else name
-        stats = write_parquet_shards(table.rows(ctx), building / "data" / config, schema)
+        rows = _rows_first(table.rows(ctx))
+        if rows is None:
+            # `datasets` cannot load a config without rows: it is left out, and the card
+            # says so.
+            empty.append(config)
+            continue
+        stats = write_parquet_shards(rows, building / "data" / config, schema)
         configs.append(
             ConfigInfo(
                 name=config,
@@ -225,8 +277,18 @@ def _write_configs(
         )
         result.tables[config] = stats.rows
         result.rows += stats.rows
+    if not configs:
+        if len(plan.tables) == 1:
+            raise _nothing(ctx, plan, plan.tables[0])
+        raise Conflict(
+            f"Nothing to export: the {plan.format.name} tables "
+            f"{either(list(plan.tables), 'and')} have no rows for this campaign.",
+            code="empty",
+        )
     (building / "README.md").write_text(
-        card_render(ctx=ctx, fmt=plan.format, configs=configs, exported_at=timezone.now())
+        card_render(
+            ctx=ctx, fmt=plan.format, configs=configs, empty=empty, exported_at=timezone.now()
+        )
     )
     return result
 

@@ -8,7 +8,7 @@ from annotation.errors import RuleError
 
 from . import judgments, kto, oasst, preference, prism, ratings
 from .context import ExportContext
-from .spec import Format, Table
+from .spec import Format, Table, either
 
 FORMATS: dict[str, Format] = {
     f.name: f
@@ -22,10 +22,6 @@ FORMATS: dict[str, Format] = {
     )
 }
 SCHEMA_VERSIONS = {name: f.version for name, f in FORMATS.items()}
-
-
-def _either(words: Sequence[str], last: str = "or") -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
 def kinds_check(ctx: ExportContext, fmt: Format, tables: Sequence[str]) -> None:
@@ -50,9 +46,9 @@ def kinds_check(ctx: ExportContext, fmt: Format, tables: Sequence[str]) -> None:
         ]
         what = "" if len(fmt.tables) == 1 else f" {name} table"
         raise RuleError(
-            f"The {fmt.name}{what} reads {_either(needs)} judgments, and this campaign makes "
-            f"{_either(ctx.kinds_made(), 'and')} tasks: there is nothing for it. Export the "
-            f"campaign as {_either([*fits, *partly])}.",
+            f"The {fmt.name}{what} reads {either(needs)} judgments, and this campaign makes "
+            f"{either(ctx.kinds_made(), 'and')} tasks: there is nothing for it. Export the "
+            f"campaign as {either([*fits, *partly])}.",
             field="format",
             code="format_does_not_fit",
         )

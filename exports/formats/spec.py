@@ -3,7 +3,7 @@ options it reads, and what a dataset card says about it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,11 @@ def plain(rows: Iterator[Any]) -> Iterator[dict[str, Any]]:
     """Rows as plain dicts, whatever a format yields."""
     for row in rows:
         yield row.merged() if type(row) is SplitRow else row
+
+
+def either(words: Sequence[str], last: str = "or") -> str:
+    """Words as a sentence lists them: "a", "a or b", "a, b or c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
