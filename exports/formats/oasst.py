@@ -53,7 +53,9 @@ def _label_scales(ctx: ExportContext) -> dict[str, tuple[float, float] | None]:
 
 def _ranks(batch: Batch) -> dict[int, int]:
     """Each ranked message's rank among its siblings, 0 = most preferred: by its mean place
-    over every ranking of that parent (a Borda count), ties by message id."""
+    over every ranking of that parent (a Borda count), ties by message id. Counted among the
+    siblings the export keeps: a message of someone who withdrew is gone, and so is its
+    place."""
     places: dict[int | None, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for j in batch.judgments:
         if j.kind == "pairwise" and "outcome" in j.payload:
@@ -74,7 +76,8 @@ def _ranks(batch: Batch) -> dict[int, int]:
                 places[j.parent_id][mid].append(place)
     ranks: dict[int, int] = {}
     for siblings in places.values():
-        ordered = sorted(siblings, key=lambda mid: (sum(siblings[mid]) / len(siblings[mid]), mid))
+        kept = [mid for mid in siblings if not batch.withdrawn(mid)]
+        ordered = sorted(kept, key=lambda mid: (sum(siblings[mid]) / len(siblings[mid]), mid))
         ranks.update({mid: rank for rank, mid in enumerate(ordered)})
     return ranks
 
