@@ -1,8 +1,9 @@
 """`prism`: the survey, conversations and utterances tables as the PRISM alignment dataset
 publishes them (HannahRoseKirk/prism-alignment), column for column.
 
-- `survey`: one row per participant, from their latest Profile's `answers`, read under PRISM's
-  own names (`age`, `religion: {self_described, ...}`, `stated_prefs: {values, ...}`, ...).
+- `survey`: one row per participant, from the Profile version in force for this campaign
+  (`_profiles_in_force`), its `answers` read under PRISM's own names (`age`,
+  `religion: {self_described, ...}`, `stated_prefs: {values, ...}`, ...).
 - `conversations`: one row per conversation and participant who rated in it, with the turns,
   every model response's score and whether it was chosen, and the followup attributes.
 - `utterances`: one row per rated model response.
@@ -20,10 +21,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import pyarrow as pa
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, Max, OuterRef
 
 from annotation.kinds.rating import rating_chosen
-from annotation.models import Membership, Profile, Study, User
+from annotation.models import Judgment, Membership, Participant, Profile, Study, User
 from annotation.selectors.studies import guidance_for
 from annotation.survey import STATED_PREFS, USECASES
 
@@ -133,6 +134,50 @@ def _participants(ctx: ExportContext) -> Any:
     return users.order_by("id")
 
 
+def _profiles_in_force(ctx: ExportContext, users: list[int]) -> dict[int, tuple[Any, ...]]:
+    """Per person, the profile version in force for this campaign: the newest their survey
+    saved in this campaign; for someone who answered no survey here (a campaign without a
+    study, or a study whose questions earlier answers covered), the newest of the versions
+    their judgments here were made under and the one in force when this campaign's study
+    screened them. A profile is a person's, across campaigns: what a later study asks them
+    never reaches this campaign's rows."""
+    judged = dict(
+        Judgment.objects.filter(
+            campaign=ctx.campaign, annotator_id__in=users, profile__isnull=False
+        )
+        .values("annotator_id")
+        .annotate(v=Max("profile__version"))
+        .values_list("annotator_id", "v")
+    )
+    screened = dict(
+        Participant.objects.filter(
+            campaign=ctx.campaign, membership__user_id__in=users, screened_at__isnull=False
+        ).values_list("membership__user_id", "screened_at")
+    )
+    versions: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for profile in (
+        Profile.objects.filter(user_id__in=users)
+        .order_by("user_id", "version")
+        .values_list("user_id", "version", "answers", "consent_version", "consented_at",
+                     "created_at", "campaign_id")
+    ):  # fmt: skip
+        versions[profile[0]].append(profile)
+    out = {}
+    for uid, mine in versions.items():
+        here = [p for p in mine if p[6] == ctx.campaign.id]
+        if here:
+            out[uid] = here[-1]
+            continue
+        at = screened.get(uid)
+        wanted = max(
+            judged.get(uid, 0),
+            max((p[1] for p in mine if at is not None and p[5] <= at), default=0),
+        )
+        if wanted:
+            out[uid] = next(p for p in mine if p[1] == wanted)
+    return out
+
+
 def survey(ctx: ExportContext) -> Iterator[dict[str, Any]]:
     conversations = dict(
         ctx.judgments(KINDS)
@@ -145,17 +190,10 @@ def survey(ctx: ExportContext) -> Iterator[dict[str, Any]]:
     while page := list(users.filter(id__gt=last)[: ctx.batch_size]):
         last = page[-1]
         ctx.pseudonyms_load(page)
-        profiles: dict[int, tuple[Any, ...]] = {}
-        for profile in (
-            Profile.objects.filter(user_id__in=page)
-            .order_by("user_id", "-version")
-            .values_list("user_id", "version", "answers", "consent_version", "consented_at",
-                         "created_at")
-        ):  # fmt: skip
-            profiles.setdefault(profile[0], profile)  # the latest version
+        profiles = _profiles_in_force(ctx, page)
         for uid in page:
-            _, version, answers, consent_version, consented_at, created_at = profiles.get(
-                uid, (uid, None, {}, "", None, None)
+            _, version, answers, consent_version, consented_at, created_at, _ = profiles.get(
+                uid, (uid, None, {}, "", None, None, None)
             )
             answers = answers if isinstance(answers, dict) else {}
             n = conversations.get(uid, 0)

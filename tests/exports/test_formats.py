@@ -222,7 +222,8 @@ def test_oasst_trees_load_from_json_lines(ranking_campaign, alice, tmp_path):
     assert ds.num_rows == 3 and len(ds[0]["prompt"]["replies"]) == 4
 
 
-def test_prism_tables_have_its_columns_and_join_on_their_ids(judged, alice, bob):
+def test_prism_tables_have_its_columns_and_join_on_their_ids(rating_campaign, alice, bob):
+    # The profile alice's judgments are made under (the survey shows the one in force here).
     Profile.objects.create(
         user=alice,
         version=1,
@@ -233,6 +234,9 @@ def test_prism_tables_have_its_columns_and_join_on_their_ids(judged, alice, bob)
             "stated_prefs": {"values": 80, "safety": 90, "other_text": "brevity"},
         },
     )
+    judge_all(rating_campaign, alice, rate_by_model)
+    judge_all(rating_campaign, bob, rate_by_model)
+    judged = rating_campaign
     Conversation.objects.filter(campaign=judged).update(prism_type="values_guided")
     survey = list(export_rows(campaign=judged, fmt="prism", table="survey"))
     conversations = list(export_rows(campaign=judged, fmt="prism", table="conversations"))

@@ -167,3 +167,43 @@ def test_the_prism_tables_have_the_documented_columns_and_join_on_their_ids(
     kinds = {(c["conversation_type"], c["guidance"]) for c in tables["conversations"]}
     assert ("controversy guided", "Talk about something people disagree on.") in kinds
     assert any(k == "values guided" and "your values" in g for k, g in kinds)
+
+
+def _second_study(make_campaign, people):
+    """Another PRISM-style study the same people join, consent to and answer afterwards."""
+    campaign = make_campaign(members=people, task_kind="rating", settings=PRISM_SETTINGS, overlap=1)
+    assert prompts_import(campaign=campaign, content=prism_lines()).ok
+    studies.consent_text_set(campaign=campaign, text="Another consent.")
+    studies.consent_text_set(campaign=campaign, text="Another consent, version 2.")
+    campaign.survey = {"questions": QUESTIONS}
+    campaign.save(update_fields=["survey"])
+    return campaign
+
+
+def test_the_survey_row_is_the_profile_in_force_for_this_study_never_a_later_studys(
+    prism_study, make_campaign, alice, bob
+):
+    """alice rated here, bob only answered the survey; both then answer a second study, with
+    other answers: this study's export does not change."""
+    judge_one(prism_study, alice)
+    before = {r["user_id"]: r for r in export_rows(campaign=prism_study, fmt="prism",
+                                                   table="survey")}  # fmt: skip
+    second = _second_study(make_campaign, [alice, bob])
+    for user in (alice, bob):
+        participant = studies.participant_join(campaign=second, user=user)
+        studies.consent_give(participant=participant, version=2)
+        survey(participant, {**SURVEY, "age": "65+ years old", "self_description": "Changed."})
+    judge_one(second, alice)
+
+    after = {r["user_id"]: r for r in export_rows(campaign=prism_study, fmt="prism",
+                                                  table="survey")}  # fmt: skip
+    assert after == before
+    for user in (alice, bob):
+        row = after[pid(prism_study, user)]
+        assert row["age"] != "65+ years old" and row["self_description"] != "Changed."
+        assert (row["profile_version"], row["consent_version"]) == (1, "1")
+    there = {r["user_id"]: r for r in export_rows(campaign=second, fmt="prism", table="survey")}
+    for user in (alice, bob):
+        row = there[pid(second, user)]
+        assert (row["age"], row["self_description"]) == ("65+ years old", "Changed.")
+        assert (row["profile_version"], row["consent_version"]) == (2, "2")
