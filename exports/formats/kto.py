@@ -54,13 +54,15 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
             elif j.kind == "rating":
                 if attribute is None or threshold is None:
                     continue
-                for key, scores in (j.payload.get("ratings") or {}).items():
-                    score = scores.get(attribute)
+                ratings = j.payload.get("ratings") or {}
+                # In screen order, never the stored key order (jsonb sorts keys, SQLite not).
+                for mid in j.display_order:
+                    score = (ratings.get(str(mid)) or {}).get(attribute)
                     if score is None or (strict and score == threshold):
                         continue
                     label = score > threshold if strict else score >= threshold
                     yield from _row(
-                        ctx, batch, j, int(key), label, attribute=attribute,
+                        ctx, batch, j, mid, label, attribute=attribute,
                         score=score, threshold=threshold,
                     )  # fmt: skip
             elif j.kind == "ranking":
