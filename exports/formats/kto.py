@@ -63,7 +63,7 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                     label = score > threshold if strict else score >= threshold
                     yield from _row(
                         ctx, batch, j, mid, label, attribute=attribute,
-                        score=score, threshold=threshold,
+                        score=float(score), threshold=threshold,
                     )  # fmt: skip
             elif j.kind == "ranking":
                 places = [g if isinstance(g, list) else [g] for g in j.payload["ranking"]]

@@ -85,6 +85,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -262,7 +266,8 @@ def _turns(ctx: ExportContext) -> Iterator[tuple[str, list[Turn]]]:
                 users = [m for m in path if m.role == "user"]
                 ratings = j.payload.get("ratings") or {}
                 scores = {
-                    mid: (ratings.get(str(mid)) or {}).get(attribute) for mid in j.display_order
+                    mid: _float((ratings.get(str(mid)) or {}).get(attribute))
+                    for mid in j.display_order
                 }
                 # PRISM breaks ties of the highest score at random, Agora by screen order.
                 chosen = rating_chosen(
