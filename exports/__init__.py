@@ -22,9 +22,16 @@ def load(
     return dataset_load(campaign, format, **options)
 
 
-def features(format: str = "preference", **options: Any) -> "datasets.Features":
+def features(
+    format: str = "preference",
+    *,
+    container: str = "parquet",
+    campaign: "Campaign | int | str | None" = None,
+    **options: Any,
+) -> "datasets.Features":
     """The declared features of one table of a format (`table=...`, `text=True`), e.g. to read
-    its JSON Lines: `datasets.load_dataset("json", data_files=..., features=features(...))`."""
+    its JSON Lines: `datasets.load_dataset("json", data_files=..., features=features(...))`
+    (oasst's messages: `container="jsonl"` and the campaign, for its labels)."""
     from .loading import features as features_of
 
-    return features_of(format, **options)
+    return features_of(format, container=container, campaign=campaign, **options)

@@ -10,6 +10,7 @@ from annotation.errors import Conflict, RuleError
 from annotation.models import Campaign
 
 from .formats import FORMATS
+from .formats.context import ExportContext
 from .options import options_parse
 from .services import export_write
 
@@ -64,10 +65,18 @@ def dataset_load(
     return ds
 
 
-def features(fmt: str = "preference", **options: Any) -> datasets.Features:
+def features(
+    fmt: str = "preference",
+    *,
+    container: str = "parquet",
+    campaign: Campaign | int | str | None = None,
+    **options: Any,
+) -> datasets.Features:
     """The declared features of one table of a format (the dataset card's `features`), for
     reading its JSON Lines with `datasets.load_dataset("json", ..., features=...)`: JSON
-    holds no types, so a column that is null in every row would otherwise load as `null`."""
+    holds no types, so a column that is null in every row would otherwise load as `null`.
+    A table whose JSON Lines follow a published layout of their own (oasst's messages) has
+    that layout's features for `container="jsonl"`, which may name the campaign's labels."""
     import datasets
 
     opts = options_parse(options)
@@ -75,10 +84,18 @@ def features(fmt: str = "preference", **options: Any) -> datasets.Features:
         spec = FORMATS[fmt]
     except KeyError:
         raise RuleError(f"Unknown export format {fmt!r}.", field="format") from None
-    name = spec.table_for("parquet", opts.table)
+    name = spec.table_for(container, opts.table)
     if name is None or name not in spec.tables:
         raise RuleError(f"Choose a table of {fmt}: {', '.join(spec.tables)}.", field="table")
-    schema = spec.tables[name].schema
-    if schema is None:
+    table = spec.tables[name]
+    if container == "jsonl" and table.json_schema is not None:
+        if campaign is None:
+            raise RuleError(
+                f"The {fmt} {name} table's JSON Lines layout depends on the campaign; name it.",
+                field="campaign",
+            )
+        ctx = ExportContext(campaign_get(campaign), opts)
+        return datasets.Features.from_arrow_schema(table.json_schema(ctx))
+    if table.schema is None:
         raise RuleError(f"The {fmt} table {name} has no fixed schema.", field="table")
-    return datasets.Features.from_arrow_schema(schema(opts))
+    return datasets.Features.from_arrow_schema(table.schema(opts))

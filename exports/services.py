@@ -152,7 +152,7 @@ def _rows_first(rows: Iterable[Any]) -> Iterator[Any] | None:
 
 
 def _rows_or_refuse(ctx: ExportContext, plan: ExportPlan, table: str) -> Iterator[Any]:
-    rows = _rows_first(plan.format.tables[table].rows(ctx))
+    rows = _rows_first(plan.format.tables[table].rows_for(ctx, plan.container))
     if rows is None:
         raise _nothing(ctx, plan, table)
     return rows
@@ -258,7 +258,7 @@ def _write_configs(
         assert table.schema is not None
         schema = table.schema(plan.options)
         config = "default" if single else name
-        rows = _rows_first(table.rows(ctx))
+        rows = _rows_first(table.rows_for(ctx, "hf"))
         if rows is None:
             # `datasets` cannot load a config without rows: it is left out, and the card
             # says so.

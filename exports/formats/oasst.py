@@ -4,9 +4,11 @@ ExportMessageNode), in two tables:
 - `trees`: one nested tree per line, as OpenAssistant's `*.trees.jsonl` files (null fields
   left out, `labels` as `{name: {value, count}}`). JSON Lines only: the nesting has no fixed
   depth, so no typed schema holds it.
-- `messages`: one message per row, as OpenAssistant's Hugging Face Parquet files (oasst1,
-  oasst2): `message_tree_id` and `tree_state` filled in, `labels` and `emojis` as name/value
-  lists.
+- `messages`: one message per row, `message_tree_id` and `tree_state` filled in. In Parquet
+  and dataset folders as OpenAssistant's Hugging Face files (oasst1, oasst2): `labels` and
+  `emojis` as name/value lists; in JSON Lines as its `*.messages.jsonl` files, which
+  `oasst_data.read_message_list` reads: `labels` as `{name: {value, count}}`, null fields left
+  out.
 
 `rank` comes from ranking judgments (and pairwise ones: trees compare two siblings so),
 `labels` and `review_count` from label judgments. Only trees ready for export are written
@@ -279,12 +281,16 @@ def messages(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                 "detoxify": None,
                 "message_tree_id": tree["message_tree_id"],
                 "tree_state": tree["tree_state"],
-                "emojis": {"name": [], "count": []},
+                # Null where there are none, as the Hub's files have them (Agora records no
+                # emojis).
+                "emojis": None,
                 "labels": {
                     "name": list(labels),
                     "value": [v["value"] for v in labels.values()],
                     "count": [v["count"] for v in labels.values()],
-                },
+                }
+                if labels
+                else None,
                 "system": tree["system"],
                 "conversation_id": tree["conversation_id"],
                 "conversation_external_id": tree["conversation_external_id"],
@@ -347,6 +353,39 @@ def messages_schema(options: ExportOptions) -> pa.Schema:
     return arrow_schema(*MESSAGE_COLUMNS)
 
 
+def message_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A `messages` row as a line of OpenAssistant's `*.messages.jsonl`: `labels` and
+    `emojis` as dicts, empty ones and null fields left out (its exporter writes with
+    `exclude_none=True`)."""
+    out = {k: v for k, v in row.items() if v is not None}
+    if labels := row["labels"]:
+        out["labels"] = {
+            name: {"value": value, "count": count}
+            for name, value, count in zip(
+                labels["name"], labels["value"], labels["count"], strict=True
+            )
+        }
+    if emojis := row["emojis"]:
+        out["emojis"] = dict(zip(emojis["name"], emojis["count"], strict=True))
+    return out
+
+
+def messages_json_schema(ctx: ExportContext) -> pa.Schema:
+    """The JSON Lines layout's schema: `labels` a struct of the campaign's label names (each
+    `{value, count}`), no `emojis` (Agora records none)."""
+    settings = ctx.kind_settings("label")
+    names = sorted(s.name for s in settings.labels) if settings else []
+    label = pa.struct([("value", pa.float64()), ("count", pa.int32())])
+    columns = []
+    for name, kind in MESSAGE_COLUMNS:
+        if name == "emojis" or (name == "labels" and not names):
+            continue
+        if name == "labels":
+            kind = pa.struct([(n, label) for n in names])
+        columns.append((name, kind))
+    return arrow_schema(*columns)
+
+
 def _size(ctx: ExportContext) -> int:
     return ctx.campaign.conversations.count()
 
@@ -358,7 +397,13 @@ FORMAT = Format(
     summary="Message trees as OpenAssistant exports them, with ranks and labels.",
     tables={
         "trees": Table(rows=trees, schema=None, size=_size),
-        "messages": Table(rows=messages, schema=messages_schema, size=_size),
+        "messages": Table(
+            rows=messages,
+            schema=messages_schema,
+            size=_size,
+            json_row=message_json,
+            json_schema=messages_json_schema,
+        ),
     },
     options=frozenset({"all_trees"}),
     default_table={"jsonl": "trees", "parquet": "messages", "hf": "messages"},

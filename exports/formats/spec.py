@@ -27,6 +27,18 @@ class Table:
     # The judgment kinds the rows come from: a campaign that makes none of them has nothing
     # for this table, and is refused before anything is written. () = any campaign.
     needs: tuple[str, ...] = ()
+    # Where the published JSON Lines layout differs from the typed one (OpenAssistant's
+    # messages: labels and emojis as dicts, nulls left out): a row of the typed layout as a
+    # JSON line's object, and that layout's schema (it may name the campaign's labels).
+    json_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    json_schema: Callable[[ExportContext], pa.Schema] | None = None
+
+    def rows_for(self, ctx: ExportContext, container: str) -> Iterator[Any]:
+        """The rows in the layout of the container."""
+        rows = self.rows(ctx)
+        if container == "jsonl" and self.json_row is not None:
+            return map(self.json_row, rows)
+        return rows
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ def test_each_table_loads_from_json_lines_and_parquet_with_its_schema(judged, tm
         loader = "json" if container == "jsonl" else "parquet"
         ds = datasets.load_dataset(loader, data_files=str(path), split="train")
         assert ds.num_rows == len(rows)
+        if container == "jsonl" and FORMATS[fmt].tables[table].json_row is not None:
+            continue  # a published JSON layout of its own (oasst's messages): test_oasst.py
         assert set(ds.column_names) == set(rows[0])
         if container == "parquet":
             assert ds.features == datasets.Features.from_arrow_schema(schema(ExportOptions()))
