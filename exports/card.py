@@ -136,6 +136,18 @@ def card_render(
         + (", ".join(f"`{k}={v}`" for k, v in options.items()) if options else "the defaults")
         + ".",
         "",
+        *(
+            [
+                "## Differences from the published dataset",
+                "",
+                f"The columns follow {fmt.published}, except:",
+                "",
+                *[f"- {line}" for line in fmt.differences],
+                "",
+            ]
+            if fmt.differences
+            else []
+        ),
         "## Configurations",
         "",
         "| config | rows |",

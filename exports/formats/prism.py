@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 from django.db.models import Count, Exists, Max, OuterRef
+from django_countries import countries
 
 from annotation.kinds.rating import rating_chosen
 from annotation.models import Judgment, Membership, Participant, Profile, Study, User
@@ -75,6 +76,45 @@ TEXT_ANSWERS = (
 IDENTITY = ("self_described", "categorised", "simplified")
 # PRISM columns that nothing in Agora records yet: always null (listed in docs/exports.md).
 NO_SOURCE = ("included_in_US_REP", "included_in_UK_REP", "included_in_balanced_subset")
+
+
+# Where Agora's stored answer says what PRISM's codebook says in other words. The rest of the
+# survey's vocabulary is PRISM's, or the dataset card names the difference (DIFFERENCES).
+PUBLISHED_ANSWERS = {
+    "consent": {"Yes": "Yes, I consent to take part"},
+    "employment_status": {"Homemaker / Full-time parent": "Homemaker / Stay-at-home parent"},
+}
+DIFFERENCES = (
+    "`lm_frequency_use`: Agora asks `Every day`, `Every week`, `Every month`, `Less than once "
+    "a month` or `Never`; PRISM offered `Every day`, `Every week`, `More than once a month`, "
+    "`Once per month` and `Less than one a year`. The first two are the same.",
+    "`english_proficiency`, `lm_familiarity`: Agora lets every closed question be answered "
+    "`Prefer not to say`, which PRISM did not offer for these two.",
+    "`consent_age`, `lm_indirect_use`, `lm_direct_use`, `study_locale`: not asked, null.",
+    "`included_in_US_REP`, `included_in_UK_REP`, `included_in_balanced_subset`: PRISM's "
+    "rebalanced samples, which Agora does not draw: null.",
+    "`religion`, `ethnicity`: `categorised` and `simplified` are the category the participant "
+    "chose (PRISM's were assigned from the self-description).",
+    "`score`: typed float64 (PRISM's are whole numbers 1-100, and stay whole here).",
+    "`conversation_id` is `c<conversation>-<user_id>`, `utterance_id` `ut<judgment>-<message>`, "
+    "`interaction_id` `int<judgment>` (PRISM numbers them `c<n>`, `ut<n>`, `int<n>`).",
+    "`timing_duration_s` of the survey: from the participant's consent to the survey's submit; "
+    "`generated_datetime` is in UTC.",
+    "`if_chosen`: a tie for the highest score goes to the response shown first (PRISM broke "
+    "ties at random).",
+)
+
+
+def answer_as_published(column: str, value: Any) -> Any:
+    """A stored survey answer in PRISM's codebook's words."""
+    return PUBLISHED_ANSWERS.get(column, {}).get(value, value)
+
+
+def _alpha3(code: Any) -> str | None:
+    """ISO 3166-1 alpha-3, as PRISM's `*_countryISO` (the survey stores alpha-2)."""
+    if not isinstance(code, str) or not code:
+        return None
+    return countries.alpha3(code) or code
 
 
 def _when(value: datetime) -> str:
@@ -202,17 +242,27 @@ def survey(ctx: ExportContext) -> Iterator[dict[str, Any]]:
             answers = answers if isinstance(answers, dict) else {}
             n = conversations.get(uid, 0)
             seconds = answers.get("timing_duration_s")
-            seconds = float(seconds) if isinstance(seconds, int | float) else None
+            if isinstance(seconds, int | float):
+                seconds = float(seconds)
+            elif consented_at and created_at and created_at >= consented_at:
+                # The survey follows the consent at once, and its submit saves the profile.
+                seconds = round((created_at - consented_at).total_seconds(), 2)
+            else:
+                seconds = None
             row: dict[str, Any] = {
                 "user_id": ctx.person(uid),
                 "survey_only": n == 0,
                 "num_completed_conversations": n,
             }
-            row.update({k: _text(answers.get(k)) for k in TEXT_ANSWERS})
+            row.update({k: _text(answer_as_published(k, answers.get(k))) for k in TEXT_ANSWERS})
+            location = _struct(answers.get("location"), LOCATION, text=LOCATION)
+            if location:
+                for key in ("birth_countryISO", "reside_countryISO"):
+                    location[key] = _alpha3(location[key])
             row.update(
                 religion=_identity(answers.get("religion")),
                 ethnicity=_identity(answers.get("ethnicity")),
-                location=_struct(answers.get("location"), LOCATION, text=LOCATION),
+                location=location,
                 lm_usecases=_with_other_text(answers.get("lm_usecases"), USECASES),
                 stated_prefs=_with_other_text(answers.get("stated_prefs"), STATED_PREFS),
                 order_lm_usecases=_struct(answers.get("order_lm_usecases"), USECASES),
@@ -493,6 +543,8 @@ FORMAT = Format(
         ),
     },
     options=frozenset({"rating_attribute"}),
+    published="the PRISM alignment dataset (HannahRoseKirk/prism-alignment)",
+    differences=DIFFERENCES,
     tags=("human-feedback", "ratings", "preferences", "survey", "prism"),
     task_categories=("text-generation",),
 )

@@ -55,7 +55,10 @@ class Format:
     options: frozenset[str] = frozenset()
     # The table a single-file container writes when none is asked for; None: ask.
     default_table: dict[str, str | None] = field(default_factory=dict)
-    # For the dataset card.
+    # For the dataset card: the published dataset whose layout the format follows, and each
+    # deliberate difference from it (a line of Markdown naming its column).
+    published: str = ""
+    differences: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     task_categories: tuple[str, ...] = ()
 
