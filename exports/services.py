@@ -25,7 +25,7 @@ from annotation.errors import Conflict, RuleError
 from annotation.models import Campaign, User
 from webapp.queueing import mark_enqueued, rows_resend, task_send
 
-from .card import ConfigInfo, card_render
+from .card import ConfigInfo, RowFacts, card_render
 from .formats import FORMATS, Format, kinds_check
 from .formats.context import ExportContext
 from .formats.spec import either, plain
@@ -250,6 +250,7 @@ def _write_configs(
     ctx: ExportContext, plan: ExportPlan, building: Path, folder: Path
 ) -> ExportResult:
     configs = []
+    facts = RowFacts()
     empty: list[str] = []
     result = ExportResult(path=folder, rows=0)
     single = len(plan.format.tables) == 1
@@ -265,6 +266,7 @@ def _write_configs(
             empty.append(config)
             continue
         stats = write_parquet_shards(rows, building / "data" / config, schema)
+        facts.merge(RowFacts.read(stats.files))
         configs.append(
             ConfigInfo(
                 name=config,
@@ -287,7 +289,12 @@ def _write_configs(
         )
     (building / "README.md").write_text(
         card_render(
-            ctx=ctx, fmt=plan.format, configs=configs, empty=empty, exported_at=timezone.now()
+            ctx=ctx,
+            fmt=plan.format,
+            configs=configs,
+            facts=facts,
+            empty=empty,
+            exported_at=timezone.now(),
         )
     )
     return result

@@ -406,6 +406,17 @@ FORMAT = Format(
         ),
     },
     options=frozenset({"all_trees"}),
+    published="OpenAssistant's exports (oasst1, oasst2; oasst-data's ExportMessageNode)",
+    differences=(
+        "`message_id`, `parent_id`, `message_tree_id`: Agora's message ids as text "
+        "(OpenAssistant's are UUIDs).",
+        "`rank`: the mean place over every ranking of the siblings (a Borda count, ties by "
+        "message id); OpenAssistant ranked by ranked pairs.",
+        "`emojis`, `detoxify`, `events`: not recorded by Agora, null or left out.",
+        "`system`, `conversation_id`, `conversation_external_id`, `campaign`, "
+        "`schema_version`, and `images` in the trees: Agora's own fields. OpenAssistant has "
+        "no system role: a conversation under a system message gives a tree per prompt.",
+    ),
     default_table={"jsonl": "trees", "parquet": "messages", "hf": "messages"},
     tags=("human-feedback", "oasst", "conversations"),
     task_categories=("text-generation",),
