@@ -79,8 +79,14 @@ class CampaignExportApi(APIView):
                 description='One JSON object per line, e.g. {"prompt": [{"role": "user", '
                 '"content": "..."}], "chosen": [...], "rejected": [...], "annotator": ...}',
             ),
-            400: OpenApiResponse(description="Unknown format or a bad option (named)."),
+            400: OpenApiResponse(
+                description="Unknown format, a bad option (named), or a format that reads "
+                "none of the campaign's judgment kinds."
+            ),
             403: OpenApiResponse(description="Not an admin of this campaign."),
+            409: OpenApiResponse(
+                description='Nothing to export (`"code": "empty"`): no rows for these options.'
+            ),
         },
     )
     def get(self, request: Request, campaign_id: int) -> StreamingHttpResponse:

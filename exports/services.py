@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +24,10 @@ from annotation.errors import Conflict, Gone, RuleError
 from annotation.models import Campaign, User
 from webapp.queueing import claim_fields, claim_q, heartbeat, mark_enqueued, rows_resend, task_send
 
-from .card import ConfigInfo, card_render
-from .formats import FORMATS, Format
+from .card import ConfigInfo, RowFacts, card_render
+from .formats import FORMATS, Format, kinds_check
 from .formats.context import ExportContext
-from .formats.spec import plain
+from .formats.spec import either, plain
 from .models import ExportJob
 from .options import COMMON, ExportOptions, container_check, options_parse
 from .writers import features_yaml, jsonl_lines, write_jsonl, write_parquet, write_parquet_shards
@@ -95,8 +95,10 @@ def export_plan(
                 f"Lines only; for {container}, choose table={'|'.join(typed)}.",
                 field="table",
             )
+    ctx = ExportContext(campaign, opts)
+    kinds_check(ctx, format_, tables)
     if format_.check is not None:
-        format_.check(ExportContext(campaign, opts))
+        format_.check(ctx)
     return ExportPlan(format_, container, tables, opts)
 
 
@@ -123,9 +125,53 @@ def _rows(
 
 
 def export_jsonl_stream(*, campaign: Campaign, fmt: str, **options: Any) -> Iterator[bytes]:
-    """JSON Lines of one table, a line at a time (checked now, read as they are consumed)."""
+    """JSON Lines of one table, a line at a time: checked now, and its first row made now, so
+    that an export with no rows, or one whose first row cannot be made, is refused before the
+    first byte; the rest are read as they are consumed."""
     plan = export_plan(campaign=campaign, fmt=fmt, options=options)
-    return jsonl_lines(_rows(campaign=campaign, plan=plan))
+    ctx = ExportContext(campaign, plan.options)
+    return jsonl_lines(_rows_or_refuse(ctx, plan, plan.tables[0]))
+
+
+_NONE: Any = object()
+
+
+def _rows_first(rows: Iterable[Any]) -> Iterator[Any] | None:
+    """The rows, their first already read; None when there are none."""
+    it = iter(rows)
+    first = next(it, _NONE)
+    if first is _NONE:
+        return None
+
+    def again() -> Iterator[Any]:
+        yield first
+        yield from it  # closing this closes the format's generator too
+
+    return again()
+
+
+def _rows_or_refuse(ctx: ExportContext, plan: ExportPlan, table: str) -> Iterator[Any]:
+    rows = _rows_first(plan.format.tables[table].rows_for(ctx, plan.container))
+    if rows is None:
+        raise _nothing(ctx, plan, table)
+    return rows
+
+
+def _nothing(ctx: ExportContext, plan: ExportPlan, table: str) -> Conflict:
+    """Why an export has no rows. No file is written for it: `datasets` loads no split
+    without rows, from JSON Lines or Parquet alike."""
+    fmt = plan.format
+    spec = fmt.tables[table]
+    what = f"{fmt.name} format" if len(fmt.tables) == 1 else f"{fmt.name} {table} table"
+    why = ""
+    if spec.needs:
+        n = ctx.judgments_count(spec.needs)
+        why = f" ({n} of its {either(spec.needs)} judgments pass the filters)"
+    return Conflict(
+        f"Nothing to export: the {what} has no rows for this campaign{why}. No file is "
+        "written, as `datasets` cannot load one without rows.",
+        code="empty",
+    )
 
 
 def export_to_file(*, campaign: Campaign, fmt: str, path: Path, **options: Any) -> int:
@@ -161,20 +207,25 @@ def export_write(
     """Write an export: a JSON Lines or Parquet file at path, or a dataset folder at path.
 
     A file is written under a temporary name and renamed when complete, so a reader never
-    sees half an export.
+    sees half an export; an export that fails leaves nothing behind.
     """
     plan = export_plan(campaign=campaign, fmt=fmt, container=container, options=options)
     ctx = ExportContext(campaign, plan.options, progress=progress)
     if plan.container == "hf":
         return _write_folder(ctx, plan, Path(path))
     table = plan.format.tables[plan.tables[0]]
+    rows_in = _rows_or_refuse(ctx, plan, plan.tables[0])
     part = path.with_name(path.name + ".part")
-    if plan.container == "jsonl":
-        with part.open("wb") as f:
-            rows = write_jsonl(table.rows(ctx), f)
-    else:
-        assert table.schema is not None
-        rows = write_parquet(table.rows(ctx), part, table.schema(plan.options)).rows
+    try:
+        if plan.container == "jsonl":
+            with part.open("wb") as f:
+                rows = write_jsonl(rows_in, f)
+        else:
+            assert table.schema is not None
+            rows = write_parquet(rows_in, part, table.schema(plan.options)).rows
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     os.replace(part, path)
     return ExportResult(path=path, rows=rows, tables={plan.tables[0]: rows})
 
@@ -184,7 +235,22 @@ def _write_folder(ctx: ExportContext, plan: ExportPlan, folder: Path) -> ExportR
     building = folder.with_name(folder.name + ".part")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
+    try:
+        result = _write_configs(ctx, plan, building, folder)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(building, folder)
+    return result
+
+
+def _write_configs(
+    ctx: ExportContext, plan: ExportPlan, building: Path, folder: Path
+) -> ExportResult:
     configs = []
+    facts = RowFacts()
+    empty: list[str] = []
     result = ExportResult(path=folder, rows=0)
     single = len(plan.format.tables) == 1
     for name in plan.tables:
@@ -192,7 +258,14 @@ def _write_folder(ctx: ExportContext, plan: ExportPlan, folder: Path) -> ExportR
         assert table.schema is not None
         schema = table.schema(plan.options)
         config = "default" if single else name
-        stats = write_parquet_shards(table.rows(ctx), building / "data" / config, schema)
+        rows = _rows_first(table.rows_for(ctx, "hf"))
+        if rows is None:
+            # `datasets` cannot load a config without rows: it is left out, and the card
+            # says so.
+            empty.append(config)
+            continue
+        stats = write_parquet_shards(rows, building / "data" / config, schema)
+        facts.merge(RowFacts.read(stats.files))
         configs.append(
             ConfigInfo(
                 name=config,
@@ -205,11 +278,24 @@ def _write_folder(ctx: ExportContext, plan: ExportPlan, folder: Path) -> ExportR
         )
         result.tables[config] = stats.rows
         result.rows += stats.rows
+    if not configs:
+        if len(plan.tables) == 1:
+            raise _nothing(ctx, plan, plan.tables[0])
+        raise Conflict(
+            f"Nothing to export: the {plan.format.name} tables "
+            f"{either(list(plan.tables), 'and')} have no rows for this campaign.",
+            code="empty",
+        )
     (building / "README.md").write_text(
-        card_render(ctx=ctx, fmt=plan.format, configs=configs, exported_at=timezone.now())
+        card_render(
+            ctx=ctx,
+            fmt=plan.format,
+            configs=configs,
+            facts=facts,
+            empty=empty,
+            exported_at=timezone.now(),
+        )
     )
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(building, folder)
     return result
 
 

@@ -219,7 +219,9 @@ def write_parquet(
                 out.write(table)
             if max_rows is not None and stats.rows >= max_rows:
                 break
-        if columns.rows or stats.rows == 0:
+        # No rows, no row group: readers take a file of none for an empty table, while an
+        # empty group made `datasets` fail ("BatchSize must be greater than 0").
+        if columns.rows:
             table = columns.table()
             stats.num_bytes += table.nbytes
             out.write(table)

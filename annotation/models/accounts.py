@@ -56,6 +56,11 @@ class Profile(models.Model):
     consent_version = models.CharField(max_length=50, blank=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The campaign whose survey saved this version (null: saved elsewhere): a campaign's
+    # exports show the answers given in it, never those a later study asked for.
+    campaign = models.ForeignKey(
+        "annotation.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["user", "-version"]

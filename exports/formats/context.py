@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils.crypto import salted_hmac
 
 from annotation.kinds import kind_for
+from annotation.kinds.trees import KIND_NAMES as TREE_KINDS
 from annotation.models import (
     Campaign,
     Conversation,
@@ -137,15 +138,36 @@ class ExportContext:
 
     def kind_settings(self, kind: str) -> Any:
         """The campaign's checked settings of this kind (None for a campaign of another kind;
-        a tree campaign has the settings of every kind its trees make)."""
+        a tree campaign has the settings of every kind its trees make, and no others)."""
         raw = self.campaign.settings
         if self.campaign.task_kind != kind:
-            if not self.campaign.tree:
+            if not self.campaign.tree or kind not in TREE_KINDS:
                 return None
             raw = dict(self.campaign.tree.get("kinds") or {}).get(kind, {})
         # Through JSON: a campaign just created holds tuples where the database gives lists.
         raw = json.loads(json.dumps(raw))
         return kind_for(kind).settings(raw)
+
+    def makes_any(self, kinds: Iterable[str]) -> bool:
+        """Whether the campaign has, or will have, tasks of any of these kinds: its own kind,
+        the kinds its trees make, or (a campaign whose trees were turned on or off since) the
+        kinds of the tasks it already has."""
+        kinds = set(kinds)
+        made = {self.campaign.task_kind, *(TREE_KINDS if self.campaign.tree else ())}
+        if made & kinds:
+            return True
+        return Task.objects.filter(campaign=self.campaign, kind__in=sorted(kinds)).exists()
+
+    def kinds_made(self) -> list[str]:
+        """The kinds of task the campaign makes, for messages."""
+        made = {self.campaign.task_kind, *(TREE_KINDS if self.campaign.tree else ())}
+        made |= set(
+            Task.objects.filter(campaign=self.campaign)
+            .order_by()
+            .values_list("kind", flat=True)
+            .distinct()
+        )
+        return [k for k in Campaign.Kind.values if k in made]
 
     # --- progress -----------------------------------------------------------------------
 

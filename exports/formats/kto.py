@@ -1,8 +1,10 @@
 """`kto`: TRL's unpaired preference format: `prompt`, `completion`, `label` (desirable or not).
 
 From binary judgments (thumbs up = true), from ratings on one attribute (at or above a
-threshold = true), and from pairwise choices (the preferred response true, the other false; a
-"both bad" makes two false rows when ties are kept). Documented in docs/exports.md.
+threshold = true), from pairwise choices (the preferred response true, the other false; a
+"both bad" makes two false rows when ties are kept), and from rankings (the first place true,
+the last false). Only assistant messages are completions: a tree's rankings of the prompter's
+answers are no assistant's feedback. Documented in docs/exports.md.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .spec import (
 )
 
 SCHEMA_VERSION = "agora.kto/1"
-KINDS = ("binary", "rating", "pairwise")
+KINDS = ("binary", "rating", "pairwise", "ranking")
 
 
 def _threshold(ctx: ExportContext, attribute: str | None) -> tuple[float | None, bool]:
@@ -52,15 +54,25 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
             elif j.kind == "rating":
                 if attribute is None or threshold is None:
                     continue
-                for key, scores in (j.payload.get("ratings") or {}).items():
-                    score = scores.get(attribute)
+                ratings = j.payload.get("ratings") or {}
+                # In screen order, never the stored key order (jsonb sorts keys, SQLite not).
+                for mid in j.display_order:
+                    score = (ratings.get(str(mid)) or {}).get(attribute)
                     if score is None or (strict and score == threshold):
                         continue
                     label = score > threshold if strict else score >= threshold
                     yield from _row(
-                        ctx, batch, j, int(key), label, attribute=attribute,
-                        score=score, threshold=threshold,
+                        ctx, batch, j, mid, label, attribute=attribute,
+                        score=float(score), threshold=threshold,
                     )  # fmt: skip
+            elif j.kind == "ranking":
+                places = [g if isinstance(g, list) else [g] for g in j.payload["ranking"]]
+                if len(places) < 2:
+                    continue  # all tied: neither better nor worse
+                for mid in places[0]:
+                    yield from _row(ctx, batch, j, mid, True, attribute=None)
+                for mid in places[-1]:
+                    yield from _row(ctx, batch, j, mid, False, attribute=None)
             else:
                 for v in pairwise_votes(j):
                     if v.outcome == PREFERRED:
@@ -82,9 +94,9 @@ def _row(
     score: float | None = None,
     threshold: float | None = None,
 ) -> Iterator[dict[str, Any]]:
-    if batch.withdrawn(message_id):
-        return
     m = batch.messages[message_id]
+    if m.role != "assistant" or batch.withdrawn(message_id):
+        return
     chat = batch.chat(j.parent_id)
     completion: Any = [{"role": m.role, "content": m.text}]
     yield {
@@ -143,7 +155,12 @@ FORMAT = Format(
     check=rating_attribute,
     summary="Unpaired feedback (prompt, completion, label) in TRL's format, with provenance.",
     tables={
-        "default": Table(rows=rows, schema=schema, size=lambda ctx: ctx.judgments_count(KINDS))
+        "default": Table(
+            rows=rows,
+            schema=schema,
+            size=lambda ctx: ctx.judgments_count(KINDS),
+            needs=KINDS,
+        )
     },
     options=frozenset({"rating_attribute", "threshold", "keep_ties", "text"}),
     tags=("human-feedback", "kto", "rlhf"),

@@ -4,9 +4,11 @@ ExportMessageNode), in two tables:
 - `trees`: one nested tree per line, as OpenAssistant's `*.trees.jsonl` files (null fields
   left out, `labels` as `{name: {value, count}}`). JSON Lines only: the nesting has no fixed
   depth, so no typed schema holds it.
-- `messages`: one message per row, as OpenAssistant's Hugging Face Parquet files (oasst1,
-  oasst2): `message_tree_id` and `tree_state` filled in, `labels` and `emojis` as name/value
-  lists.
+- `messages`: one message per row, `message_tree_id` and `tree_state` filled in. In Parquet
+  and dataset folders as OpenAssistant's Hugging Face files (oasst1, oasst2): `labels` and
+  `emojis` as name/value lists; in JSON Lines as its `*.messages.jsonl` files, which
+  `oasst_data.read_message_list` reads: `labels` as `{name: {value, count}}`, null fields left
+  out.
 
 `rank` comes from ranking judgments (and pairwise ones: trees compare two siblings so),
 `labels` and `review_count` from label judgments. Only trees ready for export are written
@@ -53,7 +55,9 @@ def _label_scales(ctx: ExportContext) -> dict[str, tuple[float, float] | None]:
 
 def _ranks(batch: Batch) -> dict[int, int]:
     """Each ranked message's rank among its siblings, 0 = most preferred: by its mean place
-    over every ranking of that parent (a Borda count), ties by message id."""
+    over every ranking of that parent (a Borda count), ties by message id. Counted among the
+    siblings the export keeps: a message of someone who withdrew is gone, and so is its
+    place."""
     places: dict[int | None, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for j in batch.judgments:
         if j.kind == "pairwise" and "outcome" in j.payload:
@@ -74,7 +78,8 @@ def _ranks(batch: Batch) -> dict[int, int]:
                 places[j.parent_id][mid].append(place)
     ranks: dict[int, int] = {}
     for siblings in places.values():
-        ordered = sorted(siblings, key=lambda mid: (sum(siblings[mid]) / len(siblings[mid]), mid))
+        kept = [mid for mid in siblings if not batch.withdrawn(mid)]
+        ordered = sorted(kept, key=lambda mid: (sum(siblings[mid]) / len(siblings[mid]), mid))
         ranks.update({mid: rank for rank, mid in enumerate(ordered)})
     return ranks
 
@@ -276,12 +281,16 @@ def messages(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                 "detoxify": None,
                 "message_tree_id": tree["message_tree_id"],
                 "tree_state": tree["tree_state"],
-                "emojis": {"name": [], "count": []},
+                # Null where there are none, as the Hub's files have them (Agora records no
+                # emojis).
+                "emojis": None,
                 "labels": {
                     "name": list(labels),
                     "value": [v["value"] for v in labels.values()],
                     "count": [v["count"] for v in labels.values()],
-                },
+                }
+                if labels
+                else None,
                 "system": tree["system"],
                 "conversation_id": tree["conversation_id"],
                 "conversation_external_id": tree["conversation_external_id"],
@@ -344,6 +353,39 @@ def messages_schema(options: ExportOptions) -> pa.Schema:
     return arrow_schema(*MESSAGE_COLUMNS)
 
 
+def message_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A `messages` row as a line of OpenAssistant's `*.messages.jsonl`: `labels` and
+    `emojis` as dicts, empty ones and null fields left out (its exporter writes with
+    `exclude_none=True`)."""
+    out = {k: v for k, v in row.items() if v is not None}
+    if labels := row["labels"]:
+        out["labels"] = {
+            name: {"value": value, "count": count}
+            for name, value, count in zip(
+                labels["name"], labels["value"], labels["count"], strict=True
+            )
+        }
+    if emojis := row["emojis"]:
+        out["emojis"] = dict(zip(emojis["name"], emojis["count"], strict=True))
+    return out
+
+
+def messages_json_schema(ctx: ExportContext) -> pa.Schema:
+    """The JSON Lines layout's schema: `labels` a struct of the campaign's label names (each
+    `{value, count}`), no `emojis` (Agora records none)."""
+    settings = ctx.kind_settings("label")
+    names = sorted(s.name for s in settings.labels) if settings else []
+    label = pa.struct([("value", pa.float64()), ("count", pa.int32())])
+    columns = []
+    for name, kind in MESSAGE_COLUMNS:
+        if name == "emojis" or (name == "labels" and not names):
+            continue
+        if name == "labels":
+            kind = pa.struct([(n, label) for n in names])
+        columns.append((name, kind))
+    return arrow_schema(*columns)
+
+
 def _size(ctx: ExportContext) -> int:
     return ctx.campaign.conversations.count()
 
@@ -355,9 +397,26 @@ FORMAT = Format(
     summary="Message trees as OpenAssistant exports them, with ranks and labels.",
     tables={
         "trees": Table(rows=trees, schema=None, size=_size),
-        "messages": Table(rows=messages, schema=messages_schema, size=_size),
+        "messages": Table(
+            rows=messages,
+            schema=messages_schema,
+            size=_size,
+            json_row=message_json,
+            json_schema=messages_json_schema,
+        ),
     },
     options=frozenset({"all_trees"}),
+    published="OpenAssistant's exports (oasst1, oasst2; oasst-data's ExportMessageNode)",
+    differences=(
+        "`message_id`, `parent_id`, `message_tree_id`: Agora's message ids as text "
+        "(OpenAssistant's are UUIDs).",
+        "`rank`: the mean place over every ranking of the siblings (a Borda count, ties by "
+        "message id); OpenAssistant ranked by ranked pairs.",
+        "`emojis`, `detoxify`, `events`: not recorded by Agora, null or left out.",
+        "`system`, `conversation_id`, `conversation_external_id`, `campaign`, "
+        "`schema_version`, and `images` in the trees: Agora's own fields. OpenAssistant has "
+        "no system role: a conversation under a system message gives a tree per prompt.",
+    ),
     default_table={"jsonl": "trees", "parquet": "messages", "hf": "messages"},
     tags=("human-feedback", "oasst", "conversations"),
     task_categories=("text-generation",),

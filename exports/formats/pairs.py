@@ -110,7 +110,8 @@ def ranking_votes(j: J, *, pairs: str) -> Iterator[Vote]:
 
 def rating_votes(j: J, *, attribute: str, pairs: str) -> Iterator[Vote]:
     ratings = j.payload.get("ratings") or {}
-    scores = {int(mid): s[attribute] for mid, s in ratings.items() if attribute in s}
+    # Floats, as the schema declares scores, in every container (a whole score too).
+    scores = {int(mid): float(s[attribute]) for mid, s in ratings.items() if attribute in s}
     order = [m for m in j.display_order if m in scores] or sorted(scores)
     if len(order) < 2:
         return

@@ -164,7 +164,8 @@ class _Pairs:
         self.cache: dict[tuple[Any, ...], Shared | None] = {}
 
     def shared(self, v: Vote) -> Shared | None:
-        """None when the pair is left out (too similar, or written by someone who withdrew)."""
+        """None when the pair is left out (not two assistant messages, too similar, or written
+        by someone who withdrew)."""
         key = (v.pair, v.chosen)  # the pair, and which way round
         if key in self.cache:
             return self.cache[key]
@@ -173,9 +174,14 @@ class _Pairs:
         chosen, rejected = batch.messages[v.chosen], batch.messages[v.rejected]
         shared: Shared | None = None
         if (
-            o.max_similarity is None
-            or similarity(chosen.text, rejected.text, o.similarity) < o.max_similarity
-        ) and not batch.withdrawn(v.chosen, v.rejected):
+            # A tree also ranks the prompter's answers: no assistant's preference, left out.
+            chosen.role == rejected.role == "assistant"
+            and (
+                o.max_similarity is None
+                or similarity(chosen.text, rejected.text, o.similarity) < o.max_similarity
+            )
+            and not batch.withdrawn(v.chosen, v.rejected)
+        ):
             chat = batch.chat(j.parent_id)
             prompt: Any
             pair: tuple[Any, Any]
@@ -262,7 +268,12 @@ FORMAT = Format(
     check=rating_attribute,
     summary="Preference pairs (prompt, chosen, rejected) in TRL's format, with provenance.",
     tables={
-        "default": Table(rows=rows, schema=schema, size=lambda ctx: ctx.judgments_count(KINDS))
+        "default": Table(
+            rows=rows,
+            schema=schema,
+            size=lambda ctx: ctx.judgments_count(KINDS),
+            needs=KINDS,
+        )
     },
     options=frozenset(
         {

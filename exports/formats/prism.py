@@ -1,8 +1,9 @@
 """`prism`: the survey, conversations and utterances tables as the PRISM alignment dataset
 publishes them (HannahRoseKirk/prism-alignment), column for column.
 
-- `survey`: one row per participant, from their latest Profile's `answers`, read under PRISM's
-  own names (`age`, `religion: {self_described, ...}`, `stated_prefs: {values, ...}`, ...).
+- `survey`: one row per participant, from the Profile version in force for this campaign
+  (`_profiles_in_force`), its `answers` read under PRISM's own names (`age`,
+  `religion: {self_described, ...}`, `stated_prefs: {values, ...}`, ...).
 - `conversations`: one row per conversation and participant who rated in it, with the turns,
   every model response's score and whether it was chosen, and the followup attributes.
 - `utterances`: one row per rated model response.
@@ -20,10 +21,11 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import pyarrow as pa
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, Max, OuterRef
+from django_countries import countries
 
 from annotation.kinds.rating import rating_chosen
-from annotation.models import Membership, Profile, Study, User
+from annotation.models import Judgment, Membership, Participant, Profile, Study, User
 from annotation.selectors.studies import guidance_for
 from annotation.survey import STATED_PREFS, USECASES
 
@@ -76,12 +78,55 @@ IDENTITY = ("self_described", "categorised", "simplified")
 NO_SOURCE = ("included_in_US_REP", "included_in_UK_REP", "included_in_balanced_subset")
 
 
+# Where Agora's stored answer says what PRISM's codebook says in other words. The rest of the
+# survey's vocabulary is PRISM's, or the dataset card names the difference (DIFFERENCES).
+PUBLISHED_ANSWERS = {
+    "consent": {"Yes": "Yes, I consent to take part"},
+    "employment_status": {"Homemaker / Full-time parent": "Homemaker / Stay-at-home parent"},
+}
+DIFFERENCES = (
+    "`lm_frequency_use`: Agora asks `Every day`, `Every week`, `Every month`, `Less than once "
+    "a month` or `Never`; PRISM offered `Every day`, `Every week`, `More than once a month`, "
+    "`Once per month` and `Less than one a year`. The first two are the same.",
+    "`english_proficiency`, `lm_familiarity`: Agora lets every closed question be answered "
+    "`Prefer not to say`, which PRISM did not offer for these two.",
+    "`consent_age`, `lm_indirect_use`, `lm_direct_use`, `study_locale`: not asked, null.",
+    "`included_in_US_REP`, `included_in_UK_REP`, `included_in_balanced_subset`: PRISM's "
+    "rebalanced samples, which Agora does not draw: null.",
+    "`religion`, `ethnicity`: `categorised` and `simplified` are the category the participant "
+    "chose (PRISM's were assigned from the self-description).",
+    "`score`: typed float64 (PRISM's are whole numbers 1-100, and stay whole here).",
+    "`conversation_id` is `c<conversation>-<user_id>`, `utterance_id` `ut<judgment>-<message>`, "
+    "`interaction_id` `int<judgment>` (PRISM numbers them `c<n>`, `ut<n>`, `int<n>`).",
+    "`timing_duration_s` of the survey: from the participant's consent to the survey's submit; "
+    "`generated_datetime` is in UTC.",
+    "`if_chosen`: a tie for the highest score goes to the response shown first (PRISM broke "
+    "ties at random).",
+)
+
+
+def answer_as_published(column: str, value: Any) -> Any:
+    """A stored survey answer in PRISM's codebook's words."""
+    return PUBLISHED_ANSWERS.get(column, {}).get(value, value)
+
+
+def _alpha3(code: Any) -> str | None:
+    """ISO 3166-1 alpha-3, as PRISM's `*_countryISO` (the survey stores alpha-2)."""
+    if not isinstance(code, str) or not code:
+        return None
+    return countries.alpha3(code) or code
+
+
 def _when(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _int(value: Any) -> int | None:
@@ -133,6 +178,50 @@ def _participants(ctx: ExportContext) -> Any:
     return users.order_by("id")
 
 
+def _profiles_in_force(ctx: ExportContext, users: list[int]) -> dict[int, tuple[Any, ...]]:
+    """Per person, the profile version in force for this campaign: the newest their survey
+    saved in this campaign; for someone who answered no survey here (a campaign without a
+    study, or a study whose questions earlier answers covered), the newest of the versions
+    their judgments here were made under and the one in force when this campaign's study
+    screened them. A profile is a person's, across campaigns: what a later study asks them
+    never reaches this campaign's rows."""
+    judged = dict(
+        Judgment.objects.filter(
+            campaign=ctx.campaign, annotator_id__in=users, profile__isnull=False
+        )
+        .values("annotator_id")
+        .annotate(v=Max("profile__version"))
+        .values_list("annotator_id", "v")
+    )
+    screened = dict(
+        Participant.objects.filter(
+            campaign=ctx.campaign, membership__user_id__in=users, screened_at__isnull=False
+        ).values_list("membership__user_id", "screened_at")
+    )
+    versions: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for profile in (
+        Profile.objects.filter(user_id__in=users)
+        .order_by("user_id", "version")
+        .values_list("user_id", "version", "answers", "consent_version", "consented_at",
+                     "created_at", "campaign_id")
+    ):  # fmt: skip
+        versions[profile[0]].append(profile)
+    out = {}
+    for uid, mine in versions.items():
+        here = [p for p in mine if p[6] == ctx.campaign.id]
+        if here:
+            out[uid] = here[-1]
+            continue
+        at = screened.get(uid)
+        wanted = max(
+            judged.get(uid, 0),
+            max((p[1] for p in mine if at is not None and p[5] <= at), default=0),
+        )
+        if wanted:
+            out[uid] = next(p for p in mine if p[1] == wanted)
+    return out
+
+
 def survey(ctx: ExportContext) -> Iterator[dict[str, Any]]:
     conversations = dict(
         ctx.judgments(KINDS)
@@ -145,32 +234,35 @@ def survey(ctx: ExportContext) -> Iterator[dict[str, Any]]:
     while page := list(users.filter(id__gt=last)[: ctx.batch_size]):
         last = page[-1]
         ctx.pseudonyms_load(page)
-        profiles: dict[int, tuple[Any, ...]] = {}
-        for profile in (
-            Profile.objects.filter(user_id__in=page)
-            .order_by("user_id", "-version")
-            .values_list("user_id", "version", "answers", "consent_version", "consented_at",
-                         "created_at")
-        ):  # fmt: skip
-            profiles.setdefault(profile[0], profile)  # the latest version
+        profiles = _profiles_in_force(ctx, page)
         for uid in page:
-            _, version, answers, consent_version, consented_at, created_at = profiles.get(
-                uid, (uid, None, {}, "", None, None)
+            _, version, answers, consent_version, consented_at, created_at, _ = profiles.get(
+                uid, (uid, None, {}, "", None, None, None)
             )
             answers = answers if isinstance(answers, dict) else {}
             n = conversations.get(uid, 0)
             seconds = answers.get("timing_duration_s")
-            seconds = float(seconds) if isinstance(seconds, int | float) else None
+            if isinstance(seconds, int | float):
+                seconds = float(seconds)
+            elif consented_at and created_at and created_at >= consented_at:
+                # The survey follows the consent at once, and its submit saves the profile.
+                seconds = round((created_at - consented_at).total_seconds(), 2)
+            else:
+                seconds = None
             row: dict[str, Any] = {
                 "user_id": ctx.person(uid),
                 "survey_only": n == 0,
                 "num_completed_conversations": n,
             }
-            row.update({k: _text(answers.get(k)) for k in TEXT_ANSWERS})
+            row.update({k: _text(answer_as_published(k, answers.get(k))) for k in TEXT_ANSWERS})
+            location = _struct(answers.get("location"), LOCATION, text=LOCATION)
+            if location:
+                for key in ("birth_countryISO", "reside_countryISO"):
+                    location[key] = _alpha3(location[key])
             row.update(
                 religion=_identity(answers.get("religion")),
                 ethnicity=_identity(answers.get("ethnicity")),
-                location=_struct(answers.get("location"), LOCATION, text=LOCATION),
+                location=location,
                 lm_usecases=_with_other_text(answers.get("lm_usecases"), USECASES),
                 stated_prefs=_with_other_text(answers.get("stated_prefs"), STATED_PREFS),
                 order_lm_usecases=_struct(answers.get("order_lm_usecases"), USECASES),
@@ -224,7 +316,8 @@ def _turns(ctx: ExportContext) -> Iterator[tuple[str, list[Turn]]]:
                 users = [m for m in path if m.role == "user"]
                 ratings = j.payload.get("ratings") or {}
                 scores = {
-                    mid: (ratings.get(str(mid)) or {}).get(attribute) for mid in j.display_order
+                    mid: _float((ratings.get(str(mid)) or {}).get(attribute))
+                    for mid in j.display_order
                 }
                 # PRISM breaks ties of the highest score at random, Agora by screen order.
                 chosen = rating_chosen(
@@ -437,13 +530,21 @@ FORMAT = Format(
             rows=survey, schema=_schema(SURVEY_COLUMNS), size=lambda ctx: _participants(ctx).count()
         ),
         "conversations": Table(
-            rows=conversations, schema=_schema(CONVERSATION_COLUMNS), size=_conversation_count
+            rows=conversations,
+            schema=_schema(CONVERSATION_COLUMNS),
+            size=_conversation_count,
+            needs=KINDS,
         ),
         "utterances": Table(
-            rows=utterances, schema=_schema(UTTERANCE_COLUMNS), size=_conversation_count
+            rows=utterances,
+            schema=_schema(UTTERANCE_COLUMNS),
+            size=_conversation_count,
+            needs=KINDS,
         ),
     },
     options=frozenset({"rating_attribute"}),
+    published="the PRISM alignment dataset (HannahRoseKirk/prism-alignment)",
+    differences=DIFFERENCES,
     tags=("human-feedback", "ratings", "preferences", "survey", "prism"),
     task_categories=("text-generation",),
 )

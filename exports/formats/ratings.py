@@ -38,9 +38,9 @@ def _scales(ctx: ExportContext) -> tuple[dict[str, dict[str, Any]], dict[str, di
         return {
             a.name: {
                 "scale_type": a.scale.type,
-                "scale_min": a.scale.min,
-                "scale_max": a.scale.max,
-                "scale_step": a.scale.step,
+                "scale_min": float(a.scale.min),
+                "scale_max": float(a.scale.max),
+                "scale_step": float(a.scale.step),
                 "scale_points": list(a.scale.points),
             }
             for a in attributes
@@ -105,7 +105,7 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                         **common,
                         **response,
                         "attribute": name,
-                        "score": scores[name],
+                        "score": float(scores[name]),
                         **scales.get(name, _NO_SCALE),
                         "rationale": (rationales.get(str(mid)) or {}).get(name),
                         "followup": False,
@@ -119,7 +119,7 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                             **common,
                             **response,
                             "attribute": name,
-                            "score": score,
+                            "score": float(score),
                             **followup_scales.get(name, _NO_SCALE),
                             "rationale": None,
                             "followup": True,
@@ -159,7 +159,12 @@ FORMAT = Format(
     kinds=KINDS,
     summary="Ratings in long form: one row per response, attribute and annotator, with scales.",
     tables={
-        "default": Table(rows=rows, schema=schema, size=lambda ctx: ctx.judgments_count(KINDS))
+        "default": Table(
+            rows=rows,
+            schema=schema,
+            size=lambda ctx: ctx.judgments_count(KINDS),
+            needs=KINDS,
+        )
     },
     options=frozenset({"text"}),
     tags=("human-feedback", "ratings"),

@@ -3,7 +3,7 @@ options it reads, and what a dataset card says about it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,21 @@ class Table:
     schema: Callable[[ExportOptions], pa.Schema] | None
     # How many units (judgments, conversations, people) the rows are read from, for progress.
     size: Callable[[ExportContext], int]
+    # The judgment kinds the rows come from: a campaign that makes none of them has nothing
+    # for this table, and is refused before anything is written. () = any campaign.
+    needs: tuple[str, ...] = ()
+    # Where the published JSON Lines layout differs from the typed one (OpenAssistant's
+    # messages: labels and emojis as dicts, nulls left out): a row of the typed layout as a
+    # JSON line's object, and that layout's schema (it may name the campaign's labels).
+    json_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    json_schema: Callable[[ExportContext], pa.Schema] | None = None
+
+    def rows_for(self, ctx: ExportContext, container: str) -> Iterator[Any]:
+        """The rows in the layout of the container."""
+        rows = self.rows(ctx)
+        if container == "jsonl" and self.json_row is not None:
+            return map(self.json_row, rows)
+        return rows
 
 
 @dataclass(frozen=True)
@@ -40,7 +55,10 @@ class Format:
     options: frozenset[str] = frozenset()
     # The table a single-file container writes when none is asked for; None: ask.
     default_table: dict[str, str | None] = field(default_factory=dict)
-    # For the dataset card.
+    # For the dataset card: the published dataset whose layout the format follows, and each
+    # deliberate difference from it (a line of Markdown naming its column).
+    published: str = ""
+    differences: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     task_categories: tuple[str, ...] = ()
 
@@ -81,6 +99,11 @@ def plain(rows: Iterator[Any]) -> Iterator[dict[str, Any]]:
     """Rows as plain dicts, whatever a format yields."""
     for row in rows:
         yield row.merged() if type(row) is SplitRow else row
+
+
+def either(words: Sequence[str], last: str = "or") -> str:
+    """Words as a sentence lists them: "a", "a or b", "a, b or c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))

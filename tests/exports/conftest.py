@@ -110,3 +110,74 @@ def rate_by_model(a: Assignment) -> dict[str, Any]:
             "feedback": "The best one was clear.",
         },
     }
+
+
+# --- tree campaigns ---------------------------------------------------------------------------
+
+# Small OpenAssistant trees: an imported prompt, three replies under it, three answers under
+# each; every reply reviewed once; siblings ranked by someone who wrote none of them.
+TREE_RULES = {"max_depth": 2, "max_children": 3, "review_votes": 1, "ranking_overlap": 1}
+
+
+def tree_payload(a: Assignment) -> dict[str, Any]:
+    """A careful OpenAssistant volunteer: a reply, a clean review with a quality score, and a
+    ranking (the lowest message id first)."""
+    kind = a.task.kind
+    if kind == "reply":
+        return {"text": f"Message written for task {a.task_id} by {a.annotator.username}."}
+    if kind == "label":
+        return {"labels": {"spam": False, "quality": 4}}
+    if kind == "pairwise":
+        return {"outcome": "preferred", "preferred": min(a.display_order)}
+    assert kind == "ranking", kind
+    return {"ranking": sorted(a.display_order)}
+
+
+def work_until_done(
+    campaign: Campaign,
+    people: list[User],
+    pick: Callable[[Assignment], dict[str, Any]],
+    *,
+    rounds: int = 500,
+) -> int:
+    """Everyone takes and answers a task in turn until no one gets one; the judgments."""
+    given = 0
+    for _ in range(rounds):
+        this_round = 0
+        for person in people:
+            a = task_lease_next(annotator=person, campaign=campaign)
+            if a is None:
+                continue
+            judgment_submit(
+                assignment=a, annotator=person, payload=pick(a), idempotency_key=f"k{a.id}"
+            )
+            this_round += 1
+        if not this_round:
+            return given
+        given += this_round
+    raise AssertionError("the campaign never ran out of tasks")
+
+
+@pytest.fixture
+def dave(db) -> User:
+    return User.objects.create_user(username="dave", password="pw-dave")
+
+
+@pytest.fixture
+def erin(db) -> User:
+    return User.objects.create_user(username="erin", password="pw-erin")
+
+
+def tree_campaign_grown(make_campaign: Callable[..., Campaign], people: list[User]) -> Campaign:
+    """Two OpenAssistant trees grown to ready for export by `people`."""
+    c = make_campaign(members=people, task_kind="reply", overlap=1, tree=TREE_RULES)
+    prompts = [{"id": f"t{i}", "prompt": f"Tree prompt {i}: tell me about thing {i}."}
+               for i in range(2)]  # fmt: skip
+    assert prompts_import(campaign=c, content="\n".join(json.dumps(p) for p in prompts)).ok
+    work_until_done(c, people, tree_payload)
+    return c
+
+
+@pytest.fixture
+def tree_campaign(make_campaign, alice, bob, dave, erin) -> Campaign:
+    return tree_campaign_grown(make_campaign, [alice, bob, dave, erin])

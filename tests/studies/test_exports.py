@@ -6,12 +6,13 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from annotation import survey as survey_vocabulary
 from annotation.forms import SurveyForm
 from annotation.models import Study
 from annotation.services import judgment_submit, prompts_import, studies, task_lease_next
-from exports.formats import FORMATS
+from exports.formats import FORMATS, prism
 from exports.formats.prism import CONVERSATION_COLUMNS, SURVEY_COLUMNS, UTTERANCE_COLUMNS
-from exports.services import export_rows
+from exports.services import export_rows, export_write
 from tests.exports.conftest import PRISM_SETTINGS, lines, pid, rate_by_model
 
 from .conftest import QUESTIONS, SURVEY
@@ -158,8 +159,9 @@ def test_the_prism_tables_have_the_documented_columns_and_join_on_their_ids(
     # The survey is filled from the PRISM survey's answers, under PRISM's names.
     alice_row = next(r for r in tables["survey"] if r["user_id"] == pid(prism_study, alice))
     assert alice_row["age"] == "25-34 years old"
-    assert alice_row["consent"] == "Yes"
-    assert alice_row["location"]["reside_countryISO"] == "GB"
+    # PRISM's codebook values (issue 21 changed them from "Yes" and "GB").
+    assert alice_row["consent"] == "Yes, I consent to take part"
+    assert alice_row["location"]["reside_countryISO"] == "GBR"
     assert alice_row["stated_prefs"]["values"] == 80
     assert alice_row["self_description"] == "I like <b>hiking</b>."
     assert alice_row["consent_version"] == "1"
@@ -167,3 +169,110 @@ def test_the_prism_tables_have_the_documented_columns_and_join_on_their_ids(
     kinds = {(c["conversation_type"], c["guidance"]) for c in tables["conversations"]}
     assert ("controversy guided", "Talk about something people disagree on.") in kinds
     assert any(k == "values guided" and "your values" in g for k, g in kinds)
+
+
+def _second_study(make_campaign, people):
+    """Another PRISM-style study the same people join, consent to and answer afterwards."""
+    campaign = make_campaign(members=people, task_kind="rating", settings=PRISM_SETTINGS, overlap=1)
+    assert prompts_import(campaign=campaign, content=prism_lines()).ok
+    studies.consent_text_set(campaign=campaign, text="Another consent.")
+    studies.consent_text_set(campaign=campaign, text="Another consent, version 2.")
+    campaign.survey = {"questions": QUESTIONS}
+    campaign.save(update_fields=["survey"])
+    return campaign
+
+
+def test_the_survey_row_is_the_profile_in_force_for_this_study_never_a_later_studys(
+    prism_study, make_campaign, alice, bob
+):
+    """alice rated here, bob only answered the survey; both then answer a second study, with
+    other answers: this study's export does not change."""
+    judge_one(prism_study, alice)
+    before = {r["user_id"]: r for r in export_rows(campaign=prism_study, fmt="prism",
+                                                   table="survey")}  # fmt: skip
+    second = _second_study(make_campaign, [alice, bob])
+    for user in (alice, bob):
+        participant = studies.participant_join(campaign=second, user=user)
+        studies.consent_give(participant=participant, version=2)
+        survey(participant, {**SURVEY, "age": "65+ years old", "self_description": "Changed."})
+    judge_one(second, alice)
+
+    after = {r["user_id"]: r for r in export_rows(campaign=prism_study, fmt="prism",
+                                                  table="survey")}  # fmt: skip
+    assert after == before
+    for user in (alice, bob):
+        row = after[pid(prism_study, user)]
+        assert row["age"] != "65+ years old" and row["self_description"] != "Changed."
+        assert (row["profile_version"], row["consent_version"]) == (1, "1")
+    there = {r["user_id"]: r for r in export_rows(campaign=second, fmt="prism", table="survey")}
+    for user in (alice, bob):
+        row = there[pid(second, user)]
+        assert (row["age"], row["self_description"]) == ("65+ years old", "Changed.")
+        assert (row["profile_version"], row["consent_version"]) == (2, "2")
+
+
+# PRISM's codebook values of the survey's closed questions (HannahKirk/prism-alignment @
+# a9ec821, notebooks/pre-release processing/04_codebooks.ipynb, as
+# /work/shared/reference/export_schemas.md section 1.1 quotes them).
+CODEBOOK = {
+    "consent": {"Yes, I consent to take part"},
+    "consent_age": {"I certify that I am 18 years of age or over"},
+    "lm_familiarity": {"Not familiar at all", "Somewhat familiar", "Very familiar"},
+    "lm_frequency_use": {"Every day", "Every week", "More than once a month", "Once per month",
+                         "Less than one a year"},
+    "age": {"18-24 years old", "25-34 years old", "35-44 years old", "45-54 years old",
+            "55-64 years old", "65+ years old", "Prefer not to say"},
+    "gender": {"Male", "Female", "Non-binary / third gender", "Prefer not to say"},
+    "employment_status": {"Working full-time", "Working part-time", "Student",
+                          "Unemployed, seeking work", "Retired",
+                          "Homemaker / Stay-at-home parent", "Unemployed, not seeking work",
+                          "Prefer not to say"},
+    "education": {"University Bachelors Degree", "Graduate / Professional degree",
+                  "Some University but no degree", "Completed Secondary School", "Vocational",
+                  "Some Secondary", "Completed Primary School", "Some Primary",
+                  "Prefer not to say"},
+    "marital_status": {"Never been married", "Married", "Divorced / Separated", "Widowed",
+                       "Prefer not to say"},
+    "english_proficiency": {"Native speaker", "Fluent", "Advanced", "Intermediate", "Basic"},
+}  # fmt: skip
+MORE_QUESTIONS = [*QUESTIONS, "employment_status", "lm_frequency_use", "birth_country"]
+
+
+def test_the_survey_has_prisms_codebook_values_or_its_card_names_the_difference(
+    prism_study, alice, bob, tmp_path
+):
+    prism_study.survey = {"questions": MORE_QUESTIONS}
+    prism_study.save(update_fields=["survey"])
+    participant = studies.participant_join(campaign=prism_study, user=alice)
+    form = SurveyForm(
+        {**SURVEY, "employment_status": "Homemaker / Full-time parent",
+         "lm_frequency_use": "Every week", "birth_country": "Kenya"},
+        questions=MORE_QUESTIONS, initial_answers={},
+    )  # fmt: skip
+    assert form.is_valid(), form.errors
+    studies.survey_submit(participant=participant, answers=form.answers({}))
+
+    rows = {r["user_id"]: r for r in export_rows(campaign=prism_study, fmt="prism",
+                                                 table="survey")}  # fmt: skip
+    me = rows[pid(prism_study, alice)]
+    assert me["consent"] == "Yes, I consent to take part"
+    assert me["employment_status"] == "Homemaker / Stay-at-home parent"
+    assert me["lm_frequency_use"] == "Every week"
+    assert (me["location"]["reside_countryISO"], me["location"]["birth_countryISO"]) == (
+        "GBR", "KEN"
+    )  # fmt: skip
+    assert isinstance(me["timing_duration_s"], float) and me["timing_duration_s"] >= 0
+    assert me["timing_duration_mins"] == round(me["timing_duration_s"] / 60, 2)
+
+    export_write(campaign=prism_study, fmt="prism", container="hf", path=tmp_path / "hf")
+    card = (tmp_path / "hf" / "README.md").read_text()
+    differences = card.split("## Differences from the published dataset")[1].split("\n## ")[0]
+    # Every answer the survey can give is PRISM's, or its column is named as differing.
+    for column, values in CODEBOOK.items():
+        question = survey_vocabulary.QUESTIONS.get(column)
+        for value in question.choices if question else ("Yes",) * (column == "consent"):
+            published = prism.answer_as_published(column, value)
+            assert published in values or f"`{column}`" in differences, (column, value)
+    for column in ("consent_age", "lm_indirect_use", "lm_direct_use", "study_locale",
+                   "included_in_US_REP", "score"):  # fmt: skip
+        assert f"`{column}`" in differences

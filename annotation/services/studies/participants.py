@@ -302,6 +302,7 @@ def profile_save(
         answers=answers,
         consent_version=str(participant.consent_version or "") if participant else "",
         consented_at=participant.consented_at if participant else None,
+        campaign_id=participant.campaign_id if participant else None,
     )
     return profile
 

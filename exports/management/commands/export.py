@@ -1,5 +1,6 @@
 """`manage.py export <campaign> --format preference --to out/ --as parquet`."""
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,22 @@ class Command(BaseCommand):
                 campaign=campaign, fmt=fmt, container=container, options=options,
                 all_tables=True,
             )  # fmt: skip
-            for table in plan.tables if container != "hf" else [None]:
-                self._write(campaign, plan, table, opts)
+            written: list[Path] = []
+            try:
+                for table in plan.tables if container != "hf" else [None]:
+                    written.append(self._write(campaign, plan, table, opts))
+            except BaseException:
+                # One export, one outcome: the tables written before the one that failed go.
+                for path in written:
+                    if path.is_dir():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
+                raise
         except RuleError as e:
             raise CommandError(f"{e.field}: {e.message}" if e.field else e.message) from e
 
-    def _write(self, campaign: Any, plan: Any, table: str | None, opts: dict[str, Any]) -> None:
+    def _write(self, campaign: Any, plan: Any, table: str | None, opts: dict[str, Any]) -> Path:
         options = plan.options.as_dict()
         if table is not None:
             options["table"] = table
@@ -124,3 +135,4 @@ class Command(BaseCommand):
                 bar.close()
         tables = ", ".join(f"{k}: {v}" for k, v in result.tables.items())
         self.stderr.write(f"Wrote {result.rows} rows to {result.path} ({tables}).")
+        return result.path
