@@ -231,6 +231,8 @@ def study_campaign_new(people: dict[str, User], **fields: Any) -> Campaign:
         **{"overlap": 3, **fields},
     )
     studies.consent_text_set(campaign=c, text="We publish your ratings under a pseudonym.")
+    # Participants sign up on the study's own page (a closed study takes invitations only).
+    Study.objects.filter(campaign=c).update(signup_open=True)
     c.survey = {"questions": SURVEY_QUESTIONS}
     c.save(update_fields=["survey"])
     for name in ("alice", "bob", "dave"):

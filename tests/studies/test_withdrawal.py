@@ -8,7 +8,7 @@ import random
 import pytest
 from django.urls import reverse
 
-from annotation.models import Campaign, Judgment, Membership
+from annotation.models import Campaign, Judgment, Membership, Study
 from annotation.selectors import quality
 from annotation.selectors.judgments import judgments_counted, people_withdrawn
 from annotation.selectors.leaderboard import campaign_leaderboard
@@ -43,6 +43,8 @@ def study(make_campaign):
     campaign = make_campaign(overlap=2)
     assert prompts_import(campaign=campaign, content=model_lines(12, list(TRUE))).ok
     studies.consent_text_set(campaign=campaign, text="You may withdraw at any time.")
+    # Participants sign up on the study's own page (a closed study takes invitations only).
+    Study.objects.filter(campaign=campaign).update(signup_open=True)
     cast = people(3, prefix="part")
     for user in cast:
         participant = studies.participant_join(campaign=campaign, user=user)
@@ -131,6 +133,8 @@ def test_the_routing_plan_no_longer_uses_a_withdrawn_participants_judgments(make
     campaign = make_campaign(overlap=4)
     assert prompts_import(campaign=campaign, content=model_lines(10, list(TRUE))).ok
     studies.consent_text_set(campaign=campaign, text="You may withdraw at any time.")
+    # Participants sign up on the study's own page (a closed study takes invitations only).
+    Study.objects.filter(campaign=campaign).update(signup_open=True)
     cast = people(2, prefix="part")
     for user in cast:
         participant = studies.participant_join(campaign=campaign, user=user)
@@ -210,6 +214,8 @@ def test_the_review_queue_leaves_a_withdrawn_participants_judgments_out(make_cam
     campaign = make_campaign(overlap=2, review_stage=True)
     assert prompts_import(campaign=campaign, content=model_lines(4, list(TRUE))).ok
     studies.consent_text_set(campaign=campaign, text="You may withdraw at any time.")
+    # Participants sign up on the study's own page (a closed study takes invitations only).
+    Study.objects.filter(campaign=campaign).update(signup_open=True)
     cast = people(2, prefix="part")
     for user in cast:
         participant = studies.participant_join(campaign=campaign, user=user)
