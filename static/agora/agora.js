@@ -460,9 +460,21 @@
 
   // A failed request leaves the form as it was and offers to send it again, with the same
   // idempotency key, so a submit that did reach the server is stored once.
+  // The Enter that sent the request may still be down when its failure arrives (a connection
+  // refused at once): Chromium activates the newly focused Try again with that same press, which
+  // would retry unasked. A retry by keyboard counts only after the key that sent it is released.
   let lastFailed = null;
+  let enterDown = false;
+  let retryArmed = true;
+  document.addEventListener("keydown", function (e) { if (e.key === "Enter") enterDown = true; }, true);
+  document.addEventListener("keyup", function (e) {
+    if (e.key !== "Enter") return;
+    enterDown = false;
+    retryArmed = true;
+  }, true);
   function offerRetry(e) {
     lastFailed = e.detail.elt;
+    retryArmed = !enterDown;
     document.getElementById("net-error").hidden = false;
     document.getElementById("net-retry").focus();
   }
@@ -508,6 +520,7 @@
   });
   document.addEventListener("click", function (e) {
     if (e.target && e.target.id === "net-retry" && lastFailed) {
+      if (e.detail === 0 && !retryArmed) return;  // the sending Enter, not a new press
       document.getElementById("net-error").hidden = true;
       htmx.trigger(lastFailed, "submit");
     }

@@ -137,3 +137,37 @@ def test_a_submit_lost_to_the_network_offers_a_retry_that_stores_one_judgment(
     assert len(keys) == 2 and keys[0] == keys[1]
     assert Judgment.objects.filter(assignment_id=assignment).count() == 1
     assert Judgment.objects.count() == 1
+
+
+def test_the_enter_that_sent_a_failed_submit_does_not_also_retry_it(open_page, alice, kind_campaign):
+    """The retry button takes focus when the connection fails; the Enter that sent the answer
+    (still held, or repeating) must not press it: only a new press retries."""
+    campaign = kind_campaign("pairwise", n=2)
+    page = open_page()
+    log_in(page, alice, next_path=task_path(campaign))
+    posts: list[str] = []
+
+    def refuse_first(route: Route) -> None:
+        posts.append(route.request.post_data or "")
+        if len(posts) > 1:
+            route.continue_()
+        else:
+            route.abort("connectionrefused")
+
+    page.route("**/assignments/*/submit/", refuse_first)
+    page.keyboard.press("a")
+    page.keyboard.down("Enter")
+    banner = page.locator("#net-error")
+    expect(banner).to_be_visible()
+    expect(page.locator("#net-retry")).to_be_focused()
+    page.keyboard.down("Enter")  # the key repeats while held: no retry
+    page.keyboard.down("Enter")
+    page.wait_for_timeout(300)
+    assert len(posts) == 1
+    expect(banner).to_be_visible()
+    page.keyboard.up("Enter")
+
+    page.keyboard.press("Enter")  # a new press does retry
+    expect(page.locator("#task .notice")).to_have_text("Saved.")
+    assert len(posts) == 2
+    assert Judgment.objects.count() == 1
