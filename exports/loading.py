@@ -13,7 +13,7 @@ from webapp.untrusted import form_int
 from .formats import FORMATS
 from .formats.context import ExportContext
 from .options import options_parse
-from .services import export_write
+from .services import export_options_for, export_write
 
 if TYPE_CHECKING:
     import datasets
@@ -55,7 +55,7 @@ def dataset_load(
                 raise
             # No file for no rows (datasets loads none), but in Python an empty dataset
             # with the declared features is what a notebook wants.
-            names = features(fmt, **options)
+            names = features(fmt, campaign=campaign, **options)
             return datasets.Dataset.from_dict({n: [] for n in names}, features=names)
         # The Arrow cache (not the temporary file) backs the dataset once loaded.
         ds = datasets.Dataset.from_parquet(
@@ -76,7 +76,9 @@ def features(
     reading its JSON Lines with `datasets.load_dataset("json", ..., features=...)`: JSON
     holds no types, so a column that is null in every row would otherwise load as `null`.
     A table whose JSON Lines follow a published layout of their own (oasst's messages) has
-    that layout's features for `container="jsonl"`, which may name the campaign's labels."""
+    that layout's features for `container="jsonl"`, which may name the campaign's labels.
+    With `campaign`, the features of that campaign's export (the preference and kto `images`
+    column where its prompts carry images; or say `images=True`)."""
     import datasets
 
     opts = options_parse(options)
@@ -88,6 +90,8 @@ def features(
     if name is None or name not in spec.tables:
         raise RuleError(f"Choose a table of {fmt}: {', '.join(spec.tables)}.", field="table")
     table = spec.tables[name]
+    if campaign is not None:
+        opts = export_options_for(campaign=campaign_get(campaign), format_=spec, options=opts)
     if container == "jsonl" and table.json_schema is not None:
         if campaign is None:
             raise RuleError(

@@ -64,6 +64,9 @@ class ExportOptions:
     all_trees: bool = False  # every tree, not only those ready for export
     # judgments: each prompt image's bytes beside its path (base64 text in JSON Lines).
     image_bytes: bool = False
+    # preference and kto: an `images` column (TRL's vision layout). None: the campaign
+    # decides (a column where its prompts carry images, none where they never do).
+    images: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The options that differ from the defaults, as JSON (for jobs and dataset cards)."""
@@ -162,6 +165,7 @@ def options_parse(raw: Mapping[str, Any] | None) -> ExportOptions:
             "text",
             "all_trees",
             "image_bytes",
+            "images",
         ):
             out[name] = _bool(value, name)
         elif name == "round":

@@ -3,6 +3,7 @@ export job on a worker. The API, the CLI, the Python helper and the tests call t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ from webapp.queueing import claim_fields, claim_q, heartbeat, mark_enqueued, row
 
 from .card import ConfigInfo, RowFacts, card_render
 from .formats import FORMATS, Format, kinds_check
-from .formats.context import ExportContext
+from .formats.context import ExportContext, prompts_have_images
 from .formats.spec import either, plain
 from .models import ExportJob
 from .options import COMMON, ExportOptions, container_check, options_parse
@@ -72,6 +73,7 @@ def export_plan(
         raise RuleError(
             f"The {fmt} format has the tables {', '.join(format_.tables)}.", field="table"
         )
+    opts = export_options_for(campaign=campaign, format_=format_, options=opts)
     typed = tuple(name for name, t in format_.tables.items() if t.schema is not None)
     default = format_.table_for(container, None)
     if opts.table is not None:
@@ -100,6 +102,22 @@ def export_plan(
     if format_.check is not None:
         format_.check(ctx)
     return ExportPlan(format_, container, tables, opts)
+
+
+def export_options_for(
+    *, campaign: Campaign, format_: Format, options: ExportOptions
+) -> ExportOptions:
+    """The options as the campaign settles them: `images` left unsaid is true for a format
+    that has the column when the campaign's prompts carry images (TRL's vision layout), and
+    stays unsaid (no column) when they never do, so a text campaign's files keep their
+    layout."""
+    if (
+        "images" in format_.options
+        and options.images is None
+        and prompts_have_images(campaign=campaign)
+    ):
+        return dataclasses.replace(options, images=True)
+    return options
 
 
 def export_rows(

@@ -21,7 +21,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .formats.spec import Shared, SplitRow
+from .formats.spec import Shared, SplitRow, image_columns
 
 # Rows per Parquet row group: small enough to bound memory (and to let the Hub's viewer read
 # a page without a whole file), large enough for columnar compression to work.
@@ -266,8 +266,12 @@ def write_parquet_shards(
 
 def features_yaml(schema: pa.Schema) -> list[dict[str, Any]]:
     """An Arrow schema as the `dataset_info.features` list of a dataset card (the YAML form of
-    `datasets.Features`)."""
-    return [{"name": f.name, **_feature(f.type)} for f in schema]
+    `datasets.Features`); a column declared as images is `list: image`."""
+    images = image_columns(schema)
+    return [
+        {"name": f.name, **({"list": "image"} if f.name in images else _feature(f.type))}
+        for f in schema
+    ]
 
 
 def _dtype(kind: pa.DataType) -> str:

@@ -8,6 +8,7 @@ The filters live here once for every format, so that no format can leave one out
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -19,6 +20,7 @@ from django.utils.crypto import salted_hmac
 from annotation.kinds import kind_for
 from annotation.kinds.trees import KIND_NAMES as TREE_KINDS
 from annotation.models import (
+    Attachment,
     Campaign,
     Conversation,
     Judgment,
@@ -57,6 +59,14 @@ def annotator_pseudonym(*, campaign_id: int, user_pseudonym: str) -> str:
     return "u" + digest.hexdigest()[:16]
 
 
+def prompts_have_images(*, campaign: Campaign) -> bool:
+    """Whether any message of the campaign carries an image (an imported prompt's, or one an
+    annotator wrote with a picture): the preference and kto exports then have `images`."""
+    return Attachment.objects.filter(
+        message__conversation__campaign=campaign, kind=Attachment.Kind.IMAGE
+    ).exists()
+
+
 REVIEW_EXPORTED = (JudgmentReview.Decision.ACCEPTED, JudgmentReview.Decision.CORRECTED)
 
 
@@ -82,6 +92,9 @@ class ExportContext:
             consent_withdrawn_users(campaign=campaign).values_list("id", flat=True)
         )
         self._progress = progress
+        # The container the rows are written to (set by Table.rows_for): JSON Lines holds
+        # an image as a data URL, the others as bytes.
+        self.container: str | None = None
         self._pseudonyms: dict[int, str] = {}
         self._profile_versions: dict[int | None, int | None] = {None: None}
         self._models: dict[int, ModelInfo] | None = None
@@ -317,6 +330,8 @@ class Batch:
         self._paths: dict[int | None, list[M]] = {None: []}
         self._chats: dict[int | None, list[dict[str, str]]] = {}
         self._replies: dict[int, list[dict[str, str]]] = {}
+        self._attachments: dict[int, list[Attachment]] | None = None
+        self._images: dict[int | None, list[dict[str, Any]]] = {None: []}
 
     def path(self, message_id: int | None) -> list[M]:
         """The messages from the root to this one (cached: a batch's tasks share parents)."""
@@ -335,6 +350,39 @@ class Batch:
             chat = [{"role": m.role, "content": m.text} for m in self.path(message_id)]
             self._chats[message_id] = chat
         return chat
+
+    def image_attachments(self) -> dict[int, list[Attachment]]:
+        """Message id -> its images, in order: one query for the whole batch, on first use."""
+        if self._attachments is None:
+            self._attachments = {}
+            files = Attachment.objects.filter(
+                message__conversation_id__in=self.conversation_ids, kind=Attachment.Kind.IMAGE
+            ).order_by("message_id", "position", "id")
+            for a in files:
+                self._attachments.setdefault(a.message_id, []).append(a)
+        return self._attachments
+
+    def images(self, message_id: int | None) -> list[dict[str, Any]]:
+        """The images of the path to this message (a prompt's, in the order of its messages)
+        as `datasets.Image` values: `{bytes, path}` with the file's name, or in JSON Lines,
+        which hold no bytes, `{bytes: null, path: "data:<type>;base64,..."}`, a data URL that
+        `datasets` opens through fsspec. One shared list per message."""
+        images = self._images.get(message_id)
+        if images is None:
+            assert message_id is not None
+            m = self.messages[message_id]
+            own = [self._image(a) for a in self.image_attachments().get(m.id, [])]
+            images = [*self.images(m.parent_id), *own]
+            self._images[message_id] = images
+        return images
+
+    def _image(self, a: Attachment) -> dict[str, Any]:
+        with a.file.open("rb") as f:
+            data = f.read()
+        if self.ctx.container == "jsonl":
+            url = f"data:{a.content_type};base64,{base64.b64encode(data).decode()}"
+            return {"bytes": None, "path": url}
+        return {"bytes": data, "path": a.file.name.rsplit("/", 1)[-1]}
 
     def external_id(self, conversation_id: int) -> str | None:
         return self.conversations[conversation_id].external_id or None

@@ -15,10 +15,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from annotation.models import Attachment, Campaign
+from annotation.models import Campaign
 
 from ..options import ExportOptions
-from .context import ExportContext
+from .context import Batch, ExportContext
 from .rows import iso, review_columns, system_text
 from .spec import MESSAGES, Format, Table, arrow_schema
 
@@ -30,25 +30,23 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _images(ctx: ExportContext, conversation_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def _images(ctx: ExportContext, batch: Batch) -> dict[int, list[dict[str, Any]]]:
     """Message id -> its images as `datasets.Image` stores them ({bytes, path}): the path in
     the media storage, the bytes only when asked for (`image_bytes`). One query a batch."""
     out: dict[int, list[dict[str, Any]]] = {}
-    files = Attachment.objects.filter(
-        message__conversation_id__in=conversation_ids, kind=Attachment.Kind.IMAGE
-    ).order_by("message_id", "position", "id")
-    for a in files:
-        data = None
-        if ctx.options.image_bytes:
-            with a.file.open("rb") as f:
-                data = f.read()
-        out.setdefault(a.message_id, []).append({"bytes": data, "path": a.file.name})
+    for mid, files in batch.image_attachments().items():
+        for a in files:
+            data = None
+            if ctx.options.image_bytes:
+                with a.file.open("rb") as f:
+                    data = f.read()
+            out.setdefault(mid, []).append({"bytes": data, "path": a.file.name})
     return out
 
 
 def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
     for batch in ctx.batches_by_task(KINDS, full=True):
-        images = _images(ctx, batch.conversation_ids)
+        images = _images(ctx, batch)
         for j in batch.judgments:
             candidate_ids = [c[0] for c in j.candidate_keys or []]
             written = j.payload.get("message_id")  # rewrite and reply: the message written

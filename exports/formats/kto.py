@@ -99,10 +99,15 @@ def _row(
         return
     chat = batch.chat(j.parent_id)
     completion: Any = [{"role": m.role, "content": m.text}]
-    yield {
+    trl: dict[str, Any] = {
         "prompt": plain_text(chat) if ctx.options.text else chat,
         "completion": m.text if ctx.options.text else completion,
         "label": bool(label),
+    }
+    if ctx.options.images:
+        trl["images"] = batch.images(j.parent_id)
+    yield {
+        **trl,
         "system": system_text(chat),
         "attribute": attribute,
         "source_kind": j.kind,
@@ -145,7 +150,7 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
 ]
 
 
-schema = schema_with_text_variant(COLUMNS)
+schema = schema_with_text_variant(COLUMNS, images_after="label")
 
 
 FORMAT = Format(
@@ -162,7 +167,7 @@ FORMAT = Format(
             needs=KINDS,
         )
     },
-    options=frozenset({"rating_attribute", "threshold", "keep_ties", "text"}),
+    options=frozenset({"rating_attribute", "threshold", "keep_ties", "text", "images"}),
     tags=("human-feedback", "kto", "rlhf"),
     task_categories=("text-generation",),
 )

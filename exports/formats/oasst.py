@@ -24,8 +24,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from annotation.models import Attachment
-
 from ..options import ExportOptions
 from .context import Batch, ExportContext
 from .rows import C, M, iso
@@ -117,13 +115,7 @@ def _reviews(batch: Batch) -> dict[int, int]:
 
 
 def _images(batch: Batch) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    files = Attachment.objects.filter(
-        message__conversation_id__in=batch.conversation_ids, kind=Attachment.Kind.IMAGE
-    ).order_by("message_id", "position", "id")
-    for message_id, path in files.values_list("message_id", "file"):
-        out[message_id].append(path)
-    return out
+    return {mid: [a.file.name for a in files] for mid, files in batch.image_attachments().items()}
 
 
 class _Nodes:

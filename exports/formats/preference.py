@@ -189,11 +189,12 @@ class _Pairs:
                 prompt, pair = plain_text(chat), (chosen.text, rejected.text)
             else:
                 prompt, pair = chat, (batch.reply(v.chosen), batch.reply(v.rejected))
+            columns: dict[str, Any] = {"prompt": prompt, "chosen": pair[0], "rejected": pair[1]}
+            if o.images:
+                columns["images"] = batch.images(j.parent_id)
             shared = Shared(
                 {
-                    "prompt": prompt,
-                    "chosen": pair[0],
-                    "rejected": pair[1],
+                    **columns,
                     "system": system_text(chat),
                     "attribute": v.attribute,
                     "source_kind": j.kind,
@@ -258,7 +259,7 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
 _OWN = [name for name, _ in COLUMNS[16:]]
 
 
-schema = schema_with_text_variant(COLUMNS)
+schema = schema_with_text_variant(COLUMNS, images_after="rejected")
 
 
 FORMAT = Format(
@@ -285,6 +286,7 @@ FORMAT = Format(
             "max_similarity",
             "similarity",
             "text",
+            "images",
         }
     ),
     tags=("human-feedback", "preference", "dpo", "rlhf"),

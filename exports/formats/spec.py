@@ -3,6 +3,7 @@ options it reads, and what a dataset card says about it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ class Table:
 
     def rows_for(self, ctx: ExportContext, container: str) -> Iterator[Any]:
         """The rows in the layout of the container."""
+        ctx.container = container
         rows = self.rows(ctx)
         if container == "jsonl" and self.json_row is not None:
             return map(self.json_row, rows)
@@ -107,6 +109,10 @@ def either(words: Sequence[str], last: str = "or") -> str:
 
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+# A list of images in `datasets.Image`'s storage shape. A table whose schema comes from
+# `images_declared` says in its `huggingface` metadata (and its dataset card) that the column
+# is `List(Image())`, so `datasets` decodes it to PIL images from every container.
+IMAGES = pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
 
 
 def arrow_schema(*columns: tuple[str, pa.DataType]) -> pa.Schema:
@@ -133,16 +139,48 @@ JUDGMENT_PROVENANCE: list[tuple[str, pa.DataType]] = [
 ]
 
 
+def images_declared(schema: pa.Schema, names: Sequence[str] = ("images",)) -> pa.Schema:
+    """The schema with these IMAGES columns declared as `datasets.List(datasets.Image())` in
+    its `huggingface` metadata, which Parquet files keep and `datasets` reads its features
+    from. (datasets is imported here only: a web process that never exports images never
+    loads it.)"""
+    import datasets
+
+    features = datasets.Features.from_arrow_schema(schema)
+    for name in names:
+        features[name] = datasets.List(datasets.Image())
+    declared: pa.Schema = features.arrow_schema
+    return declared
+
+
+def image_columns(schema: pa.Schema) -> frozenset[str]:
+    """The columns a schema declares as lists of `datasets.Image` (see images_declared)."""
+    raw = (schema.metadata or {}).get(b"huggingface")
+    if raw is None:
+        return frozenset()
+    features = json.loads(raw).get("info", {}).get("features", {})
+    return frozenset(
+        name
+        for name, feature in features.items()
+        if isinstance(feature, dict) and (feature.get("feature") or {}).get("_type") == "Image"
+    )
+
+
 def schema_with_text_variant(
-    columns: list[tuple[str, pa.DataType]],
+    columns: list[tuple[str, pa.DataType]], *, images_after: str | None = None
 ) -> Callable[[ExportOptions], pa.Schema]:
-    """The table's schema; with the `text` option, message lists become plain strings."""
+    """The table's schema; with the `text` option, message lists become plain strings. With
+    the `images` option (a campaign whose prompts carry images), an `images` column follows
+    `images_after`: TRL's vision layout."""
 
     def schema(options: ExportOptions) -> pa.Schema:
+        typed = columns
         if options.text:
-            return arrow_schema(
-                *[(n, pa.string()) if t == MESSAGES else (n, t) for n, t in columns]
-            )
-        return arrow_schema(*columns)
+            typed = [(n, pa.string()) if t == MESSAGES else (n, t) for n, t in columns]
+        if options.images and images_after is not None:
+            at = [n for n, _ in typed].index(images_after) + 1
+            typed = [*typed[:at], ("images", IMAGES), *typed[at:]]
+            return images_declared(arrow_schema(*typed))
+        return arrow_schema(*typed)
 
     return schema

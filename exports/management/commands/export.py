@@ -1,5 +1,6 @@
 """`manage.py export <campaign> --format preference --to out/ --as parquet`."""
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -39,6 +40,14 @@ FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--text", {"action": "store_true", "default": None, "help": "Plain-text variant."}),
     ("--threshold", {"help": "kto: a rating at or above it is desirable."}),
     ("--all-trees", {"action": "store_true", "default": None}),
+    (
+        "--images",
+        {
+            "action": argparse.BooleanOptionalAction,
+            "default": None,
+            "help": "preference, kto: an images column (default: where the prompts have images).",
+        },
+    ),
     ("--license", {"help": "The dataset card's licence id (default: unknown)."}),
 ]
 
