@@ -15,9 +15,11 @@ call without a seed gets a random one, which is recorded all the same.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import importlib
 import inspect
+import io
 import json
 import math
 import secrets
@@ -26,7 +28,10 @@ import threading
 import time
 from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 __all__ = [
     "BACKEND_NAMES",
@@ -34,6 +39,7 @@ __all__ = [
     "BackendError",
     "Candidate",
     "Conversation",
+    "ImageData",
     "Message",
     "ReplyStream",
     "SamplingParams",
@@ -49,12 +55,60 @@ SEED_LIMIT = 2**63
 _DRAWN_SEED_LIMIT = 2**31
 
 
+@dataclass(frozen=True, slots=True)
+class ImageData:
+    """An image a message carries: the file's bytes (PNG, JPEG, GIF or WebP, checked when it
+    was uploaded) and its content type."""
+
+    data: bytes
+    content_type: str
+
+    def data_url(self) -> str:
+        return f"data:{self.content_type};base64,{base64.b64encode(self.data).decode()}"
+
+    def pil(self) -> PILImage.Image:
+        """The image decoded, in RGB (what image processors take)."""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(self.data)) as image:
+            return image.convert("RGB")
+
+
 class Message(TypedDict):
     role: str
     content: str
+    images: NotRequired[Sequence[ImageData]]
 
 
 Conversation = Sequence[Message]
+
+
+def text_only_refusal(model: str) -> str:
+    """Why a text-only model does not answer a conversation with an image."""
+    return (
+        f"{model} is a text-only model and this prompt has an image, which it cannot see: "
+        "it was not asked to answer. Generate for this campaign with a vision-language model, "
+        'or, if this model is one, set "vision": true in its settings.'
+    )
+
+
+def chat_parts(conversation: Conversation) -> tuple[list[dict[str, Any]], list[PILImage.Image]]:
+    """The conversation as the chat templates of vision-language processors take it: each
+    message's content a list of parts, its images first (`{"type": "image"}` placeholders)
+    then its text; and the images, decoded, in the order of their placeholders."""
+    chat: list[dict[str, Any]] = []
+    images: list[PILImage.Image] = []
+    for m in conversation:
+        pictures = list(m.get("images") or ())
+        parts: list[dict[str, Any]] = [{"type": "image"} for _ in pictures]
+        parts.append({"type": "text", "text": m["content"]})
+        chat.append({"role": m["role"], "content": parts})
+        images.extend(p.pil() for p in pictures)
+    return chat, images
+
+
+def has_images(conversation: Conversation) -> bool:
+    return any(m.get("images") for m in conversation)
 
 
 class BackendError(Exception):
@@ -198,10 +252,12 @@ class ReplyStream(Iterator[str]):
 
 
 class Backend(Protocol):
-    """What every backend does. `name` is the backend, `model` the model it serves."""
+    """What every backend does. `name` is the backend, `model` the model it serves, `vision`
+    whether it sees the images of a conversation (else it refuses them)."""
 
     name: str
     model: str
+    vision: bool
 
     def generate(
         self, batch: Sequence[Conversation], params: SamplingParams, *, n: int = 1
@@ -214,8 +270,11 @@ class Backend(Protocol):
         ...
 
 
-def check_batch(batch: Sequence[Conversation], *, n: int) -> None:
-    """Refuse malformed input here, with a message, rather than deep inside a model."""
+def check_batch(
+    batch: Sequence[Conversation], *, n: int, vision: bool = False, model: str = "this model"
+) -> None:
+    """Refuse malformed input here, with a message, rather than deep inside a model; and a
+    conversation with an image when the model is text-only (`vision` false)."""
     if n < 1:
         raise BackendError(f"n must be >= 1, got {n}")
     for i, conversation in enumerate(batch):
@@ -227,6 +286,11 @@ def check_batch(batch: Sequence[Conversation], *, n: int) -> None:
                     f"conversation {i}: each message needs a role in {sorted(ROLES)}"
                     f" and a string content, got {message!r}"
                 )
+            images = message.get("images") or ()
+            if not all(isinstance(image, ImageData) for image in images):
+                raise BackendError(f"conversation {i}: images must be ImageData, got {images!r}")
+            if images and not vision:
+                raise BackendError(text_only_refusal(model))
 
 
 def worker_name() -> str:

@@ -10,6 +10,11 @@ Each sample is its own request (n=1, seed + j) rather than one request with n: a
 reports one usage for all its choices and one seed for the request, and Agora keeps exact token
 counts and the seed of every candidate. Prefix caching on the server (vLLM's default) keeps the
 repeated prompt cheap; the requests run concurrently.
+
+A message with images is sent as content parts, its images first as `image_url` parts holding
+a data URL (`data:image/png;base64,...`), then its text. Whether the served model sees images
+cannot be asked of the endpoint, so it is the model's `vision` setting (false by default: a
+conversation with an image is refused before any request).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from generation.backends import (
     BackendError,
     Candidate,
     Conversation,
+    Message,
     ReplyStream,
     SamplingParams,
     check_batch,
@@ -59,6 +65,19 @@ def normalize_base_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+def chat_message(message: Message) -> dict[str, Any]:
+    """A message as the chat completions API takes it: text alone, or with images, content
+    parts (each image an `image_url` part with a data URL, then the text)."""
+    images = message.get("images") or ()
+    if not images:
+        return {"role": message["role"], "content": message["content"]}
+    parts: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": image.data_url()}} for image in images
+    ]
+    parts.append({"type": "text", "text": message["content"]})
+    return {"role": message["role"], "content": parts}
+
+
 def check_base_url(url: str, allowed: Collection[str]) -> str:
     """`url`, normalized, if it is on the allow-list; else a clear BackendError."""
     normalized = normalize_base_url(url)
@@ -76,8 +95,8 @@ class OpenAIBackend:
 
     Settings: `base_url` (e.g. "http://gpu-1:8000/v1"; must be on the allow-list), `model`
     (the name the server knows), `api_key_env` (the environment variable holding the key, if
-    the server wants one), `timeout_s` (per request) and `max_concurrency` (requests in flight
-    per call).
+    the server wants one), `timeout_s` (per request), `max_concurrency` (requests in flight
+    per call) and `vision` (whether the served model sees images; false by default).
     """
 
     name = "openai"
@@ -91,10 +110,12 @@ class OpenAIBackend:
         api_key_env: str | None = None,
         timeout_s: float = 60.0,
         max_concurrency: int = 4,
+        vision: bool = False,
     ) -> None:
         self.base_url = check_base_url(base_url, allowed_base_urls)
         self._allowed = tuple(allowed_base_urls)
         self.model = model
+        self.vision = vision
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
         self.max_concurrency = max(1, max_concurrency)
@@ -104,7 +125,7 @@ class OpenAIBackend:
     def generate(
         self, batch: Sequence[Conversation], params: SamplingParams, *, n: int = 1
     ) -> list[list[Candidate]]:
-        check_batch(batch, n=n)
+        check_batch(batch, n=n, vision=self.vision, model=self.model)
         if not batch:
             return []
         jobs = [(c, p) for c in batch for p in params.per_sample(n)]
@@ -114,7 +135,7 @@ class OpenAIBackend:
         return [candidates[i : i + n] for i in range(0, len(candidates), n)]
 
     def stream(self, messages: Conversation, params: SamplingParams) -> ReplyStream:
-        check_batch([messages], n=1)
+        check_batch([messages], n=1, vision=self.vision, model=self.model)
         return ReplyStream(self._stream(messages, params.resolved(), headers=self._headers()))
 
     def _headers(self) -> dict[str, str]:
@@ -131,7 +152,7 @@ class OpenAIBackend:
     def _body(self, messages: Conversation, params: SamplingParams) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "messages": [chat_message(m) for m in messages],
             "temperature": params.temperature,
             "top_p": params.top_p,
             "max_tokens": params.max_new_tokens,

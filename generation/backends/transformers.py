@@ -10,6 +10,10 @@ of a batch from the one global RNG, so a sample would depend on what else was in
 `_SeededSampler` gives each row its own `torch.Generator`, which makes (prompt, seed) enough
 to draw a sample again, and `_FinishTracker` records where and why each row stopped, which
 makes token counts and finish reasons exact.
+
+A vision-language model (image-text-to-text: its config has a vision tower) loads with its
+processor, and a conversation's images reach it through the processor's chat template: an
+image placeholder part per image, then the pixels beside the token ids (`vision_inputs`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from typing import Any
 
 import torch
 from transformers import (
+    AutoConfig,
     AutoModelForCausalLM,
+    AutoModelForImageTextToText,
+    AutoProcessor,
     AutoTokenizer,
     GenerationConfig,
     LogitsProcessor,
@@ -34,6 +41,7 @@ from transformers import (
     StoppingCriteriaList,
     TextIteratorStreamer,
 )
+from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
 from generation.backends import (
     BackendError,
@@ -41,6 +49,7 @@ from generation.backends import (
     Conversation,
     ReplyStream,
     SamplingParams,
+    chat_parts,
     check_batch,
     elapsed_ms,
     worker_name,
@@ -65,6 +74,41 @@ def default_model_files() -> tuple[Path, str, str]:
         )
     version = importlib.metadata.version(DEFAULT_PACKAGE)
     return files[0].parent, files[0].name, f"{DEFAULT_PACKAGE}=={version}:{files[0].name}"
+
+
+def vision_detected(config: Any) -> bool:
+    """Whether a model's config is a vision-language model's: an image-text-to-text model
+    type, or a config with a vision tower."""
+    return (
+        getattr(config, "model_type", None) in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+        or getattr(config, "vision_config", None) is not None
+    )
+
+
+def vision_inputs(
+    processor: Any, conversations: Sequence[Conversation], device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """A vision-language model's inputs for a batch of conversations: each rendered by the
+    processor's chat template with an image placeholder per image, then the texts and every
+    row's images through the processor (token ids with the image tokens in place, and the
+    pixel values), left-padded."""
+    texts, images = [], []
+    for conversation in conversations:
+        chat, pictures = chat_parts(conversation)
+        text = processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        assert isinstance(text, str)  # tokenize=False renders one conversation to text
+        texts.append(text)
+        images.append(pictures)
+    inputs = processor(
+        text=texts,
+        images=images if any(images) else None,
+        return_tensors="pt",
+        padding=True,
+        # Left padding, so every row's next token sits in the last column.
+        padding_side="left",
+        add_special_tokens=False,
+    )
+    return {k: v.to(device) for k, v in inputs.items()}
 
 
 def first_stop(text: str, stop: Sequence[str]) -> int:
@@ -168,7 +212,10 @@ class TransformersBackend:
     Settings: `model` (a local folder, or a model id already in the Hugging Face cache),
     `gguf_file` (a GGUF file inside that folder), `device` ("cpu", "cuda", ...), `dtype`
     ("float32", "bfloat16", ...; GGUF weights are dequantized to float32 by default),
-    `max_batch_size` (rows per forward pass; each sample of each conversation is a row) and
+    `max_batch_size` (rows per forward pass; each sample of each conversation is a row),
+    `vision` (whether the model is asked about images; by default whether its config has a
+    vision tower, which a GGUF file, the default model's included, never has: a model with
+    one loads with its processor as an image-text-to-text model whatever `vision` says) and
     `threads` (torch's threads for this process, `torch.set_num_threads`). Set `threads` to
     cores / processes, or 1, where several processes share the cores (Celery's prefork pool,
     parallel tests): oversubscribed OpenMP threads wait on each other and a reply that takes
@@ -186,12 +233,16 @@ class TransformersBackend:
         dtype: str | None = None,
         max_batch_size: int = 16,
         threads: int | None = None,
+        vision: bool | None = None,
     ) -> None:
+        self._declared_vision = vision
         if model is None:
             if gguf_file is not None:
                 raise BackendError("gguf_file needs model: the folder that holds it")
             folder, gguf_file, self.model = default_model_files()
             path = str(folder)
+            if vision:
+                raise BackendError("the default model (SmolLM2) is text-only: it has no vision")
         else:
             path = model
             self.model = f"{model}:{gguf_file}" if gguf_file else model
@@ -232,12 +283,35 @@ class TransformersBackend:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, **options)
-            self._model = AutoModelForCausalLM.from_pretrained(path, **options, **weight_options)
+            # The config says how the model loads (with its processor, for a vision tower);
+            # the `vision` setting, where given, whether it is asked about images.
+            tower = "gguf_file" not in options and vision_detected(
+                AutoConfig.from_pretrained(path, **options)
+            )
+            declared = self._declared_vision
+            if declared and not tower:
+                raise BackendError(
+                    f"{self.model} is declared a vision model, but its config has no vision"
+                    " tower that transformers knows (an image-text-to-text model)"
+                )
+            self.vision = tower if declared is None else declared
+            self._tower = tower
+            if tower:
+                self.processor = AutoProcessor.from_pretrained(path, **options)
+                self.tokenizer = self.processor.tokenizer
+                self._model = AutoModelForImageTextToText.from_pretrained(
+                    path, **options, **weight_options
+                )
+            else:
+                self.tokenizer = AutoTokenizer.from_pretrained(path, **options)
+                self._model = AutoModelForCausalLM.from_pretrained(
+                    path, **options, **weight_options
+                )
         except (OSError, ValueError) as exc:
             raise BackendError(f"could not load {self.model} from local files: {exc}") from exc
         self._model.eval()
-        if not self.tokenizer.chat_template:
+        template = (self.processor if self._tower else self.tokenizer).chat_template
+        if not template:
             raise BackendError(f"{self.model} has no chat template")
         # Left padding, so every row's next token sits in the last column.
         self.tokenizer.padding_side = "left"
@@ -252,7 +326,7 @@ class TransformersBackend:
     def generate(
         self, batch: Sequence[Conversation], params: SamplingParams, *, n: int = 1
     ) -> list[list[Candidate]]:
-        check_batch(batch, n=n)
+        check_batch(batch, n=n, vision=self.vision, model=self.model)
         samples = params.per_sample(n)
         conversations = [c for c in batch for _ in samples]
         rows = samples * len(batch)  # row i: conversation i // n, sample i % n
@@ -266,7 +340,7 @@ class TransformersBackend:
         return [candidates[i : i + n] for i in range(0, len(candidates), n)]
 
     def stream(self, messages: Conversation, params: SamplingParams) -> ReplyStream:
-        check_batch([messages], n=1)
+        check_batch([messages], n=1, vision=self.vision, model=self.model)
         return ReplyStream(self._stream(messages, params.resolved()))
 
     def _prompt(self, messages: Conversation) -> str:
@@ -286,10 +360,13 @@ class TransformersBackend:
         self, conversations: Sequence[Conversation], samples: list[SamplingParams]
     ) -> tuple[dict[str, torch.Tensor], GenerationConfig, _SeededSampler, _FinishTracker]:
         first = samples[0]  # every row of one call shares all params but the seed
-        prompts = [self._prompt(c) for c in conversations]
-        inputs = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(self.device)
+        if self._tower:
+            inputs = vision_inputs(self.processor, conversations, self.device)
+        else:
+            prompts = [self._prompt(c) for c in conversations]
+            inputs = self.tokenizer(
+                prompts, return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(self.device)
         config = GenerationConfig(
             max_new_tokens=first.max_new_tokens,
             do_sample=False,
@@ -303,7 +380,7 @@ class TransformersBackend:
         )
         tracker = _FinishTracker(
             prompt_length=inputs["input_ids"].shape[1],
-            rows=len(prompts),
+            rows=len(conversations),
             eos_ids=self.eos_ids,
             stop=first.stop,
             tokenizer=self.tokenizer,

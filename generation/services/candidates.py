@@ -18,10 +18,17 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from annotation.models import Campaign, Conversation, Message, Task
-from annotation.selectors import conversation_path
+from annotation.models import Attachment, Campaign, Conversation, Message, Task
+from annotation.selectors import conversation_path, messages_with_files
 from annotation.services import tasks_create_for_candidates
-from generation.backends import Backend, BackendError, Candidate, SamplingParams, backend_for
+from generation.backends import (
+    Backend,
+    BackendError,
+    Candidate,
+    ImageData,
+    SamplingParams,
+    backend_for,
+)
 from generation.backends import Message as ChatMessage
 from generation.models import GenerationRequest, LanguageModel
 from generation.services import live
@@ -151,9 +158,7 @@ def _generate(request_id: int) -> GenerationRequest:
         "language_model", "parent__conversation", "campaign"
     ).get(id=request_id)
     model = request.language_model
-    conversation: list[ChatMessage] = [
-        {"role": m.role, "content": m.text} for m in conversation_path(message=request.parent)
-    ]
+    conversation = conversation_for_model(parent=request.parent)
     params = SamplingParams.from_dict({**model.sampling_params, **request.sampling_params})
     backend = backend_for(
         model.backend,
@@ -220,6 +225,27 @@ def _generate(request_id: int) -> GenerationRequest:
         else:
             _tasks_when_enough(request)
     return request
+
+
+def conversation_for_model(*, parent: Message) -> list[ChatMessage]:
+    """The path from the root to `parent` as a backend takes it, each message with the images
+    it carries (their bytes, read from the media storage): a model that sees images gets
+    them, and a text-only one refuses the request rather than answer about a picture it
+    never saw (generation.backends.check_batch)."""
+    out: list[ChatMessage] = []
+    for m in messages_with_files(conversation_path(message=parent)):
+        message: ChatMessage = {"role": m.role, "content": m.text}
+        files = [a for a in m.files if a.kind == Attachment.Kind.IMAGE]  # type: ignore[attr-defined]  # set by messages_with_files
+        if files:
+            message["images"] = [ImageData(_read(a), a.content_type) for a in files]
+        out.append(message)
+    return out
+
+
+def _read(attachment: Attachment) -> bytes:
+    with attachment.file.open("rb") as f:
+        data: bytes = f.read()
+    return data
 
 
 def _stream(

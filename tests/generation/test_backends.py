@@ -27,6 +27,7 @@ from generation.backends import (
     Backend,
     BackendError,
     Candidate,
+    ImageData,
     SamplingParams,
     backend_cache_clear,
     backend_for,
@@ -34,6 +35,7 @@ from generation.backends import (
 from generation.backends import transformers as transformers_backend
 from generation.backends.openai import OpenAIBackend, normalize_base_url
 from generation.backends.vllm import build_sampling_kwargs, candidates_from_outputs
+from tests.trees.media import b64, png
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 # Longer than FRANCE, so a batch of the two is left-padded.
@@ -405,6 +407,7 @@ def test_vllm_really_generates() -> None:
 # --- openai: real HTTP to a loopback server that serves the real model ------------------------
 
 SERVED_MODEL = "smollm2"
+VISION_REPLY = "A teal square."
 
 
 class _Server(ThreadingHTTPServer):
@@ -448,6 +451,25 @@ class _ChatCompletions(BaseHTTPRequestHandler):
             return self._error(404, f"no route {self.path}")
         if body.get("model") != SERVED_MODEL:
             return self._error(400, f"The model `{body.get('model')}` does not exist.")
+        if any(isinstance(m.get("content"), list) for m in body["messages"]):
+            # No vision-language model runs here: for a request with images, a fixed reply
+            # stands in for the remote model's (a mock of the endpoint's answer; the request
+            # itself is the backend's, checked by the tests).
+            return self._json(
+                200,
+                {
+                    "object": "chat.completion",
+                    "model": SERVED_MODEL,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": VISION_REPLY},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 90, "completion_tokens": 4},
+                },
+            )
         params = SamplingParams(
             temperature=body.get("temperature", 1.0),
             top_p=body.get("top_p", 1.0),
@@ -754,3 +776,55 @@ def test_a_missing_api_key_is_refused_before_any_request(
         backend.generate([FRANCE], FEW)
 
     assert server.requests == []
+
+
+def _pictured() -> list[Any]:
+    return [
+        {"role": "system", "content": "Answer in five words."},
+        {
+            "role": "user",
+            "content": "What colour is the square?",
+            "images": [ImageData(png(), "image/png"), ImageData(png(color="navy"), "image/png")],
+        },
+    ]
+
+
+def test_the_openai_backend_sends_images_as_image_url_parts(
+    server: _Server,
+) -> None:
+    vision = OpenAIBackend(
+        base_url=server.base_url,
+        model=SERVED_MODEL,
+        allowed_base_urls=[server.base_url],
+        timeout_s=30,
+        vision=True,
+    )
+    [[candidate]] = vision.generate([_pictured()], FEW)
+    assert candidate.text == VISION_REPLY and candidate.backend == "openai"
+    [request] = server.requests
+    assert request["body"]["messages"] == [
+        {"role": "system", "content": "Answer in five words."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(png())}},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "data:image/png;base64," + b64(png(color="navy"))},
+                },
+                {"type": "text", "text": "What colour is the square?"},
+            ],
+        },
+    ]
+
+
+def test_an_endpoint_model_is_text_only_unless_its_settings_say_vision(
+    remote: OpenAIBackend, server: _Server
+) -> None:
+    assert remote.vision is False
+    with pytest.raises(BackendError, match="text-only") as refused:
+        remote.generate([_pictured()], FEW)
+    assert not refused.value.transient
+    with pytest.raises(BackendError, match="text-only"):
+        remote.stream(_pictured(), FEW)
+    assert server.requests == []  # refused before any request
