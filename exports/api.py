@@ -44,6 +44,12 @@ _QUERY_OPTIONS = [
     ("text", "preference, kto, ratings: plain strings instead of message lists."),
     ("threshold", "kto: a rating at or above it is desirable (default: above the midpoint)."),
     ("all_trees", "oasst: every tree, not only those ready for export."),
+    (
+        "images",
+        "preference, kto: an images column of datasets.Image, TRL's vision layout (default: "
+        "where the campaign's prompts carry images; in JSON Lines each image is a data URL).",
+    ),
+    ("image_bytes", "judgments: each prompt image's bytes beside its path (base64 here)."),
 ]
 
 
