@@ -54,6 +54,7 @@ _QUERY_OPTIONS = [
     ),
     ("threshold", "kto: a rating at or above it is desirable (default: above the midpoint)."),
     ("all_trees", "oasst: every tree, not only those ready for export."),
+    ("image_bytes", "judgments: each prompt image's bytes beside its path (base64 in JSON)."),
 ]
 
 

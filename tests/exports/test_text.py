@@ -218,3 +218,17 @@ def test_a_chat_template_that_cannot_be_read_is_refused_before_anything_is_writt
     with pytest.raises(RuleError) as e:
         export_rows(campaign=ranked, fmt="judgments", chat_template="smol")
     assert "does not apply" in e.value.message
+
+
+def test_every_export_option_is_a_cli_flag_and_an_api_parameter():
+    """docs/exports.md: "Every option below is a flag"; the stream's OpenAPI lists them too
+    (but `license`, which only a dataset card shows)."""
+    from dataclasses import fields
+
+    from exports.api import _QUERY_OPTIONS
+    from exports.management.commands.export import FLAGS
+    from exports.options import ExportOptions
+
+    names = {f.name for f in fields(ExportOptions)}
+    assert {flag[2:].replace("-", "_") for flag, _ in FLAGS} == names
+    assert {name for name, _ in _QUERY_OPTIONS} == names - {"license"}

@@ -55,6 +55,14 @@ FLAGS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("--threshold", {"help": "kto: a rating at or above it is desirable."}),
     ("--all-trees", {"action": "store_true", "default": None}),
+    (
+        "--image-bytes",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": "judgments: each prompt image's bytes beside its path.",
+        },
+    ),
     ("--license", {"help": "The dataset card's licence id (default: unknown)."}),
 ]
 
