@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from annotation.errors import RuleError
 from annotation.services import prompts_import
+from exports import features
 from exports.services import export_rows, export_write
 from generation.backends.transformers import chat_tokenizer
 from generation.models import LanguageModel
@@ -232,3 +233,28 @@ def test_every_export_option_is_a_cli_flag_and_an_api_parameter():
     names = {f.name for f in fields(ExportOptions)}
     assert {flag[2:].replace("-", "_") for flag, _ in FLAGS} == names
     assert {name for name, _ in _QUERY_OPTIONS} == names - {"license"}
+
+
+@pytest.mark.parametrize("chat_template", [None, "smol"])
+def test_the_text_variant_loads_with_its_declared_features_in_every_container(
+    rating_campaign, alice, smol, tmp_path, chat_template
+):
+    judge_all(rating_campaign, alice, rate_by_model)
+    options = {"text": True, "chat_template": chat_template}
+    for fmt in ("preference", "kto", "ratings"):
+        declared = features(fmt, text=True)
+        assert declared["prompt"] == datasets.Value("string")
+        loaded = []
+        for container, reader in (("jsonl", "json"), ("parquet", "parquet"), ("hf", None)):
+            path = tmp_path / f"{fmt}-{chat_template}.{container}"
+            export_write(campaign=rating_campaign, fmt=fmt, container=container, path=path,
+                         options=options)  # fmt: skip
+            cache = str(tmp_path / "cache")
+            if reader is None:
+                ds = datasets.load_dataset(str(path), split="train", cache_dir=cache)
+            else:
+                ds = datasets.load_dataset(reader, data_files=str(path), split="train",
+                                           cache_dir=cache, features=declared)  # fmt: skip
+            assert ds.features == declared, (fmt, container)
+            loaded.append(ds.to_list())
+        assert loaded[0] == loaded[1] == loaded[2] and loaded[0]
