@@ -258,3 +258,6 @@ def test_the_text_variant_loads_with_its_declared_features_in_every_container(
             assert ds.features == declared, (fmt, container)
             loaded.append(ds.to_list())
         assert loaded[0] == loaded[1] == loaded[2] and loaded[0]
+        card = (tmp_path / f"{fmt}-{chat_template}.hf" / "README.md").read_text()
+        says = "chat template of the model `smol`" if chat_template else "plain layout"
+        assert "- Text: each prompt ends with the assistant's cue" in card and says in card
