@@ -16,8 +16,8 @@ import pyarrow as pa
 
 from .context import Batch, ExportContext
 from .pairs import BOTH_BAD, PREFERRED, pairwise_votes
-from .preference import rating_attribute
-from .rows import J, iso, plain_text, review_columns, system_text
+from .preference import options_check, rating_attribute
+from .rows import J, iso, review_columns, system_text
 from .spec import (
     JUDGMENT_PROVENANCE,
     MESSAGES,
@@ -98,10 +98,14 @@ def _row(
     if m.role != "assistant" or batch.withdrawn(message_id):
         return
     chat = batch.chat(j.parent_id)
+    prompt: Any = chat
     completion: Any = [{"role": m.role, "content": m.text}]
+    if ctx.options.text:
+        layout = ctx.text_layout
+        prompt, completion = layout.prompt(chat), layout.completion(chat, m.text)
     yield {
-        "prompt": plain_text(chat) if ctx.options.text else chat,
-        "completion": m.text if ctx.options.text else completion,
+        "prompt": prompt,
+        "completion": completion,
         "label": bool(label),
         "system": system_text(chat),
         "attribute": attribute,
@@ -152,7 +156,7 @@ FORMAT = Format(
     name="kto",
     version=SCHEMA_VERSION,
     kinds=KINDS,
-    check=rating_attribute,
+    check=options_check,
     summary="Unpaired feedback (prompt, completion, label) in TRL's format, with provenance.",
     tables={
         "default": Table(
@@ -162,7 +166,7 @@ FORMAT = Format(
             needs=KINDS,
         )
     },
-    options=frozenset({"rating_attribute", "threshold", "keep_ties", "text"}),
+    options=frozenset({"rating_attribute", "threshold", "keep_ties", "text", "chat_template"}),
     tags=("human-feedback", "kto", "rlhf"),
     task_categories=("text-generation",),
 )
