@@ -41,7 +41,17 @@ _QUERY_OPTIONS = [
     ("min_agreement", "preference: drop pairs whose annotators agree less (0 to 1)."),
     ("max_similarity", "preference: drop pairs whose responses are at least this alike (0-1)."),
     ("similarity", "preference: jaccard (word sets, default) or difflib."),
-    ("text", "preference, kto, ratings: plain strings instead of message lists."),
+    (
+        "text",
+        "preference, kto, ratings: strings instead of message lists: the prompt ends with the "
+        "assistant's cue and prompt + completion is the whole conversation ('User: ...' / "
+        "'Assistant:' blocks, or a chat template).",
+    ),
+    (
+        "chat_template",
+        "preference, kto, ratings: the registered model whose chat template writes the text "
+        "variant (implies text).",
+    ),
     ("threshold", "kto: a rating at or above it is desirable (default: above the midpoint)."),
     ("all_trees", "oasst: every tree, not only those ready for export."),
     (
@@ -49,7 +59,7 @@ _QUERY_OPTIONS = [
         "preference, kto: an images column of datasets.Image, TRL's vision layout (default: "
         "where the campaign's prompts carry images; in JSON Lines each image is a data URL).",
     ),
-    ("image_bytes", "judgments: each prompt image's bytes beside its path (base64 here)."),
+    ("image_bytes", "judgments: each prompt image's bytes beside its path (base64 in JSON)."),
 ]
 
 

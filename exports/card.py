@@ -236,6 +236,7 @@ def card_render(
         "- Export options: "
         + (", ".join(f"`{k}={v}`" for k, v in options.items()) if options else "the defaults")
         + ".",
+        *([_text_line(ctx.options.chat_template)] if ctx.options.text else []),
         "",
         *(
             [
@@ -277,3 +278,18 @@ def card_render(
         "",
     ]
     return "\n".join(lines)
+
+
+def _text_line(chat_template: str | None) -> str:
+    """How the text variant's strings are laid out (docs/exports.md, "The text variant")."""
+    how = (
+        f"in the chat template of the model `{chat_template}`"
+        if chat_template
+        else "in Agora's plain layout: `System: ...`, `User: ...` and `Assistant: ...` blocks "
+        "separated by blank lines, the prompt ending with `Assistant:` and a completion "
+        "starting with a space"
+    )
+    return (
+        "- Text: each prompt ends with the assistant's cue and prompt + completion is the whole "
+        f"conversation, written {how}."
+    )

@@ -58,6 +58,8 @@ class ExportOptions:
     max_similarity: float | None = None  # drop pairs whose texts are at least this similar
     similarity: str = "jaccard"  # how similar: word-set Jaccard, or difflib's ratio
     text: bool = False  # plain strings instead of message lists
+    # With text: the registered model whose chat template writes them (else the plain layout).
+    chat_template: str | None = None
     # kto.
     threshold: float | None = None  # a rating at or above it is desirable
     # oasst.
@@ -183,10 +185,16 @@ def options_parse(raw: Mapping[str, Any] | None) -> ExportOptions:
             out[name] = _choice(value, AGGREGATES, name)
         elif name == "similarity":
             out[name] = _choice(value, SIMILARITIES, name)
-        else:  # table, license, rating_attribute: text
+        else:  # table, license, rating_attribute, chat_template: text
             if not isinstance(value, str) or not value.strip() or len(value) > 100:
                 raise RuleError(f"{name} must be non-empty text.", field=name)
             out[name] = value.strip()
+    if "chat_template" in out:
+        # A chat template writes the text variant: it implies `text`, and contradicts text=false.
+        if out.get("text") is False:
+            raise RuleError("chat_template writes the text variant: drop text=false.",
+                            field="chat_template")  # fmt: skip
+        out["text"] = True
     options = ExportOptions(**out)
     if options.since and options.until and options.since >= options.until:
         raise RuleError("since must be before until.", field="since")

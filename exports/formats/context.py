@@ -36,6 +36,7 @@ from generation.models import LanguageModel
 from ..options import ExportOptions
 from .pages import _fetch, _in_ids, _judgments, _Page, _pages, _tasks
 from .rows import _J_OWN, _J_OWN_FULL, _T_FIELDS, _T_FULL, J, M
+from .text import TextLayout, text_layout
 
 
 def consent_withdrawn_users(*, campaign: Campaign) -> QuerySet[User]:
@@ -98,6 +99,18 @@ class ExportContext:
         self._pseudonyms: dict[int, str] = {}
         self._profile_versions: dict[int | None, int | None] = {None: None}
         self._models: dict[int, ModelInfo] | None = None
+        self._text_layout: TextLayout | None = None
+
+    @property
+    def text_layout(self) -> TextLayout:
+        """How the `text` variant writes conversations (exports/formats/text.py): the named
+        model's chat template, or the plain layout. Only for exports with `text`."""
+        if self._text_layout is None:
+            layout = text_layout(self.options)
+            if layout is None:
+                raise ValueError("text_layout is for exports with the text option")
+            self._text_layout = layout
+        return self._text_layout
 
     # --- people -------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 
 from .context import Batch, ExportContext
 from .pairs import BOTH_BAD, PREFERRED, pairwise_votes
-from .preference import rating_attribute
-from .rows import J, iso, plain_text, review_columns, system_text
+from .preference import options_check, rating_attribute
+from .rows import J, iso, review_columns, system_text
 from .spec import (
     JUDGMENT_PROVENANCE,
     MESSAGES,
@@ -98,10 +98,14 @@ def _row(
     if m.role != "assistant" or batch.withdrawn(message_id):
         return
     chat = batch.chat(j.parent_id)
+    prompt: Any = chat
     completion: Any = [{"role": m.role, "content": m.text}]
+    if ctx.options.text:
+        layout = ctx.text_layout
+        prompt, completion = layout.prompt(chat), layout.completion(chat, m.text)
     trl: dict[str, Any] = {
-        "prompt": plain_text(chat) if ctx.options.text else chat,
-        "completion": m.text if ctx.options.text else completion,
+        "prompt": prompt,
+        "completion": completion,
         "label": bool(label),
     }
     if ctx.options.images:
@@ -157,7 +161,7 @@ FORMAT = Format(
     name="kto",
     version=SCHEMA_VERSION,
     kinds=KINDS,
-    check=rating_attribute,
+    check=options_check,
     summary="Unpaired feedback (prompt, completion, label) in TRL's format, with provenance.",
     tables={
         "default": Table(
@@ -167,7 +171,9 @@ FORMAT = Format(
             needs=KINDS,
         )
     },
-    options=frozenset({"rating_attribute", "threshold", "keep_ties", "text", "images"}),
+    options=frozenset(
+        {"rating_attribute", "threshold", "keep_ties", "text", "chat_template", "images"}
+    ),
     tags=("human-feedback", "kto", "rlhf"),
     task_categories=("text-generation",),
 )

@@ -4,7 +4,8 @@ Rows come from pairwise judgments, from rankings and from ratings on one attribu
 pairs.py): one row per judgment and pair, or one per task and pair by majority. `prompt` is the
 conversation from its root (system message included) to the judged turn; `chosen` and
 `rejected` are one-message assistant lists, as DPOTrainer and RewardTrainer read them; with
-`text`, all three are plain strings. Documented in docs/exports.md.
+`text`, all three are strings, the prompt ending with the assistant's cue (text.py).
+Documented in docs/exports.md.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from annotation.errors import RuleError
 
 from .context import Batch, ExportContext
 from .pairs import PREFERRED, Tally, Vote, vote, votes_of
-from .rows import plain_text, review_columns, system_text
+from .rows import review_columns, system_text
 from .spec import MESSAGES, Format, Shared, SplitRow, Table, schema_with_text_variant
+from .text import text_check
 
 SCHEMA_VERSION = "agora.preference/2"
 KINDS = ("pairwise", "ranking", "rating")
@@ -37,6 +39,12 @@ def rating_attribute(ctx: ExportContext) -> str | None:
             f"rating_attribute must be one of {', '.join(names)}.", field="rating_attribute"
         )
     return chosen or (names[0] if names else None)
+
+
+def options_check(ctx: ExportContext) -> None:
+    """Before anything is written: the rated attribute, and the text variant's layout."""
+    rating_attribute(ctx)
+    text_check(ctx)
 
 
 _WORD = re.compile(r"\w+")
@@ -186,7 +194,12 @@ class _Pairs:
             prompt: Any
             pair: tuple[Any, Any]
             if o.text:
-                prompt, pair = plain_text(chat), (chosen.text, rejected.text)
+                layout = ctx.text_layout
+                prompt = layout.prompt(chat)
+                pair = (
+                    layout.completion(chat, chosen.text),
+                    layout.completion(chat, rejected.text),
+                )
             else:
                 prompt, pair = chat, (batch.reply(v.chosen), batch.reply(v.rejected))
             columns: dict[str, Any] = {"prompt": prompt, "chosen": pair[0], "rejected": pair[1]}
@@ -266,7 +279,7 @@ FORMAT = Format(
     name="preference",
     version=SCHEMA_VERSION,
     kinds=KINDS,
-    check=rating_attribute,
+    check=options_check,
     summary="Preference pairs (prompt, chosen, rejected) in TRL's format, with provenance.",
     tables={
         "default": Table(
@@ -286,6 +299,7 @@ FORMAT = Format(
             "max_similarity",
             "similarity",
             "text",
+            "chat_template",
             "images",
         }
     ),

@@ -15,7 +15,7 @@ import pyarrow as pa
 from annotation.kinds.base import Attribute
 
 from .context import ExportContext
-from .rows import iso, plain_text, review_columns, system_text
+from .rows import iso, review_columns, system_text
 from .spec import (
     JUDGMENT_PROVENANCE,
     MESSAGES,
@@ -23,6 +23,7 @@ from .spec import (
     Table,
     schema_with_text_variant,
 )
+from .text import text_check
 
 SCHEMA_VERSION = "agora.ratings/1"
 KINDS = ("rating",)
@@ -70,7 +71,7 @@ def rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
             chosen = followup.get("chosen")
             chat = batch.chat(j.parent_id)
             common = {
-                "prompt": plain_text(chat) if ctx.options.text else chat,
+                "prompt": ctx.text_layout.prompt(chat) if ctx.options.text else chat,
                 "system": system_text(chat),
             }
             provenance = {
@@ -166,7 +167,8 @@ FORMAT = Format(
             needs=KINDS,
         )
     },
-    options=frozenset({"text"}),
+    options=frozenset({"text", "chat_template"}),
+    check=text_check,
     tags=("human-feedback", "ratings"),
     task_categories=("text-generation",),
 )

@@ -154,13 +154,5 @@ def system_text(chat: list[dict[str, str]]) -> str | None:
     return chat[0]["content"] if chat and chat[0]["role"] == "system" else None
 
 
-def plain_text(chat: list[dict[str, str]]) -> str:
-    """A conversation as one string: the user's text alone for a single user message, else
-    each message as `role: content`, separated by blank lines."""
-    if len(chat) == 1 and chat[0]["role"] == "user":
-        return chat[0]["content"]
-    return "\n\n".join(f"{m['role']}: {m['content']}" for m in chat)
-
-
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()

@@ -18,6 +18,7 @@ image placeholder part per image, then the pixels beside the token ids (`vision_
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import threading
@@ -109,6 +110,34 @@ def vision_inputs(
         add_special_tokens=False,
     )
     return {k: v.to(device) for k, v in inputs.items()}
+
+
+@functools.cache
+def chat_tokenizer(model: str | None = None, gguf_file: str | None = None) -> Any:
+    """The tokenizer of a model's settings (`model`, `gguf_file`; neither: the default model),
+    from local files only, for its chat template: what exports render conversations with
+    (docs/exports.md, the `chat_template` option). Loaded once per process; the weights are
+    not loaded."""
+    if model is None:
+        if gguf_file is not None:
+            raise BackendError("gguf_file needs model: the folder that holds it")
+        folder, gguf_file, _ = default_model_files()
+        path = str(folder)
+    else:
+        path = model
+        if gguf_file is None and model.endswith(".gguf"):  # vLLM names the file itself
+            path, gguf_file = str(Path(model).parent), Path(model).name
+    options: dict[str, Any] = {"local_files_only": True}
+    if gguf_file:
+        options["gguf_file"] = gguf_file
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **options)
+    except (OSError, ValueError) as exc:
+        # Short, without the paths: the reason is shown to whoever asked for the export.
+        raise BackendError("its tokenizer is not in this machine's local files") from exc
+    if not tokenizer.chat_template:
+        raise BackendError("its tokenizer has no chat template")
+    return tokenizer
 
 
 def first_stop(text: str, stop: Sequence[str]) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from annotation.models import Assignment, Campaign, Membership, Study, User
 from annotation.services import (
     campaign_create,
+    judgment_submit,
     membership_add,
     prompts_import,
     studies,
@@ -257,6 +258,63 @@ def _study_imported(people: dict[str, User]) -> Campaign:
     return c
 
 
+def _study_live(people: dict[str, User]) -> Campaign:
+    """The study with live chats (PRISM's conversations) answered by the real default model,
+    a few tokens a reply, run in this process as a worker would: alice chats two turns, bob
+    one, dave one and then withdraws."""
+    from generation.models import GenerationRequest, LanguageModel
+    from generation.services import generation_run, live_chat_say, live_chat_start
+
+    c = study_campaign_new(people, overlap=1, live_first_replies=2, live_later_replies=1,
+                           live_max_turns=2)  # fmt: skip
+    c.language_models.set(
+        [
+            LanguageModel.objects.create(
+                name=f"smol-live-{i}",
+                backend="transformers",
+                settings={"threads": 1},  # the settings of the tests' loaded default model
+                sampling_params={"max_new_tokens": 4, "temperature": 0.7, "seed": 7 + i},
+            )
+            for i in range(2)
+        ]
+    )
+
+    def rate(name: str, conversation_id: int, turn: int) -> None:
+        for request in GenerationRequest.objects.filter(
+            parent__conversation_id=conversation_id, state="queued"
+        ):
+            generation_run(request_id=request.id)
+        [a] = Assignment.objects.filter(
+            task__conversation_id=conversation_id, annotator=people[name]
+        ).order_by("id")[turn:]
+        scores = {m: 90 - 30 * i for i, m in enumerate(a.display_order)}
+        judgment_submit(
+            assignment=a,
+            annotator=people[name],
+            payload={
+                "ratings": {str(m): {"score": s} for m, s in scores.items()},
+                "followup": {
+                    "chosen": a.display_order[0],
+                    "scores": {"factuality": 60, "choice_factuality": 70},
+                    "feedback": f"{name} liked the first.",
+                },
+            },
+            idempotency_key=f"live-{a.id}",
+        )
+
+    for name, turns in (("alice", 2), ("bob", 1), ("dave", 1)):
+        conversation = live_chat_start(
+            campaign=c, participant=people[name], text=f"{name}: name a fruit.",
+            prism_type="unguided",
+        )  # fmt: skip
+        rate(name, conversation.id, 0)
+        for turn in range(1, turns):
+            live_chat_say(conversation=conversation, participant=people[name], text="Why?")
+            rate(name, conversation.id, turn)
+    study_withdraw(c, people["dave"])
+    return c
+
+
 BUILDERS: dict[str, Callable[[dict[str, User]], Campaign]] = {
     "pairwise": _pairwise,
     "ranking": _ranking,
@@ -268,7 +326,11 @@ BUILDERS: dict[str, Callable[[dict[str, User]], Campaign]] = {
     "reply": _reply,
     "tree": _tree,
     "study": _study_imported,
+    "live": _study_live,
 }
+# The matrix's kinds: every kind, and the study with live chats (the real model answers them,
+# so the two-database test, which builds in a process of its own, leaves it out).
+MATRIX_KINDS = (*KINDS, "live")
 
 
 def campaign_build(kind: str, people: dict[str, User] | None = None) -> Campaign:

@@ -194,8 +194,12 @@ def test_near_identical_pairs_are_dropped_at_the_researchers_threshold(make_camp
 def test_the_plain_text_variant(rating_campaign, alice):
     judge_all(rating_campaign, alice, rate_by_model)
     row = next(export_rows(campaign=rating_campaign, fmt="preference", text=True))
-    assert row["prompt"] == "system: Be kind.\n\nuser: Question 0: how do I do thing 0?"
-    assert isinstance(row["chosen"], str) and isinstance(row["rejected"], str)
+    same = next(export_rows(campaign=rating_campaign, fmt="preference"))
+    assert row["prompt"] == (
+        "System: Be kind.\n\nUser: Question 0: how do I do thing 0?\n\nAssistant:"
+    )
+    assert row["chosen"] == " " + same["chosen"][0]["content"]
+    assert row["rejected"] == " " + same["rejected"][0]["content"]
 
 
 def test_dates_kinds_and_rounds_filter(campaign, alice):

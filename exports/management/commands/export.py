@@ -37,9 +37,33 @@ FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--min-agreement", {"help": "Drop pairs whose annotators agree less (0 to 1)."}),
     ("--max-similarity", {"help": "Drop pairs whose responses are at least this alike."}),
     ("--similarity", {"choices": ["jaccard", "difflib"]}),
-    ("--text", {"action": "store_true", "default": None, "help": "Plain-text variant."}),
+    (
+        "--text",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": "preference, kto, ratings: strings instead of message lists, with role cues "
+            "(User: ... Assistant:).",
+        },
+    ),
+    (
+        "--chat-template",
+        {
+            "metavar": "MODEL",
+            "help": "With --text (implied): write the strings with this registered model's chat "
+            "template.",
+        },
+    ),
     ("--threshold", {"help": "kto: a rating at or above it is desirable."}),
     ("--all-trees", {"action": "store_true", "default": None}),
+    (
+        "--image-bytes",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": "judgments: each prompt image's bytes beside its path.",
+        },
+    ),
     (
         "--images",
         {
