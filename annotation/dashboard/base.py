@@ -37,8 +37,7 @@ def dashboard_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @login_required
     @wraps(view)
     def wrapper(request: AuthedHttpRequest, **kwargs: Any) -> HttpResponse:
-        administers = selectors.campaigns_administered_by(user=request.user).exists()
-        if not (request.user.is_staff or administers):
+        if not selectors.dashboard_visible_to(user=request.user):
             raise PermissionDenied("The dashboard is for campaign admins.")
         return view(request, **kwargs)
 
