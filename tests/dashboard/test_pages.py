@@ -270,6 +270,7 @@ def every_dashboard_url(campaign, membership) -> list[str]:
         "action": "flag",
         "request_id": 1,
         "message_id": 1,
+        "job_id": 1,
     }
     out = []
     for pattern in dashboard_urls.urlpatterns:

@@ -137,6 +137,22 @@ TABLE: list[Row] = [
         ADMIN_POST,
         lambda w: {**_c(w), "message_id": w.generated.id},
     ),
+    # The Export tab: the campaign's files, for its admins only. The job is queued: its admin
+    # hears 409 (not done), nobody else learns anything more.
+    Row("dashboard:exports", "GET", ADMIN_PAGE, _c),
+    Row(
+        "dashboard:exports",
+        "POST",
+        ADMIN_POST,
+        _c,
+        lambda w: {"format": "judgments", "container": "jsonl"},
+    ),
+    Row(
+        "dashboard:export_download",
+        "GET",
+        _codes(302, 403, 404, 409, 404, 409),
+        lambda w: {**_c(w), **_j(w)},
+    ),
     # A study's settings and who took part (their survey answers): its admins only.
     Row("dashboard:study_settings", "GET", ADMIN_PAGE, _s),
     Row("dashboard:study_invitation", "POST", ADMIN_POST, _s),
