@@ -29,6 +29,11 @@ urlpatterns = [
         name="api_campaign_prompts",
     ),
     path(
+        "campaigns/<id:campaign_id>/members/",
+        campaigns.CampaignMembersApi.as_view(),
+        name="api_campaign_members",
+    ),
+    path(
         "campaigns/<id:campaign_id>/export/",
         exports_api.CampaignExportApi.as_view(),
         name="api_campaign_export",

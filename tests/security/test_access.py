@@ -225,6 +225,8 @@ TABLE: list[Row] = [
     Row("study_complete", "GET", _codes(302, 200, 302, 302, 302, 302), _study),
     Row("study_end", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
     Row("login", "GET", _codes(200, 200, 200, 200, 200, 200)),
+    # An invite link is its token: a made-up one is not found, whoever opens it.
+    Row("invite", "GET", _codes(404, 404, 404, 404, 404, 404), lambda w: {"token": "x:y:z"}),
     Row("logout", "POST", _codes(302, 302, 302, 302, 302, 302)),
     Row("password_change", "GET", _codes(302, 200, 200, 200, 200, 200)),
     Row("password_change_done", "GET", _codes(302, 200, 200, 200, 200, 200)),
@@ -254,6 +256,15 @@ TABLE: list[Row] = [
         _codes(401, 403, 404, 400, 404, 400),
         _c,
         lambda w: {"prompts": []},
+        api=True,
+    ),
+    # People in bulk: the campaign's admins only; an unknown name is reported, not added.
+    Row(
+        "api_campaign_members",
+        "POST",
+        _codes(401, 403, 404, 200, 404, 200),
+        _c,
+        lambda w: {"people": ["nobody-here"]},
         api=True,
     ),
     # C's only judgment awaits review, so there is nothing to export yet: its admins hear 409
