@@ -19,6 +19,8 @@ from annotation.api.serializers import (
     ERROR,
     CampaignOut,
     ErrorOut,
+    GoldIn,
+    GoldOut,
     ImportReportOut,
     MembersIn,
     MembersReportOut,
@@ -26,6 +28,7 @@ from annotation.api.serializers import (
 )
 from annotation.http import api_user
 from annotation.prompt_files import prompt_file_format
+from annotation.services.gold import task_gold_set
 from webapp.middleware import UntrustedJSONParser
 
 
@@ -132,3 +135,21 @@ class CampaignMembersApi(APIView):
         ]
         out = {"added": report.added, "summary": report.summary(), "lines": lines}
         return Response(MembersReportOut(out).data)
+
+
+class TaskGoldApi(APIView):
+    @extend_schema(
+        request=GoldIn,
+        responses={200: GoldOut, 400: ERROR, 403: ERROR, 404: ERROR},
+        summary="Set or clear a task's gold answer",
+        description="Checked by the task's kind as an annotator's payload is (400 naming the "
+        "field); the judgments already made on the task are scored again. The dashboard's "
+        "Gold page and `manage.py task_gold` do the same; gold can also come with the prompts "
+        "(a `gold` field on an import line).",
+    )
+    def put(self, request: Request, campaign_id: int, task_id: int) -> Response:
+        campaign = access.campaign_for_admin(user=api_user(request), campaign_id=campaign_id)
+        data = GoldIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = task_gold_set(campaign=campaign, task_id=task_id, gold=data.validated_data["gold"])
+        return Response(GoldOut({"task": task.id, "gold": task.gold}).data)

@@ -262,6 +262,20 @@ class MembersReportOut(serializers.Serializer):
     lines = MemberLineOut(many=True)
 
 
+class GoldIn(serializers.Serializer):
+    gold = serializers.JSONField(
+        allow_null=True,
+        help_text="The task's right answer in its message ids, as the kind's payload gives it: "
+        'pairwise {"outcome": "preferred", "preferred": 12} or {"outcome": "tie"}, ranking '
+        '{"ranking": [13, 12]}, binary {"label": true}; null clears it.',
+    )
+
+
+class GoldOut(serializers.Serializer):
+    task = serializers.IntegerField()
+    gold = serializers.JSONField(allow_null=True)
+
+
 class TokenIn(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)

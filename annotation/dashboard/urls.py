@@ -3,7 +3,15 @@
 from django.urls import path
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-from annotation.dashboard import campaigns, exports, generation, leaderboard, quality, setup
+from annotation.dashboard import (
+    campaigns,
+    exports,
+    generation,
+    gold,
+    leaderboard,
+    quality,
+    setup,
+)
 from annotation.dashboard import studies as study_pages
 
 app_name = "dashboard"
@@ -48,6 +56,7 @@ urlpatterns = [
         name="generation_regenerate",
     ),
     path("<id:campaign_id>/exports/", exports.export_page, name="exports"),
+    path("<id:campaign_id>/gold/", gold.gold_page, name="gold"),
     path(
         "<id:campaign_id>/exports/<id:job_id>/download/",
         exports.export_download,

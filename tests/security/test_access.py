@@ -153,6 +153,15 @@ TABLE: list[Row] = [
         _codes(302, 403, 404, 409, 404, 409),
         lambda w: {**_c(w), **_j(w)},
     ),
+    # The Gold page: the campaign's tasks and their right answers, for its admins only.
+    Row("dashboard:gold", "GET", ADMIN_PAGE, _c),
+    Row(
+        "dashboard:gold",
+        "POST",
+        ADMIN_POST,
+        _c,
+        lambda w: {"task": w.assignment.task_id, "gold": "tie"},
+    ),
     # A study's settings and who took part (their survey answers): its admins only.
     Row("dashboard:study_settings", "GET", ADMIN_PAGE, _s),
     Row("dashboard:study_invitation", "POST", ADMIN_POST, _s),
@@ -258,6 +267,15 @@ TABLE: list[Row] = [
         lambda w: {"prompts": []},
         api=True,
     ),
+    # A task's gold answer: the campaign's admins only; another campaign's task is not found.
+    Row(
+        "api_task_gold",
+        "PUT",
+        _codes(401, 403, 404, 200, 404, 200),
+        lambda w: {**_c(w), "task_id": w.assignment.task_id},
+        lambda w: {"gold": None},
+        api=True,
+    ),
     # People in bulk: the campaign's admins only; an unknown name is reported, not added.
     Row(
         "api_campaign_members",
@@ -353,6 +371,8 @@ def _call(w: World, role: str, row: Row) -> int:
     data = row.data(w) if row.data else {}
     if row.method == "GET":
         return client.get(url).status_code
+    if row.method == "PUT":
+        return client.put(url, data, format="json").status_code
     if row.api:
         return client.post(url, data, format="json").status_code
     return client.post(url, data).status_code
