@@ -76,7 +76,7 @@ class PeopleReport:
         if n := self.count(CREATED):
             parts.append(f"{n} new account{'s' if n != 1 else ''} with invite links")
         if n := self.count(ALREADY):
-            parts.append(f"{n} already members")
+            parts.append(f"{n} already {'members' if n != 1 else 'a member'}")
         if self.problems:
             names = ", ".join(r.username or f"line {r.line}" for r in self.problems)
             parts.append(f"not added: {names}")

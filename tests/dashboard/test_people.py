@@ -134,7 +134,7 @@ def test_the_people_page_reports_each_line_and_shows_invite_links(client, campai
     r = client.post(url, {"people": "alice\nghost\n", "role": "annotator"})
     page = r.content.decode()
     assert r.status_code == 200
-    assert "Added 0 of 2 lines; 1 already members; not added: ghost." in page
+    assert "Added 0 of 2 lines; 1 already a member; not added: ghost." in page
     assert 'data-status="unknown"' in page and "No account named &#x27;ghost&#x27;" in page
 
     upload = SimpleUploadedFile("people.csv", b"username,role\nnew1,annotator\nnew2,reviewer\n")

@@ -189,15 +189,3 @@ def exports_worker(monkeypatch) -> Iterator[object]:
     """An embedded worker on the `exports` queue."""
     with embedded_worker(monkeypatch, ["exports"]) as w:
         yield w
-
-
-@pytest.fixture
-def exports_dir(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "exports": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "exports"},
-        },
-    }
-    return tmp_path / "exports"
