@@ -160,7 +160,7 @@ TABLE: list[Row] = [
         "POST",
         ADMIN_POST,
         _c,
-        lambda w: {"task": w.assignment.task_id, "gold": "tie"},
+        lambda w: {"task": str(w.assignment.task_id), "gold": "tie"},
     ),
     # A study's settings and who took part (their survey answers): its admins only.
     Row("dashboard:study_settings", "GET", ADMIN_PAGE, _s),
