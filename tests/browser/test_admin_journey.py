@@ -130,3 +130,26 @@ def test_the_export_tab_runs_a_parquet_job_and_downloads_it(
     download.value.save_as(path)
     assert path.name == f"{campaign.slug}-preference.parquet"
     assert pq.read_table(path).num_rows == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_gold_tab_sets_a_tasks_gold_by_keyboard_on_a_phone(open_page, campaign, carol):
+    from annotation.models import Task
+
+    task = Task.objects.filter(campaign=campaign).order_by("id").first()
+    page = open_page("phone")
+    log_in(page, carol, next_path=f"/dashboard/{campaign.id}/gold/")
+    form = page.locator(f"section[data-task='{task.id}'] form")
+    tab_to(page, f"section[data-task='{task.id}'] input[value=none]")
+    page.keyboard.press("ArrowDown")  # the radio group: the first response is the better one
+    tab_to(page, f"section[data-task='{task.id}'] button")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(f"Gold set on task {task.id}.")
+    expect(page.get_by_test_id("gold-count")).to_contain_text("1 task with gold")
+    task.refresh_from_db()
+    assert task.gold["outcome"] == "preferred"
+    expect(form.locator("input:checked")).to_have_value(f"preferred:{task.gold['preferred']}")
+    screenshot(page, "gold-phone")
+    fits(page)
+    assert axe_violations(page) == []
