@@ -5,9 +5,14 @@ A JSONL line:
      "responses": ["text", {"text": "...", "model": "name"}, ...], "metadata": {...},
      "images": ["<base64 or data URL>", {"data": "<base64>", "name": "cat.png"}, ...],
      "audio": [...], "video": [...],
-     "reference": {"caption": "...", "answer": "...", "documents": ["...", ...]}}
+     "reference": {"caption": "...", "answer": "...", "documents": ["...", ...]},
+     "gold": {"outcome": "preferred", "preferred": 1}}
 `images` (and `audio` / `video` where the campaign accepts them) are files the prompt's last
-message carries; `reference` holds facts shown to the annotator beside the task (docs/trees.md).
+message carries; `reference` holds facts shown to the annotator beside the task (docs/trees.md);
+`gold` is the known right answer of the line's tasks, with responses by their place in
+`responses` (0 the first): pairwise `{"outcome": "preferred", "preferred": 1}` or
+`{"outcome": "tie"}`, ranking `{"ranking": [2, 0, 1]}`, binary `{"label": true}`
+(docs/quality.md). In CSV, a `gold` column holds that object as JSON.
 A CSV file has a `prompt` column, optional `id` and `system` columns, and pairs of
 `response_N` / `model_N` columns (or `response_a` / `model_a`, `response_b` / ...).
 Other keys or columns are kept in the conversation's metadata.
@@ -48,6 +53,8 @@ class PromptRow:
     reference: dict[str, Any] | None = None
     # PRISM's conversation type (Conversation.PrismType), "" for none.
     prism_type: str = ""
+    # The known right answer, responses by place (checked by the campaign's kind on import).
+    gold: Any = None
 
 
 @dataclass
@@ -206,7 +213,10 @@ def _row_from_object(
     metadata = obj.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _Bad("metadata must be an object")
-    own = ("id", "prompt", "responses", "metadata", "reference", "conversation_type", *MEDIA_FIELDS)
+    own = (
+        "id", "prompt", "responses", "metadata", "reference", "conversation_type", "gold",
+        *MEDIA_FIELDS,
+    )  # fmt: skip
     extra = {k: v for k, v in obj.items() if k not in own}
     prism_type = obj.get("conversation_type") or ""
     if prism_type not in ("", *PRISM_TYPES):
@@ -220,7 +230,23 @@ def _row_from_object(
         files=_files(obj, media),
         reference=_reference(obj.get("reference")),
         prism_type=prism_type,
+        gold=_gold(obj.get("gold")),
     )
+
+
+def _gold(raw: Any) -> Any:
+    """The line's gold answer as given (a CSV cell holds it as JSON text); its meaning is the
+    campaign kind's to check."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json_parse(raw, field="gold", max_depth=4)
+        except Untrusted as e:
+            raise _Bad(_line_message(e)) from None
+    if not isinstance(raw, dict):
+        raise _Bad('gold must be an object, e.g. {"outcome": "preferred", "preferred": 1}')
+    return raw
 
 
 def _line_message(e: Untrusted) -> str:
@@ -252,7 +278,7 @@ def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
         yield 1, _Bad("the CSV header must have a prompt column")
         return
     suffixes = [m.group(1) for c in header if (m := _RESPONSE_COLUMN.match(c))]
-    known = {"id", "prompt", "system"} | {f"response_{s}" for s in suffixes}
+    known = {"id", "prompt", "system", "gold"} | {f"response_{s}" for s in suffixes}
     known |= {f"model_{s}" for s in suffixes}
     while True:
         try:
@@ -282,7 +308,13 @@ def _csv_objects(text: str) -> Iterator[tuple[int, Any]]:
         metadata = {k: v for k, v in row.items() if k not in known and v}
         yield (
             line,
-            {"id": row.get("id"), "prompt": prompt, "responses": responses, "metadata": metadata},
+            {
+                "id": row.get("id"),
+                "prompt": prompt,
+                "responses": responses,
+                "metadata": metadata,
+                "gold": row.get("gold") or None,
+            },
         )
 
 

@@ -4,10 +4,11 @@ dashboard annotation/dashboard/urls.py)."""
 from django.urls import path
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-from annotation.views import assignments, attachments, live, review, studies
+from annotation.views import assignments, attachments, live, people, review, studies
 
 urlpatterns = [
     path("", assignments.home, name="home"),
+    path("invite/<str:token>/", people.invite, name="invite"),
     path("campaigns/<id:campaign_id>/", assignments.campaign_task, name="campaign_task"),
     path(
         "assignments/<id:assignment_id>/submit/",

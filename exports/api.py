@@ -3,8 +3,7 @@ download) for large ones. Only a campaign's admins may export it."""
 
 from typing import Any
 
-from django.core.files.storage import FileSystemStorage, storages
-from django.http import FileResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +20,7 @@ from webapp.untrusted import form_int
 from .formats import FORMATS
 from .models import ExportJob
 from .serializers import ExportJobIn, ExportJobOut
-from .services import export_job_file, export_job_start, export_jsonl_stream
+from .services import export_job_download, export_job_start, export_jsonl_stream
 
 ERROR = OpenApiResponse(description='{"detail": "what went wrong", "code": "...", "field": ...}')
 
@@ -213,9 +212,4 @@ class ExportJobDownloadApi(APIView):
         },
     )
     def get(self, request: Request, job_id: int) -> HttpResponseBase:
-        job = _job_for_admin(request, job_id)
-        name = export_job_file(job=job)
-        storage = storages["exports"]
-        if isinstance(storage, FileSystemStorage):
-            return FileResponse(storage.open(name, "rb"), as_attachment=True, filename=job.filename)
-        return HttpResponseRedirect(storage.url(name))
+        return export_job_download(job=_job_for_admin(request, job_id))

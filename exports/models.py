@@ -31,6 +31,7 @@ class ExportJob(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     progress = models.FloatField(default=0.0)  # 0 to 1
     row_count = models.PositiveBigIntegerField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)  # the file's bytes, once done
     # The file's name in the `exports` storage (settings.STORAGES["exports"]).
     file = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)

@@ -35,6 +35,7 @@ class ExportJobOut(serializers.Serializer):
     state = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
     progress = serializers.FloatField(help_text="0 to 1.")
     row_count = serializers.IntegerField(allow_null=True)
+    size = serializers.IntegerField(allow_null=True, help_text="The file's bytes, once done.")
     error = serializers.CharField(help_text="Why it failed; empty otherwise.")
     attempts = serializers.IntegerField(
         help_text="How many times a worker has started it: more than 1 when a worker died "

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from django.core.files import File
-from django.core.files.storage import storages
+from django.core.files.storage import FileSystemStorage, storages
 from django.db import transaction
+from django.http import FileResponse, HttpResponseBase, HttpResponseRedirect
 from django.utils import timezone
 
-from annotation.errors import Conflict, Gone, RuleError
+from annotation.errors import Conflict, Gone, NotFound, RuleError
 from annotation.models import Campaign, User
 from webapp.queueing import claim_fields, claim_q, heartbeat, mark_enqueued, rows_resend, task_send
 
@@ -376,7 +377,7 @@ def export_job_run(*, job_id: int) -> None:
     job = ExportJob.objects.select_related("campaign").get(id=job_id)
     try:
         with heartbeat(ExportJob, job_id):
-            name, result = _job_write(job)
+            name, result, size = _job_write(job)
     except Exception as e:
         logger.exception("export job %s failed", job_id)
         message = e.message if isinstance(e, RuleError) else f"{type(e).__name__}: {e}"
@@ -388,12 +389,13 @@ def export_job_run(*, job_id: int) -> None:
         state=ExportJob.State.DONE,
         progress=1.0,
         row_count=result.rows,
+        size=size,
         file=name,
         finished_at=timezone.now(),
     )
 
 
-def _job_write(job: ExportJob) -> tuple[str, ExportResult]:
+def _job_write(job: ExportJob) -> tuple[str, ExportResult, int]:
     plan = export_plan(
         campaign=job.campaign, fmt=job.format, container=job.container, options=job.options
     )
@@ -423,9 +425,10 @@ def _job_write(job: ExportJob) -> tuple[str, ExportResult]:
                 campaign=job.campaign, fmt=job.format, container=job.container, path=out,
                 options=plan.options, progress=progress,
             )  # fmt: skip
+        size = out.stat().st_size
         with out.open("rb") as f:
             name = storages["exports"].save(f"{job.campaign.slug}/{job.id}/{filename}", File(f))
-    return name, result
+    return name, result, size
 
 
 def _zip_folder(folder: Path, out: Path) -> None:
@@ -448,6 +451,39 @@ def export_job_file(*, job: ExportJob) -> str:
     if job.state != ExportJob.State.DONE or not job.file:
         raise Conflict(f"The export is {job.state}, not done.", code="not_done")
     return job.file
+
+
+def export_job_download(*, job: ExportJob) -> HttpResponseBase:
+    """The response that hands out a finished job's file (the API's and the dashboard's):
+    the file itself from a local folder, a redirect to a short-lived signed URL from object
+    storage. Refused as export_job_file refuses."""
+    name = export_job_file(job=job)
+    storage = storages["exports"]
+    if isinstance(storage, FileSystemStorage):
+        return FileResponse(storage.open(name, "rb"), as_attachment=True, filename=job.filename)
+    return HttpResponseRedirect(storage.url(name))
+
+
+def export_jobs_of(*, campaign: Campaign, limit: int = 50) -> list[ExportJob]:
+    """A campaign's latest export jobs, newest first (the Export tab's history)."""
+    return list(
+        ExportJob.objects.filter(campaign=campaign).select_related("campaign", "requested_by")[
+            :limit
+        ]
+    )
+
+
+def export_job_of(*, campaign: Campaign, job_id: int) -> ExportJob:
+    """One of the campaign's export jobs; NotFound for any other id."""
+    job = ExportJob.objects.select_related("campaign").filter(campaign=campaign, id=job_id).first()
+    if job is None:
+        raise NotFound("No such export job in this campaign.")
+    return job
+
+
+def export_choices() -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every format as (name, summary, its tables), and the containers, for a form."""
+    return [(f.name, f.summary, tuple(f.tables)) for f in FORMATS.values()]
 
 
 def export_jobs_supersede(*, campaign_id: int, at: datetime, **_signal: Any) -> int:

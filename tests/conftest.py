@@ -94,6 +94,18 @@ def campaign(make_campaign, alice, bob) -> Campaign:
     return c
 
 
+@pytest.fixture
+def exports_dir(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "exports": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "exports"},
+        },
+    }
+    return tmp_path / "exports"
+
+
 def api_client_for(user: User) -> APIClient:
     client = APIClient()
     _token, key = api_token_create(user=user)

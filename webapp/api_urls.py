@@ -29,6 +29,16 @@ urlpatterns = [
         name="api_campaign_prompts",
     ),
     path(
+        "campaigns/<id:campaign_id>/tasks/<id:task_id>/gold/",
+        campaigns.TaskGoldApi.as_view(),
+        name="api_task_gold",
+    ),
+    path(
+        "campaigns/<id:campaign_id>/members/",
+        campaigns.CampaignMembersApi.as_view(),
+        name="api_campaign_members",
+    ),
+    path(
         "campaigns/<id:campaign_id>/export/",
         exports_api.CampaignExportApi.as_view(),
         name="api_campaign_export",

@@ -1,7 +1,8 @@
-"""The campaigns open to me, and a campaign's prompt import."""
+"""The campaigns open to me, a campaign's prompt import, and its people added in bulk."""
 
 import json
 
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     PolymorphicProxySerializer,
@@ -18,11 +19,16 @@ from annotation.api.serializers import (
     ERROR,
     CampaignOut,
     ErrorOut,
+    GoldIn,
+    GoldOut,
     ImportReportOut,
+    MembersIn,
+    MembersReportOut,
     PromptImportIn,
 )
 from annotation.http import api_user
 from annotation.prompt_files import prompt_file_format
+from annotation.services.gold import task_gold_set
 from webapp.middleware import UntrustedJSONParser
 
 
@@ -88,3 +94,62 @@ class PromptImportApi(APIView):
         )
         out = ImportReportOut(report).data
         return Response(out, status=status.HTTP_201_CREATED if report.ok else 400)
+
+
+class CampaignMembersApi(APIView):
+    @extend_schema(
+        request=MembersIn,
+        responses={200: MembersReportOut, 400: ERROR, 403: ERROR, 404: ERROR},
+        summary="Add people to the campaign by username, with a result per line",
+        description="Each name is added on its own: a name that is no account is reported "
+        "(status unknown) and the others are added, unless create makes it an account with "
+        "an invite link. A name twice is added once; a member already keeps their place with "
+        "the role asked for. The dashboard's People step and `manage.py add_people` do the "
+        "same.",
+        examples=[
+            OpenApiExample(
+                "Two annotators, one of them new",
+                value={"people": ["alice", "newcomer"], "role": "annotator", "create": True},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request, campaign_id: int) -> Response:
+        campaign = access.campaign_for_admin(user=api_user(request), campaign_id=campaign_id)
+        data = MembersIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        report = services.people_add(
+            campaign=campaign, people=v["people"], role=v["role"], create=v["create"]
+        )
+        lines = [
+            {
+                **line.__dict__,
+                "invite_url": request.build_absolute_uri(
+                    reverse("invite", args=[line.invite_token])
+                )
+                if line.invite_token
+                else None,
+            }
+            for line in report.lines
+        ]
+        out = {"added": report.added, "summary": report.summary(), "lines": lines}
+        return Response(MembersReportOut(out).data)
+
+
+class TaskGoldApi(APIView):
+    @extend_schema(
+        request=GoldIn,
+        responses={200: GoldOut, 400: ERROR, 403: ERROR, 404: ERROR},
+        summary="Set or clear a task's gold answer",
+        description="Checked by the task's kind as an annotator's payload is (400 naming the "
+        "field); the judgments already made on the task are scored again. The dashboard's "
+        "Gold page and `manage.py task_gold` do the same; gold can also come with the prompts "
+        "(a `gold` field on an import line).",
+    )
+    def put(self, request: Request, campaign_id: int, task_id: int) -> Response:
+        campaign = access.campaign_for_admin(user=api_user(request), campaign_id=campaign_id)
+        data = GoldIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = task_gold_set(campaign=campaign, task_id=task_id, gold=data.validated_data["gold"])
+        return Response(GoldOut({"task": task.id, "gold": task.gold}).data)

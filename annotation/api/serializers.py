@@ -225,6 +225,57 @@ class ImportReportOut(serializers.Serializer):
     lines = ImportLineOut(many=True)
 
 
+class MembersIn(serializers.Serializer):
+    people = serializers.ListField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        min_length=1,
+        max_length=2000,
+        help_text="Usernames, one per item (a blank item is skipped).",
+    )
+    role = serializers.ChoiceField(
+        choices=["annotator", "reviewer", "admin"], default="annotator", help_text="For all."
+    )
+    create = serializers.BooleanField(  # type: ignore[assignment]  # a field, not .create
+        default=False,
+        help_text="Make an account of each name that is none, with a personal invite link "
+        "(invite_url: signed, valid 14 days, used once) to set its password; without it, "
+        "such a name is reported as unknown and the others are added.",
+    )
+
+
+class MemberLineOut(serializers.Serializer):
+    line = serializers.IntegerField(help_text="1 for the first item.")
+    username = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["added", "already", "created", "unknown", "invalid", "duplicate"]
+    )
+    message = serializers.CharField()
+    invite_url = serializers.CharField(
+        allow_null=True,
+        help_text="For an account that has yet to set its password: send it to that person.",
+    )
+
+
+class MembersReportOut(serializers.Serializer):
+    added = serializers.IntegerField(help_text="People who are members now and were not.")
+    summary = serializers.CharField()
+    lines = MemberLineOut(many=True)
+
+
+class GoldIn(serializers.Serializer):
+    gold = serializers.JSONField(
+        allow_null=True,
+        help_text="The task's right answer in its message ids, as the kind's payload gives it: "
+        'pairwise {"outcome": "preferred", "preferred": 12} or {"outcome": "tie"}, ranking '
+        '{"ranking": [13, 12]}, binary {"label": true}; null clears it.',
+    )
+
+
+class GoldOut(serializers.Serializer):
+    task = serializers.IntegerField()
+    gold = serializers.JSONField(allow_null=True)
+
+
 class TokenIn(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)

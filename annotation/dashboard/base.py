@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
 from annotation import access, selectors
@@ -37,8 +37,7 @@ def dashboard_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @login_required
     @wraps(view)
     def wrapper(request: AuthedHttpRequest, **kwargs: Any) -> HttpResponse:
-        administers = selectors.campaigns_administered_by(user=request.user).exists()
-        if not (request.user.is_staff or administers):
+        if not selectors.dashboard_visible_to(user=request.user):
             raise PermissionDenied("The dashboard is for campaign admins.")
         return view(request, **kwargs)
 
@@ -46,14 +45,14 @@ def dashboard_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 
 def campaign_admin_page(
-    view: Callable[..., HttpResponse],
-) -> Callable[..., HttpResponse]:
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
     """Login, then the campaign through the one access helper: 404 for a campaign this person
     may not know of, 403 for one they annotate in but do not administer."""
 
     @login_required
     @wraps(view)
-    def wrapper(request: AuthedHttpRequest, campaign_id: int, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AuthedHttpRequest, campaign_id: int, **kwargs: Any) -> HttpResponseBase:
         try:
             campaign = access.campaign_for_admin(user=request.user, campaign_id=campaign_id)
         except Forbidden as e:

@@ -19,8 +19,10 @@ from annotation.selectors import progress
 @dashboard_page
 @require_GET
 def campaign_list(request: AuthedHttpRequest) -> HttpResponse:
-    campaigns = selectors.campaigns_administered_by(user=request.user).order_by("-created_at")
-    return page(request, "dashboard/campaigns.html", None, {"campaigns": campaigns})
+    campaigns = list(selectors.campaigns_administered_by(user=request.user).order_by("-created_at"))
+    summary = progress.campaigns_progress_summary(campaign_ids=[c.id for c in campaigns])
+    rows = [(c, summary[c.id]) for c in campaigns]
+    return page(request, "dashboard/campaigns.html", None, {"rows": rows})
 
 
 @dashboard_page

@@ -3,7 +3,15 @@
 from django.urls import path
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-from annotation.dashboard import campaigns, generation, leaderboard, quality, setup
+from annotation.dashboard import (
+    campaigns,
+    exports,
+    generation,
+    gold,
+    leaderboard,
+    quality,
+    setup,
+)
 from annotation.dashboard import studies as study_pages
 
 app_name = "dashboard"
@@ -46,6 +54,13 @@ urlpatterns = [
         "<id:campaign_id>/generation/candidates/<id:message_id>/regenerate/",
         generation.generation_regenerate,
         name="generation_regenerate",
+    ),
+    path("<id:campaign_id>/exports/", exports.export_page, name="exports"),
+    path("<id:campaign_id>/gold/", gold.gold_page, name="gold"),
+    path(
+        "<id:campaign_id>/exports/<id:job_id>/download/",
+        exports.export_download,
+        name="export_download",
     ),
     path("<id:campaign_id>/quality.json", quality.quality_json, name="quality_json"),
     path("<id:campaign_id>/study/", study_pages.study_settings, name="study_settings"),

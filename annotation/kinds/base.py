@@ -238,6 +238,59 @@ class Kind(Generic[S]):
         """1.0 for agreement with a gold answer, 0.0 for disagreement, None if not scorable."""
         return None
 
+    # The payload fields a gold answer gives (those gold_score compares); () = no gold.
+    gold_keys: ClassVar[tuple[str, ...]] = ()
+
+    def gold_clean(self, gold: Any, *, settings: S, candidate_ids: Sequence[int]) -> dict[str, Any]:
+        """A task's gold answer, checked as the payload of an annotator who answers it right
+        is (the same validation), and kept to the fields gold_score compares."""
+        if not self.gold_keys:
+            raise bad(f"A {self.name} task has no gold answer to compare with.", "gold")
+        given = dict(obj(gold, "gold"))
+        no_unknown(given, set(self.gold_keys), "gold")
+        clean = self.gold_validate(given, settings=settings, candidate_ids=candidate_ids)
+        return {k: clean[k] for k in self.gold_keys if k in clean}
+
+    def gold_validate(
+        self, gold: dict[str, Any], *, settings: S, candidate_ids: Sequence[int]
+    ) -> dict[str, Any]:
+        return self.validate(gold, settings=settings, candidate_ids=candidate_ids)
+
+
+def gold_by_position(gold: Any, to_id: Mapping[int, int], n: int) -> dict[str, Any] | None:
+    """A gold answer written with responses by their place in the prompt file (`preferred`:
+    1, `ranking`: [2, 0, 1]; 0 is the first response) in terms of one task's message ids
+    (`to_id`: place -> id); None when it names a response the task does not show (a pair
+    without the preferred one). A place that is no response of the `n` is refused."""
+    out = dict(obj(gold, "gold"))
+
+    def place(value: Any, field: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+            raise bad(
+                f"{field} must be the place of a response in the line's responses (0 to {n - 1}).",
+                field,
+            )
+        return value
+
+    if out.get("preferred") is not None:
+        p = place(out["preferred"], "gold.preferred")
+        if p not in to_id:
+            return None
+        out["preferred"] = to_id[p]
+    if "ranking" in out:
+        ranking = out["ranking"]
+        if not isinstance(ranking, list):
+            raise bad("gold.ranking must be a list of response places, best first.", "gold")
+        mapped: list[Any] = []
+        for i, item in enumerate(ranking):
+            group = item if isinstance(item, list) else [item]
+            ids = [place(v, f"gold.ranking[{i}]") for v in group]
+            if any(v not in to_id for v in ids):
+                return None
+            mapped.append([to_id[v] for v in ids] if isinstance(item, list) else to_id[ids[0]])
+        out["ranking"] = mapped
+    return out
+
 
 def settings_object(raw: Mapping[str, Any] | None, allowed: set[str]) -> dict[str, Any]:
     raw = dict(raw or {})

@@ -4,7 +4,7 @@ an optional strength, an optional reason; or one such choice per attribute."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.utils.translation import gettext
@@ -232,6 +232,19 @@ class Pairwise(Kind[PairwiseSettings]):
     def task_groups(self, candidates: Sequence[Any]) -> list[list[Any]]:
         """One task per pair of candidates."""
         return [[a, b] for i, a in enumerate(candidates) for b in candidates[i + 1 :]]
+
+    gold_keys = ("outcome", "preferred")
+
+    def gold_validate(
+        self, gold: dict[str, Any], *, settings: PairwiseSettings, candidate_ids: Sequence[int]
+    ) -> dict[str, Any]:
+        if settings.attributes:
+            raise bad(
+                "A pairwise campaign that asks per attribute has no single gold answer.", "gold"
+            )
+        # The outcome is what is compared: a gold answer needs no strength.
+        plain = replace(settings, strength_levels=0)
+        return self._choice(gold, "gold", settings=plain, candidate_ids=candidate_ids)
 
     def gold_score(self, payload: dict[str, Any], gold: Any) -> float | None:
         if not isinstance(gold, Mapping) or "outcome" not in gold:

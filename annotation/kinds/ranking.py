@@ -110,6 +110,8 @@ class Ranking(Kind[RankingSettings]):
             *super().shortcuts(settings),
         ]
 
+    gold_keys = ("ranking",)
+
     def gold_score(self, payload: dict[str, Any], gold: Any) -> float | None:
         if not isinstance(gold, Mapping) or "ranking" not in gold:
             return None

@@ -123,6 +123,8 @@ class Binary(_Single):
             keys.append(("R", _("Write a reason")))
         return [*keys, *super().shortcuts(settings)]
 
+    gold_keys = ("label",)
+
     def gold_score(self, payload: dict[str, Any], gold: Any) -> float | None:
         if not isinstance(gold, Mapping) or "label" not in gold:
             return None

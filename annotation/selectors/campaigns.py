@@ -41,6 +41,14 @@ def campaigns_administered_by(*, user: User) -> QuerySet[Campaign]:
     return Campaign.objects.filter(memberships__user=user, memberships__role=Membership.Role.ADMIN)
 
 
+def dashboard_visible_to(*, user: User) -> bool:
+    """Who may see /dashboard/ (and the top bar's link to it): staff, and the admins of some
+    campaign."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or campaigns_administered_by(user=user).exists()
+
+
 def campaigns_reviewed_by(*, user: User) -> set[int]:
     """The campaigns with a review stage where this person reviews (reviewers and admins)."""
     return set(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
@@ -16,6 +16,7 @@ from annotation.models import (
     Judgment,
     Membership,
     Message,
+    Participant,
     Task,
 )
 from annotation.selectors.judgments import judgments_counted, people_withdrawn
@@ -73,10 +74,8 @@ def campaign_progress_overview(
     series, bucket = _series(judgments, first, now)
     since = max(now - PACE_WINDOW, first) if first else now
     recent = judgments.filter(created_at__gte=since).count()
-    hours = max((now - since).total_seconds() / 3600, 1 / 60)
-    pace = recent / hours if recent else 0.0
     left = counts["left"] or 0
-    eta = now + timedelta(hours=left / pace) if pace and left else None
+    pace, eta = _pace_and_eta(recent=recent, since=since, left=left, now=now)
     return CampaignProgress(
         prompts=Conversation.objects.filter(campaign=campaign).count(),
         tasks=counts["tasks"],
@@ -101,6 +100,94 @@ def campaign_progress_overview(
         pace_per_hour=pace,
         eta=eta,
     )
+
+
+def _pace_and_eta(
+    *, recent: int, since: datetime, left: int, now: datetime
+) -> tuple[float, datetime | None]:
+    """Judgments per hour since `since` (the pace window's start, or the first judgment if
+    later), and when `left` judgments will be in at that pace (None: nothing moves or nothing
+    is left)."""
+    hours = max((now - since).total_seconds() / 3600, 1 / 60)
+    pace = recent / hours if recent else 0.0
+    eta = now + timedelta(hours=left / pace) if pace and left else None
+    return pace, eta
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """One campaign's line in the dashboard's list: how far it has come and when it ends."""
+
+    tasks: int
+    done: int
+    judgments: int
+    judgments_left: int
+    pace_per_hour: float
+    eta: datetime | None
+
+    @property
+    def share_done(self) -> float:
+        total = self.judgments + self.judgments_left
+        return self.judgments / total if total else 0.0
+
+
+def campaigns_progress_summary(
+    *, campaign_ids: list[int], now: datetime | None = None
+) -> dict[int, CampaignSummary]:
+    """The list's progress and ETA for many campaigns in two statements (tasks, judgments),
+    by the same rules as `campaign_progress_overview`: repeats are not tasks, the judgments of
+    people who withdrew do not count, and the pace is that of the last day (or since the
+    first judgment, if later)."""
+    now = now or timezone.now()
+    tasks = (
+        Task.objects.filter(campaign_id__in=campaign_ids, repeat_of__isnull=True)
+        .values("campaign_id")
+        .annotate(
+            tasks=Count("id"),
+            done=Count("id", filter=Q(state=Task.State.COMPLETE)),
+            left=Sum(
+                F("overlap") - F("judgments_count"),
+                filter=Q(state__in=[Task.State.OPEN, Task.State.LIVE]),
+            ),
+        )
+        .order_by()
+    )
+    by_campaign = {r["campaign_id"]: r for r in tasks}
+    withdrew = Participant.objects.filter(
+        campaign_id=OuterRef("campaign_id"),
+        membership__user_id=OuterRef("annotator_id"),
+        withdrawn_at__isnull=False,
+    )
+    window = now - PACE_WINDOW
+    judged = (
+        Judgment.objects.filter(campaign_id__in=campaign_ids)
+        .exclude(Exists(withdrew))
+        .values("campaign_id")
+        .annotate(
+            n=Count("id"),
+            recent=Count("id", filter=Q(created_at__gte=window)),
+            first=Min("created_at"),
+        )
+        .order_by()
+    )
+    judgments = {r["campaign_id"]: r for r in judged}
+    out = {}
+    for cid in campaign_ids:
+        t = by_campaign.get(cid, {})
+        j = judgments.get(cid, {})
+        left = t.get("left") or 0
+        first = j.get("first")
+        since = max(window, first) if first else now
+        pace, eta = _pace_and_eta(recent=j.get("recent", 0), since=since, left=left, now=now)
+        out[cid] = CampaignSummary(
+            tasks=t.get("tasks", 0),
+            done=t.get("done", 0),
+            judgments=j.get("n", 0),
+            judgments_left=left,
+            pace_per_hour=pace,
+            eta=eta,
+        )
+    return out
 
 
 def _series(

@@ -4,19 +4,20 @@ from annotation.services.campaign_admin import (
     campaign_setup_start,
     campaign_state_set,
     campaign_update,
-    members_add,
     membership_block,
     membership_flag,
 )
 from annotation.services.campaigns import campaign_create, membership_add
 from annotation.services.judging import judgment_submit
 from annotation.services.leasing import assignment_skip, leases_expire, task_lease_next
+from annotation.services.people import PeopleReport, invite_accept, invite_check, people_add
 from annotation.services.prompts import ImportReport, prompts_import, tasks_create_for_candidates
 from annotation.services.routing import campaigns_priorities_refresh, task_priorities_refresh
 from annotation.services.tokens import api_token_create, api_token_revoke, api_tokens_revoke_all
 
 __all__ = [
     "ImportReport",
+    "PeopleReport",
     "api_token_create",
     "api_token_revoke",
     "api_tokens_revoke_all",
@@ -26,12 +27,14 @@ __all__ = [
     "campaign_state_set",
     "campaign_update",
     "campaigns_priorities_refresh",
+    "invite_accept",
+    "invite_check",
     "judgment_submit",
     "leases_expire",
-    "members_add",
     "membership_add",
     "membership_block",
     "membership_flag",
+    "people_add",
     "prompts_import",
     "task_lease_next",
     "task_priorities_refresh",

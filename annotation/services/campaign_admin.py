@@ -293,23 +293,6 @@ def membership_block(
     return membership
 
 
-def members_add(
-    *, campaign: Campaign, usernames: Sequence[str], role: str = Membership.Role.ANNOTATOR
-) -> list[Membership]:
-    """Add people by username; all or none, and an unknown name is named in the error."""
-    if role not in Membership.Role.values:
-        raise RuleError(f"role must be one of {', '.join(Membership.Role.values)}.", field="role")
-    names = list(dict.fromkeys(n.strip() for n in usernames if n and n.strip()))
-    if not names:
-        raise RuleError("Give at least one username.", field="usernames")
-    users = {u.username: u for u in User.objects.filter(username__in=names)}
-    missing = [n for n in names if n not in users]
-    if missing:
-        raise RuleError(f"No user named {', '.join(missing)}; nobody was added.", field="usernames")
-    with transaction.atomic():
-        return [membership_add(campaign=campaign, user=users[n], role=role) for n in names]
-
-
 def campaign_models_set(*, campaign: Campaign, model_ids: Sequence[int]) -> None:
     """Which registered models answer this campaign's prompts: among those the campaign's
     admins may see (a model another campaign imported is "no such model" here)."""

@@ -10,10 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from annotation.errors import RuleError
 from annotation.kinds import kind_for
 from annotation.models import Campaign, Conversation, Message, Task, TaskCandidate, User
 from annotation.prompt_files import PromptRow, prompt_rows_parse
-from annotation.services import trees
+from annotation.services import gold, trees
 from annotation.services.attachments import attachments_store
 from generation.registry import language_model_get_or_create_external
 
@@ -82,6 +83,15 @@ def prompts_import(
     for err in errors:
         report.lines.append({"line": err.line, "status": "error", "message": err.message})
         report.errors += 1
+    for row in rows:
+        if row.gold is None:
+            continue
+        try:
+            gold.gold_import_check(campaign=campaign, gold=row.gold, responses=len(row.responses))
+        except RuleError as e:
+            message = e.message if e.message.startswith("gold") else f"gold: {e.message}"
+            report.lines.append({"line": row.line, "status": "error", "message": message})
+            report.errors += 1
     if report.errors:
         report.lines.sort(key=lambda r: r["line"])
         return report
@@ -197,9 +207,12 @@ def _import_chunk(
         candidates = by_row.get(i, [])
         parent = last[i]
         assert parent is not None
-        tasks_created += len(
-            tasks_create_for_candidates(campaign=campaign, parent=parent, candidates=candidates)
-        )
+        made = tasks_create_for_candidates(campaign=campaign, parent=parent, candidates=candidates)
+        if row.gold is not None:
+            gold.gold_import_apply(
+                campaign=campaign, gold=row.gold, candidates=candidates, tasks=made
+            )
+        tasks_created += len(made)
         report.lines.append(
             {
                 "line": row.line,

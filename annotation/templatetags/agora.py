@@ -1,6 +1,8 @@
 """Template helpers. Model outputs and annotator text are untrusted: Markdown is rendered with
 raw HTML disabled and the result is cleaned by nh3 before it reaches a page."""
 
+from typing import Any
+
 import nh3
 from django import template
 from django.utils.safestring import SafeString, mark_safe
@@ -52,3 +54,11 @@ def markdown_safe(text: str) -> SafeString:
 
 
 register.filter("markdown", markdown_safe)
+
+
+@register.filter
+def sees_dashboard(user: Any) -> bool:
+    """The top bar's Dashboard link: for whoever /dashboard/ lets in (one rule, in selectors)."""
+    from annotation.selectors import dashboard_visible_to
+
+    return dashboard_visible_to(user=user)

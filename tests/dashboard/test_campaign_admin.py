@@ -9,7 +9,6 @@ from annotation.services import (
     campaign_state_set,
     campaign_update,
     judgment_submit,
-    members_add,
     membership_block,
     membership_flag,
     prompts_import,
@@ -160,13 +159,3 @@ def test_flagging_marks_the_member(campaign, alice):
     membership_flag(campaign=campaign, membership_id=member.id, flagged=True)
     member.refresh_from_db()
     assert member.is_flagged
-
-
-def test_it_adds_members_all_or_none(draft, alice, bob):
-    with pytest.raises(RuleError, match="nobody") as e:
-        members_add(campaign=draft, usernames=["alice", "nobody"])
-    assert e.value.field == "usernames"
-    assert not Membership.objects.filter(campaign=draft, user=alice).exists()
-
-    members_add(campaign=draft, usernames=["alice", "bob", "alice"])
-    assert Membership.objects.filter(campaign=draft, role="annotator").count() == 2

@@ -82,8 +82,8 @@ def test_setup_through_the_pages_makes_a_campaign_an_annotator_can_judge_right_a
 
     r = client.post(url("setup_models", new.id), {"responses_per_prompt": "2"})
     assert r.status_code == 302 and r["Location"] == url("setup_people", new.id)
-    r = client.post(url("setup_people", new.id), {"usernames": "alice", "role": "annotator"})
-    assert "Added 1." in r.content.decode()
+    r = client.post(url("setup_people", new.id), {"people": "alice", "role": "annotator"})
+    assert "Added 1 of 1 line." in r.content.decode()
     r = client.post(url("campaign_state", new.id), {"state": "open"})
     assert r.status_code == 302
     new.refresh_from_db()
@@ -270,6 +270,7 @@ def every_dashboard_url(campaign, membership) -> list[str]:
         "action": "flag",
         "request_id": 1,
         "message_id": 1,
+        "job_id": 1,
     }
     out = []
     for pattern in dashboard_urls.urlpatterns:

@@ -1,7 +1,7 @@
 """Campaigns of every kind, judged through the real services, for the export tests."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -9,6 +9,7 @@ import pytest
 from annotation.models import Assignment, Campaign, Message, User
 from annotation.services import judgment_submit, prompts_import, task_lease_next
 from exports.formats.context import annotator_pseudonym
+from tests.conftest import embedded_worker
 
 PRISM_SETTINGS = {
     "attributes": [{"name": "score", "scale": {"type": "slider", "min": 1, "max": 100}}],
@@ -181,3 +182,10 @@ def tree_campaign_grown(make_campaign: Callable[..., Campaign], people: list[Use
 @pytest.fixture
 def tree_campaign(make_campaign, alice, bob, dave, erin) -> Campaign:
     return tree_campaign_grown(make_campaign, [alice, bob, dave, erin])
+
+
+@pytest.fixture
+def exports_worker(monkeypatch) -> Iterator[object]:
+    """An embedded worker on the `exports` queue."""
+    with embedded_worker(monkeypatch, ["exports"]) as w:
+        yield w

@@ -7,7 +7,6 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Iterator
 from datetime import timedelta
 
 import datasets
@@ -18,17 +17,10 @@ from django.utils import timezone
 
 from exports.models import ExportJob
 from exports.services import export_job_run, export_job_start, export_jobs_resend, export_rows
-from tests.conftest import api_client_for, embedded_worker
+from tests.conftest import api_client_for
 from tests.exports.conftest import judge_all, prefer_model_b, rate_by_model
 
 WAIT_SECONDS = 20
-
-
-@pytest.fixture
-def exports_worker(monkeypatch) -> Iterator[object]:
-    """An embedded worker on the `exports` queue."""
-    with embedded_worker(monkeypatch, ["exports"]) as w:
-        yield w
 
 
 def wait_for(client, url: str) -> dict:
@@ -39,18 +31,6 @@ def wait_for(client, url: str) -> dict:
             return job
         time.sleep(0.2)
     raise AssertionError(f"the job did not finish in {WAIT_SECONDS}s: {job}")
-
-
-@pytest.fixture
-def exports_dir(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "exports": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "exports"},
-        },
-    }
-    return tmp_path / "exports"
 
 
 # transaction=True: the worker runs in its own thread with its own database connection and only

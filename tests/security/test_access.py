@@ -137,6 +137,31 @@ TABLE: list[Row] = [
         ADMIN_POST,
         lambda w: {**_c(w), "message_id": w.generated.id},
     ),
+    # The Export tab: the campaign's files, for its admins only. The job is queued: its admin
+    # hears 409 (not done), nobody else learns anything more.
+    Row("dashboard:exports", "GET", ADMIN_PAGE, _c),
+    Row(
+        "dashboard:exports",
+        "POST",
+        ADMIN_POST,
+        _c,
+        lambda w: {"format": "judgments", "container": "jsonl"},
+    ),
+    Row(
+        "dashboard:export_download",
+        "GET",
+        _codes(302, 403, 404, 409, 404, 409),
+        lambda w: {**_c(w), **_j(w)},
+    ),
+    # The Gold page: the campaign's tasks and their right answers, for its admins only.
+    Row("dashboard:gold", "GET", ADMIN_PAGE, _c),
+    Row(
+        "dashboard:gold",
+        "POST",
+        ADMIN_POST,
+        _c,
+        lambda w: {"task": str(w.assignment.task_id), "gold": "tie"},
+    ),
     # A study's settings and who took part (their survey answers): its admins only.
     Row("dashboard:study_settings", "GET", ADMIN_PAGE, _s),
     Row("dashboard:study_invitation", "POST", ADMIN_POST, _s),
@@ -209,6 +234,8 @@ TABLE: list[Row] = [
     Row("study_complete", "GET", _codes(302, 200, 302, 302, 302, 302), _study),
     Row("study_end", "GET", _codes(302, 302, 302, 302, 302, 302), _study),
     Row("login", "GET", _codes(200, 200, 200, 200, 200, 200)),
+    # An invite link is its token: a made-up one is not found, whoever opens it.
+    Row("invite", "GET", _codes(404, 404, 404, 404, 404, 404), lambda w: {"token": "x:y:z"}),
     Row("logout", "POST", _codes(302, 302, 302, 302, 302, 302)),
     Row("password_change", "GET", _codes(302, 200, 200, 200, 200, 200)),
     Row("password_change_done", "GET", _codes(302, 200, 200, 200, 200, 200)),
@@ -238,6 +265,24 @@ TABLE: list[Row] = [
         _codes(401, 403, 404, 400, 404, 400),
         _c,
         lambda w: {"prompts": []},
+        api=True,
+    ),
+    # A task's gold answer: the campaign's admins only; another campaign's task is not found.
+    Row(
+        "api_task_gold",
+        "PUT",
+        _codes(401, 403, 404, 200, 404, 200),
+        lambda w: {**_c(w), "task_id": w.assignment.task_id},
+        lambda w: {"gold": None},
+        api=True,
+    ),
+    # People in bulk: the campaign's admins only; an unknown name is reported, not added.
+    Row(
+        "api_campaign_members",
+        "POST",
+        _codes(401, 403, 404, 200, 404, 200),
+        _c,
+        lambda w: {"people": ["nobody-here"]},
         api=True,
     ),
     # C's only judgment awaits review, so there is nothing to export yet: its admins hear 409
@@ -326,6 +371,8 @@ def _call(w: World, role: str, row: Row) -> int:
     data = row.data(w) if row.data else {}
     if row.method == "GET":
         return client.get(url).status_code
+    if row.method == "PUT":
+        return client.put(url, data, format="json").status_code
     if row.api:
         return client.post(url, data, format="json").status_code
     return client.post(url, data).status_code

@@ -247,6 +247,7 @@ def _api_path(h: Hostile, template: str) -> str:
         "assignment_id": h.world.assignment.id,
         "job_id": h.world.job.id,
         "judgment_id": h.world.judgment.id,
+        "task_id": h.world.assignment.task_id,
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), template)
 

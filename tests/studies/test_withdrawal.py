@@ -25,18 +25,6 @@ TRUE = {"a": -1.0, "b": 0.0, "c": 1.0}
 
 
 @pytest.fixture
-def exports_dir(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "exports": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "exports"},
-        },
-    }
-    return tmp_path / "exports"
-
-
-@pytest.fixture
 def study(make_campaign):
     """Three models on 12 prompts (36 pairs, overlap 2), a consent form and three
     participants: two honest, one who always prefers the weakest model and then withdraws."""
