@@ -1,0 +1,183 @@
+"""Each statistic the dashboard computes at scale (counted by the database, or kept from the
+background) equals the straightforward computation over every judgment row, on a small
+campaign with everything that changes a count: ties and "both bad", a flagged annotator, a
+person who withdrew, profile answers (one a list), gold-free pairs of four models."""
+
+import random
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from annotation.models import Membership, Participant, Profile
+from annotation.selectors import quality
+from annotation.selectors.leaderboard import (
+    campaign_leaderboard,
+    comparisons_counted,
+    comparisons_from,
+    leaderboard_by_profile,
+    leaderboard_from,
+    leaderboard_rows,
+    model_names,
+)
+from annotation.services import membership_flag, prompts_import
+
+from .helpers import bt_chooser, judge, model_lines, people
+
+TRUE = {"tiny": -1.0, "small": -0.3, "medium": 0.4, "large": 0.9}
+COUNTRIES = ["NZ", "FR", "NZ", ["FR", "NZ"], "FR", None]
+
+
+def noisy(rng: random.Random):
+    """A Bradley-Terry chooser that sometimes says tie or both bad."""
+    prefer = bt_chooser(TRUE, rng)
+
+    def choose(user, assignment, models):
+        x = rng.random()
+        if x < 0.1:
+            return {"outcome": "tie"}
+        if x < 0.15:
+            return {"outcome": "both_bad"}
+        return prefer(user, assignment, models)
+
+    return choose
+
+
+@pytest.fixture
+def arena(make_campaign):
+    cast = people(6)
+    campaign = make_campaign(members=cast, overlap=3)
+    for user, country in zip(cast, COUNTRIES, strict=True):
+        Profile.objects.create(user=user, answers={"country": country, "age": "25-34"})
+    assert prompts_import(campaign=campaign, content=model_lines(30, list(TRUE))).ok
+    judge(campaign, cast, {u.id: noisy(random.Random(u.id)) for u in cast})
+    flagged = Membership.objects.get(campaign=campaign, user=cast[0])
+    membership_flag(campaign=campaign, membership_id=flagged.id, flagged=True)
+    gone = Membership.objects.get(campaign=campaign, user=cast[1])
+    Participant.objects.create(
+        campaign=campaign, membership=gone, withdrawn_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    return campaign
+
+
+def by_model(data) -> dict[tuple[int, int], float]:
+    wins = data.matrix()
+    return {
+        (a, b): float(wins[x, y])
+        for x, a in enumerate(data.models)
+        for y, b in enumerate(data.models)
+        if wins[x, y]
+    }
+
+
+def test_the_database_counts_the_same_comparisons_as_the_rows(arena):
+    reference = comparisons_from(leaderboard_rows(campaign=arena))
+
+    counted = comparisons_counted(campaign=arena)[""]
+
+    assert reference.judgments > 200
+    assert counted.judgments == reference.judgments
+    assert by_model(counted) == pytest.approx(by_model(reference))
+    assert sorted(counted.models) == sorted(reference.models)
+    assert len(counted.i) < reference.judgments  # groups, not judgments
+
+
+def test_the_leaderboard_from_counts_equals_the_one_from_rows(arena):
+    rows = leaderboard_rows(campaign=arena)
+    data = comparisons_from(rows)
+    reference = leaderboard_from(data, names=model_names(data.models), bootstrap=400, seed=1)
+
+    board = campaign_leaderboard(campaign=arena, bootstrap=400, seed=2)
+
+    assert board.judgments == reference.judgments
+    assert board.comparisons < reference.comparisons  # comparisons groups, by design
+    assert [s.name for s in board.standings] == [s.name for s in reference.standings]
+    for mine, theirs in zip(board.standings, reference.standings, strict=True):
+        assert mine.strength == pytest.approx(theirs.strength, abs=1e-6)
+        assert mine.comparisons == theirs.comparisons
+        assert mine.win_rate == pytest.approx(theirs.win_rate)
+        # Two bootstraps of the same resampling scheme, from different seeds.
+        assert mine.low == pytest.approx(theirs.low, abs=0.12)
+        assert mine.high == pytest.approx(theirs.high, abs=0.12)
+    for row_mine, row_theirs in zip(board.win_rates, reference.win_rates, strict=True):
+        for a, b in zip(row_mine, row_theirs, strict=True):
+            assert (a is None) == (b is None)
+            if a is not None and b is not None:
+                assert (a.rate, a.n) == (pytest.approx(b.rate), b.n)
+
+
+def test_resampling_groups_is_resampling_judgments():
+    """The bootstrap draws counts of each group multinomially: with one judgment per group it
+    is the plain bootstrap of judgments, and its spread does not depend on the grouping."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    i = rng.integers(0, 3, n)
+    j = (i + 1 + rng.integers(0, 2, n)) % 3
+    w = (rng.random(n) < 1 / (1 + np.exp(j - i))).astype(float)
+    plain = comparisons_from([])
+    plain = type(plain)([0, 1, 2], np.arange(n), i, j, w, n)
+    cells: dict[tuple[int, int, float], int] = {}
+    for x, y, c in zip(i, j, w, strict=True):
+        cells[(int(x), int(y), float(c))] = cells.get((int(x), int(y), float(c)), 0) + 1
+    keys = sorted(cells)
+    grouped = type(plain)(
+        [0, 1, 2],
+        np.arange(len(keys)),
+        np.array([k[0] for k in keys]),
+        np.array([k[1] for k in keys]),
+        np.array([k[2] for k in keys]),
+        n,
+        np.array([cells[k] for k in keys], dtype=float),
+    )
+    names = {0: "a", 1: "b", 2: "c"}
+    a = leaderboard_from(plain, names=names, bootstrap=300, seed=3)
+    b = leaderboard_from(grouped, names=names, bootstrap=300, seed=4)
+    for x, y in zip(a.standings, b.standings, strict=True):
+        assert x.strength == pytest.approx(y.strength, abs=1e-6)
+        assert x.width == pytest.approx(y.width, rel=0.2)
+
+
+def test_the_boards_by_profile_answer_equal_the_ones_from_rows(arena):
+    rows = leaderboard_rows(campaign=arena)
+    groups: dict[str, list] = {}
+    for row in rows:
+        groups.setdefault(quality.profile_value(row.profile, "country"), []).append(row)
+
+    boards = leaderboard_by_profile(campaign=arena, field="country", bootstrap=0)
+
+    assert {g.value for g in boards} == set(groups) == {"FR", "NZ", "FR, NZ", "(no answer)"}
+    for g in boards:
+        mine = groups[g.value]
+        reference = comparisons_from(mine)
+        assert g.board.judgments == reference.judgments
+        assert g.annotators == len({r.annotator_id for r in mine})
+        theirs = leaderboard_from(reference, names=model_names(reference.models), bootstrap=0)
+        assert [s.name for s in g.board.standings] == [s.name for s in theirs.standings]
+        for x, y in zip(g.board.standings, theirs.standings, strict=True):
+            assert x.strength == pytest.approx(y.strength, abs=1e-6)
+
+
+def test_the_profile_fields_read_from_profiles_are_those_of_the_rows(arena):
+    rows = quality.judgment_rows(campaign=arena)
+
+    assert quality.profile_fields_counted(campaign=arena) == quality.profile_fields(rows)
+    assert quality.profile_fields_counted(campaign=arena) == ["age", "country"]
+
+
+def test_per_attribute_counts_equal_the_rows(make_campaign):
+    cast = people(3)
+    settings = {"attributes": [{"name": "helpful"}, {"name": "honest"}]}
+    campaign = make_campaign(members=cast, overlap=2, settings=settings)
+    assert prompts_import(campaign=campaign, content=model_lines(12, ["tiny", "large"])).ok
+    rng = random.Random(4)
+
+    def choose(user, assignment, models):
+        a, b = assignment.display_order
+        pick = {"outcome": "preferred", "preferred": a if rng.random() < 0.7 else b}
+        return {"attributes": {"helpful": pick, "honest": {"outcome": "tie"}}}
+
+    judge(campaign, cast, choose)
+    rows = leaderboard_rows(campaign=campaign)
+    for attribute in ("helpful", "honest"):
+        counted = comparisons_counted(campaign=campaign, attribute=attribute)[""]
+        assert by_model(counted) == pytest.approx(by_model(comparisons_from(rows, attribute)))
