@@ -13,6 +13,7 @@ from annotation.services.judging import judgment_submit
 from annotation.services.leasing import assignment_skip, leases_expire, task_lease_next
 from annotation.services.prompts import ImportReport, prompts_import, tasks_create_for_candidates
 from annotation.services.routing import campaigns_priorities_refresh, task_priorities_refresh
+from annotation.services.statistics import quality_refresh, quality_refresh_due, quality_shown
 from annotation.services.tokens import api_token_create, api_token_revoke, api_tokens_revoke_all
 
 __all__ = [
@@ -33,6 +34,9 @@ __all__ = [
     "membership_block",
     "membership_flag",
     "prompts_import",
+    "quality_refresh",
+    "quality_refresh_due",
+    "quality_shown",
     "task_lease_next",
     "task_priorities_refresh",
     "tasks_create_for_candidates",

@@ -181,3 +181,74 @@ def test_per_attribute_counts_equal_the_rows(make_campaign):
     for attribute in ("helpful", "honest"):
         counted = comparisons_counted(campaign=campaign, attribute=attribute)[""]
         assert by_model(counted) == pytest.approx(by_model(comparisons_from(rows, attribute)))
+
+
+# --- annotator quality, kept from the background ---------------------------------------------
+
+
+def test_the_kept_quality_is_the_computed_quality(arena):
+    from annotation.selectors.quality.snapshots import quality_from_json, quality_to_json
+
+    q = quality.annotator_quality(campaign=arena)
+    by_profile = {"country": quality.agreement_by_profile(campaign=arena, field="country")}
+
+    back, back_profile = quality_from_json(quality_to_json(q, by_profile))
+
+    assert back == q
+    assert back_profile == by_profile
+    assert any(a.flags or a.agreement.n for a in back.annotators)
+
+
+def test_a_large_campaign_shows_the_last_background_result_with_its_age(
+    arena, carol, client, settings
+):
+    from django.urls import reverse
+
+    from annotation.services import quality_refresh_due
+
+    settings.AGORA_QUALITY_LIVE_JUDGMENTS = 10
+    client.force_login(carol)
+    url = reverse("dashboard:quality", args=[arena.id])
+
+    pending = client.get(url)
+    assert pending.status_code == 200
+    assert b'data-testid="quality-pending"' in pending.content
+    assert client.get(reverse("dashboard:quality_json", args=[arena.id])).status_code == 202
+
+    assert quality_refresh_due() == 1
+    assert quality_refresh_due() == 0  # nothing changed since
+    shown = client.get(url)
+    assert b'data-testid="computed-at"' in shown.content
+    assert b"judgments came in since" not in shown.content
+    body = client.get(reverse("dashboard:quality_json", args=[arena.id])).json()
+    live = quality.annotator_quality(campaign=arena)
+    assert [a["judgments"] for a in body["annotators"]] == [a.judgments for a in live.annotators]
+    assert body["stale"] is False
+
+    # A new flag changes what counts: the page says its numbers are from before.
+    other = Membership.objects.filter(campaign=arena, is_flagged=False, role="annotator").first()
+    membership_flag(campaign=arena, membership_id=other.id, flagged=True)
+    assert b"judgments came in since" in client.get(url).content
+    assert quality_refresh_due() == 1
+
+
+def test_the_annotator_table_is_paged_and_sorted_on_the_server(arena, carol, client, settings):
+    from django.urls import reverse
+
+    from annotation.dashboard import base
+
+    client.force_login(carol)
+    url = reverse("dashboard:quality", args=[arena.id])
+    settings.AGORA_QUALITY_LIVE_JUDGMENTS = 10_000
+    base.PER_PAGE, saved = 2, base.PER_PAGE
+    try:
+        first = client.get(url, {"sort": "judgments"})
+        last = client.get(url, {"sort": "judgments", "page": "999"})
+        junk = client.get(url, {"sort": "nonsense", "page": "x"})
+    finally:
+        base.PER_PAGE = saved
+    assert first.content.count(b"data-annotator=") == 2
+    assert b'data-testid="pager"' in first.content
+    assert b"sort=judgments&amp;page=2" in first.content
+    assert last.status_code == 200 and last.content.count(b"data-annotator=") >= 1
+    assert junk.status_code == 200
