@@ -252,3 +252,24 @@ def test_the_annotator_table_is_paged_and_sorted_on_the_server(arena, carol, cli
     assert b"sort=judgments&amp;page=2" in first.content
     assert last.status_code == 200 and last.content.count(b"data-annotator=") >= 1
     assert junk.status_code == 200
+
+
+def test_the_people_table_is_paged_on_the_server(make_campaign, carol, client):
+    from django.urls import reverse
+
+    from annotation.dashboard import base
+
+    campaign = make_campaign(members=people(5, prefix="member"))
+    client.force_login(carol)
+    url = reverse("dashboard:setup_people", args=[campaign.id])
+    base.PER_PAGE, saved = 2, base.PER_PAGE
+    try:
+        pages = [client.get(url, {"page": n}).content.decode() for n in (1, 2, 3)]
+        newest = client.get(url, {"sort": "joined"}).content.decode()
+    finally:
+        base.PER_PAGE = saved
+    shown = [f"Role of {name}" for name in [f"member{i}" for i in range(5)] + ["carol"]]
+    assert all(sum(name in page for name in shown) == 2 for page in pages)
+    assert all(any(name in page for page in pages) for name in shown)
+    assert "Page 1 of 3 (6 in all)" in pages[0]
+    assert newest.index("Role of member4") < newest.index("Role of member3")
