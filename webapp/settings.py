@@ -428,7 +428,7 @@ if LOG_FORMAT == "json":
 AGORA_OPENAI_ALLOWED_BASE_URLS = env.list("AGORA_OPENAI_ALLOWED_BASE_URLS", default=[])
 # A campaign with up to this many judgments has its quality page computed as it is served;
 # a larger one shows the last result of the periodic quality task (services.statistics).
-AGORA_QUALITY_LIVE_JUDGMENTS = env.int("AGORA_QUALITY_LIVE_JUDGMENTS", default=20_000)
+AGORA_STATISTICS_LIVE_JUDGMENTS = env.int("AGORA_STATISTICS_LIVE_JUDGMENTS", default=20_000)
 AGORA_EXPORT_BATCH_SIZE = env.int("AGORA_EXPORT_BATCH_SIZE", default=1000)
 AGORA_IMPORT_MAX_LINES = env.int("AGORA_IMPORT_MAX_LINES", default=100_000)
 # A prompt file larger than this is refused whole, with a clear error (uploads are read

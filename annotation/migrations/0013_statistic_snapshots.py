@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             name='StatisticSnapshot',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=40)),
+                ('name', models.CharField(max_length=200)),
                 ('version', models.CharField(max_length=200)),
                 ('judgments', models.PositiveIntegerField(default=0)),
                 ('data', models.JSONField()),

@@ -14,7 +14,7 @@ class StatisticSnapshot(models.Model):
     withdrawal, who is flagged): a snapshot whose version is not the campaign's is stale."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=40)
+    name = models.CharField(max_length=200)  # "quality", "leaderboard|<attribute>|<field>"
     version = models.CharField(max_length=200)
     judgments = models.PositiveIntegerField(default=0)
     data = models.JSONField()

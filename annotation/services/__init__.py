@@ -13,7 +13,13 @@ from annotation.services.judging import judgment_submit
 from annotation.services.leasing import assignment_skip, leases_expire, task_lease_next
 from annotation.services.prompts import ImportReport, prompts_import, tasks_create_for_candidates
 from annotation.services.routing import campaigns_priorities_refresh, task_priorities_refresh
-from annotation.services.statistics import quality_refresh, quality_refresh_due, quality_shown
+from annotation.services.statistics import (
+    leaderboard_refresh,
+    leaderboard_shown,
+    quality_refresh,
+    quality_refresh_due,
+    quality_shown,
+)
 from annotation.services.tokens import api_token_create, api_token_revoke, api_tokens_revoke_all
 
 __all__ = [
@@ -28,6 +34,8 @@ __all__ = [
     "campaign_update",
     "campaigns_priorities_refresh",
     "judgment_submit",
+    "leaderboard_refresh",
+    "leaderboard_shown",
     "leases_expire",
     "members_add",
     "membership_add",

@@ -206,7 +206,7 @@ def test_a_large_campaign_shows_the_last_background_result_with_its_age(
 
     from annotation.services import quality_refresh_due
 
-    settings.AGORA_QUALITY_LIVE_JUDGMENTS = 10
+    settings.AGORA_STATISTICS_LIVE_JUDGMENTS = 10
     client.force_login(carol)
     url = reverse("dashboard:quality", args=[arena.id])
 
@@ -239,7 +239,7 @@ def test_the_annotator_table_is_paged_and_sorted_on_the_server(arena, carol, cli
 
     client.force_login(carol)
     url = reverse("dashboard:quality", args=[arena.id])
-    settings.AGORA_QUALITY_LIVE_JUDGMENTS = 10_000
+    settings.AGORA_STATISTICS_LIVE_JUDGMENTS = 10_000
     base.PER_PAGE, saved = 2, base.PER_PAGE
     try:
         first = client.get(url, {"sort": "judgments"})
@@ -273,3 +273,26 @@ def test_the_people_table_is_paged_on_the_server(make_campaign, carol, client):
     assert all(any(name in page for page in pages) for name in shown)
     assert "Page 1 of 3 (6 in all)" in pages[0]
     assert newest.index("Role of member4") < newest.index("Role of member3")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_time_test_against_everyone_at_once_equals_scipys_per_annotator(seed):
+    from annotation.selectors.quality.flags import TimeReference, time_finding
+
+    rng = np.random.default_rng(seed)
+    # Rounded to a tenth of a second: many ties, as real timings have.
+    seconds = {u: list(np.round(rng.gamma(4, 3 + u % 3, 30 + 5 * u), 1)) for u in range(8)}
+    seconds[8] = list(np.round(rng.gamma(4, 1, 40), 1))  # fast, and not in the reference
+    reference = set(range(8))
+    times = TimeReference(seconds, reference)
+    for user in seconds:
+        others = [s for u in reference if u != user for s in seconds[u]]
+        mine, theirs = times.finding(user, seconds[user]), time_finding(user, seconds[user], others)
+        assert mine is not None and theirs is not None
+        assert mine.p_value == pytest.approx(theirs.p_value, rel=1e-9, abs=1e-15)
+        assert (mine.n, mine.observed, mine.expected) == (
+            theirs.n,
+            theirs.observed,
+            theirs.expected,
+        )
+    assert times.finding(8, seconds[8]).p_value < 1e-6

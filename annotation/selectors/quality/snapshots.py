@@ -2,7 +2,7 @@
 
 Most of the quality page cannot be counted by the database: agreement pairs every two answers
 of a unit, the flags' tests fit Bradley-Terry without each annotator in turn. A small campaign
-computes it as the page is served; a large one (past AGORA_QUALITY_LIVE_JUDGMENTS judgments)
+computes it as the page is served; a large one (past AGORA_STATISTICS_LIVE_JUDGMENTS judgments)
 reads the last result a periodic Celery task kept (services.statistics), with its age. What
 the snapshot holds is what `annotator_quality` and `agreement_by_profile` return, as JSON.
 """
@@ -121,4 +121,62 @@ def quality_snapshot(*, campaign: Campaign, version: str | None = None) -> Quali
     current = version if version is not None else quality_version(campaign=campaign)
     return QualityShown(
         quality, by_profile, snap.computed_at, snap.seconds, snap.version != current
+    )
+
+
+# --- the leaderboard, kept --------------------------------------------------------------------
+
+
+def leaderboard_key(attribute: str | None, field: str | None) -> str:
+    return f"leaderboard|{attribute or ''}|{field or ''}"
+
+
+def leaderboard_to_json(board: Any, groups: list[Any], ratings: list[Any]) -> Any:
+    return {
+        "board": asdict(board),
+        "groups": [asdict(g) for g in groups],
+        "ratings": [asdict(r) for r in ratings],
+    }
+
+
+def _board(d: dict[str, Any]) -> Any:
+    from annotation.selectors.leaderboard import Leaderboard, Standing, WinCell
+
+    return Leaderboard(
+        standings=[Standing(**s) for s in d["standings"]],
+        win_rates=[[WinCell(**c) if c else None for c in row] for row in d["win_rates"]],
+        judgments=d["judgments"],
+        comparisons=d["comparisons"],
+        attribute=d["attribute"],
+    )
+
+
+@dataclass(frozen=True)
+class LeaderboardShown:
+    board: Any  # selectors.leaderboard.Leaderboard
+    groups: list[Any]  # GroupBoard per answer to the profile field asked for
+    ratings: list[Any]  # AttributeMean
+    computed_at: datetime | None
+    seconds: float
+    stale: bool
+
+
+def leaderboard_snapshot(
+    *, campaign: Campaign, attribute: str | None, field: str | None, version: str
+) -> LeaderboardShown | None:
+    from annotation.selectors.leaderboard import AttributeMean, GroupBoard
+
+    snap = StatisticSnapshot.objects.filter(
+        campaign=campaign, name=leaderboard_key(attribute, field)
+    ).first()
+    if snap is None:
+        return None
+    d = snap.data
+    return LeaderboardShown(
+        board=_board(d["board"]),
+        groups=[GroupBoard(g["value"], g["annotators"], _board(g["board"])) for g in d["groups"]],
+        ratings=[AttributeMean(**r) for r in d["ratings"]],
+        computed_at=snap.computed_at,
+        seconds=snap.seconds,
+        stale=snap.version != version,
     )
