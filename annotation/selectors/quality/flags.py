@@ -38,7 +38,7 @@ import itertools
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -354,7 +354,7 @@ class TimeReference:
     `mannwhitneyu` uses for samples this size (its exact method only serves samples of at
     most 8, below MIN_CHOICES)."""
 
-    def __init__(self, seconds: dict[int, Sequence[float]], reference: set[int]):
+    def __init__(self, seconds: Mapping[int, Sequence[float]], reference: set[int]):
         self.reference = reference
         owners = [u for u in seconds if u in reference]
         self.values = np.concatenate(
