@@ -8,8 +8,9 @@ tasks still open with active routing, and a study of 5,000 participants who answ
 
 Then, each in a fresh process, prints one JSON line per measurement:
 - the periodic jobs: the quality snapshot (services.statistics.quality_refresh), the routing
-  plan (task_priorities_refresh) and a leaderboard fit with its 200 bootstrap draws: seconds
-  and the process's peak RSS growth;
+  plan (task_priorities_refresh) and the leaderboard refits (services.statistics.
+  leaderboard_refresh: overall with 200 bootstrap draws, and by age): seconds and the
+  process's peak RSS growth;
 - every dashboard page and JSON endpoint of the campaign, loaded AGORA_BENCH_LOADS times (5)
   through Django's test client in one process (the web process): p50/p95 seconds, response
   bytes, and that process's peak RSS growth since before the first page.
@@ -274,14 +275,19 @@ def job(args: argparse.Namespace) -> None:
 
     django.setup()
     from annotation.models import Campaign
-    from annotation.selectors.leaderboard import campaign_leaderboard
-    from annotation.services import quality_refresh, task_priorities_refresh
+    from annotation.services import leaderboard_refresh, quality_refresh, task_priorities_refresh
 
     campaign = Campaign.objects.get(slug=SLUG)
     run = {
         "quality_refresh": lambda: quality_refresh(campaign=campaign),
         "routing_plan": lambda: task_priorities_refresh(campaign=campaign),
-        "leaderboard_refresh": lambda: campaign_leaderboard(campaign=campaign),
+        # The fits the leaderboard pages read: overall, and by the answer to "age".
+        "leaderboard_refresh": lambda: leaderboard_refresh(
+            campaign=campaign, attribute=None, field=None
+        ),
+        "leaderboard_by_age_refresh": lambda: leaderboard_refresh(
+            campaign=campaign, attribute=None, field="age"
+        ),
     }[args.job]
     import choix  # noqa: F401  - imports (scipy) are not the job's memory
     import scipy.stats  # noqa: F401
@@ -384,7 +390,8 @@ def main(args: argparse.Namespace) -> None:
     manage(env, "collectstatic", "--noinput")  # pages are served as production serves them
     for name in args.jobs:
         step("job", "--job", name)
-    step("pages", "--loads", str(args.loads))
+    if not args.no_pages:
+        step("pages", "--loads", str(args.loads))
 
 
 if __name__ == "__main__":
@@ -393,8 +400,16 @@ if __name__ == "__main__":
     p.add_argument("--job", default="quality_refresh")
     p.add_argument("--loads", type=int, default=int(os.environ.get("AGORA_BENCH_LOADS", 5)))
     p.add_argument("--reuse-db", action="store_true", help="skip the fresh database and seed")
+    p.add_argument("--no-pages", action="store_true", help="seed and run the jobs only")
     p.add_argument(
-        "--jobs", nargs="*", default=["quality_refresh", "routing_plan", "leaderboard_refresh"]
+        "--jobs",
+        nargs="*",
+        default=[
+            "quality_refresh",
+            "routing_plan",
+            "leaderboard_refresh",
+            "leaderboard_by_age_refresh",
+        ],
     )
     a = p.parse_args()
     sys.setrecursionlimit(10_000)

@@ -296,3 +296,70 @@ def test_the_time_test_against_everyone_at_once_equals_scipys_per_annotator(seed
             theirs.expected,
         )
     assert times.finding(8, seconds[8]).p_value < 1e-6
+
+
+# --- participants by survey answer -------------------------------------------------------------
+
+
+def demographics_from_rows(campaign, name):
+    """The straightforward count: every participant's latest profile read into Python."""
+    from collections import Counter
+
+    from annotation.selectors.studies import TOOK_PART
+    from annotation.survey import PREFER_NOT, answer_of
+
+    user_ids = list(
+        Membership.objects.filter(
+            campaign=campaign, participant__isnull=False, stage__in=TOOK_PART
+        ).values_list("user_id", flat=True)
+    )
+    latest = {}
+    for user_id, answers in (
+        Profile.objects.filter(user_id__in=user_ids)
+        .order_by("user_id", "-version")
+        .values_list("user_id", "answers")
+    ):
+        latest.setdefault(user_id, answers if isinstance(answers, dict) else {})
+    return Counter(answer_of(latest.get(u, {}), name) or PREFER_NOT for u in user_ids)
+
+
+def test_participants_by_answer_are_counted_as_the_rows_count_them(make_campaign):
+    from annotation.selectors.studies import demographics
+
+    campaign = make_campaign(survey={"questions": ["age", "gender", "religion"]})
+    cast = people(9, prefix="part")
+    stages = [
+        "active",
+        "active",
+        "completed",
+        "qualify",
+        "failed",
+        "active",
+        "consent",
+        "active",
+        "active",
+    ]
+    for user, stage in zip(cast, stages, strict=True):
+        m = Membership.objects.create(campaign=campaign, user=user, stage=stage)
+        Participant.objects.create(campaign=campaign, membership=m)
+    answers = [
+        {"age": "18-24 years old", "gender": "Female", "religion": {"categorised": "Buddhist"}},
+        {"age": "25-34 years old", "gender": ""},
+        {"age": "25-34 years old", "gender": 3, "religion": {"categorised": "No Affiliation"}},
+        {"age": "18-24 years old"},
+        {"age": ["a list"], "religion": "not an object"},
+        {},
+        {"age": "55-64 years old"},
+    ]
+    for user, a in zip(cast, answers, strict=False):
+        Profile.objects.create(user=user, version=1, answers={"age": "old answer"})
+        Profile.objects.create(user=user, version=2, answers=a)
+    # cast[7] and cast[8] have no profile at all.
+
+    found = {b.question: b for b in demographics(campaign=campaign)}
+
+    assert set(found) == {"age", "gender", "religion"}
+    for name, breakdown in found.items():
+        reference = demographics_from_rows(campaign, name)
+        assert {r.answer: r.participants for r in breakdown.rows} == dict(reference), name
+        assert breakdown.total == sum(reference.values()) == 8  # "consent" did not take part
