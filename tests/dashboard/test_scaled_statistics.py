@@ -363,3 +363,61 @@ def test_participants_by_answer_are_counted_as_the_rows_count_them(make_campaign
         reference = demographics_from_rows(campaign, name)
         assert {r.answer: r.participants for r in breakdown.rows} == dict(reference), name
         assert breakdown.total == sum(reference.values()) == 8  # "consent" did not take part
+
+
+# --- progress and ETA ---------------------------------------------------------------------------
+
+
+def progress_from_rows(campaign, now):
+    """The straightforward reads: a count, the first, the recent count, a series query."""
+    from datetime import timedelta
+
+    from django.db.models import Count
+    from django.db.models.functions import TruncDay, TruncHour
+    from django.utils import timezone
+
+    from annotation.selectors.judgments import judgments_counted
+
+    judgments = judgments_counted(campaign=campaign)
+    first = judgments.order_by("created_at").values_list("created_at", flat=True).first()
+    since = max(now - timedelta(hours=24), first)
+    recent = judgments.filter(created_at__gte=since).count()
+    if now - first <= timedelta(hours=48):
+        trunc, step = TruncHour("created_at"), timedelta(hours=1)
+        start = max(first, now - timedelta(hours=48))
+        start = timezone.localtime(start).replace(minute=0, second=0, microsecond=0)
+    else:
+        trunc, step = TruncDay("created_at"), timedelta(days=1)
+        start = max(first, now - timedelta(days=90))
+        start = timezone.localtime(start).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = judgments.filter(created_at__gte=start).annotate(at=trunc).values("at")
+    found = {r["at"]: r["n"] for r in rows.annotate(n=Count("id")).order_by("at")}
+    series, at = [], start
+    while at <= now:
+        series.append((at, found.get(at, 0)))
+        at += step
+    hours = max((now - since).total_seconds() / 3600, 1 / 60)
+    return judgments.count(), recent / hours, series
+
+
+@pytest.mark.parametrize("spread_hours", [30, 24 * 20])
+def test_progress_from_one_pass_equals_the_separate_reads(arena, spread_hours):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.models import Judgment
+    from annotation.selectors.progress import campaign_progress_overview
+
+    now = timezone.now()
+    for k, j in enumerate(Judgment.objects.filter(campaign=arena).order_by("id")):
+        j.created_at = now - timedelta(hours=spread_hours * ((k * 37) % 101) / 100)
+        j.save(update_fields=["created_at"])
+
+    p = campaign_progress_overview(campaign=arena, now=now)
+    total, pace, series = progress_from_rows(arena, now)
+
+    assert p.judgments == total > 0
+    assert p.pace_per_hour == pytest.approx(pace)
+    assert p.series == series
+    assert p.bucket == ("hour" if spread_hours <= 48 else "day")
