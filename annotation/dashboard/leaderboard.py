@@ -11,7 +11,6 @@ from annotation.dashboard import charts
 from annotation.dashboard.base import campaign_admin_page, page
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
-from annotation.selectors import quality
 from annotation.selectors.leaderboard import pairwise_attributes
 from annotation.services import routing
 
@@ -23,11 +22,13 @@ def campaign_leaderboard_page(request: AuthedHttpRequest, campaign: Campaign) ->
     attribute = request.GET.get("attribute") or (attributes[0] if attributes else None)
     if attribute not in attributes:
         attribute = None
-    fields = quality.profile_fields_counted(campaign=campaign, include_flagged=False)
+    # The overall fit knows the profile fields there are (kept with it: reading them is a
+    # pass over the judgments).
+    shown = services.leaderboard_shown(campaign=campaign, attribute=attribute, field=None)
+    fields = shown.fields
     field = request.GET.get("field") or ""
-    shown = services.leaderboard_shown(
-        campaign=campaign, attribute=attribute, field=field if field in fields else None
-    )
+    if field in fields:
+        shown = services.leaderboard_shown(campaign=campaign, attribute=attribute, field=field)
     board, groups = shown.board, shown.groups
     names = [s.name for s in board.standings]
     by_group = [

@@ -92,7 +92,8 @@ def leaderboard_refresh(
     groups = (
         leaderboard_by_profile(campaign=campaign, field=field, attribute=attribute) if field else []
     )
-    data = leaderboard_to_json(board, groups, rating_means(campaign=campaign))
+    fields = quality.profile_fields_counted(campaign=campaign, include_flagged=False)
+    data = leaderboard_to_json(board, groups, rating_means(campaign=campaign), fields)
     snap, _ = StatisticSnapshot.objects.update_or_create(
         campaign=campaign,
         name=leaderboard_key(attribute, field),

@@ -421,3 +421,33 @@ def test_progress_from_one_pass_equals_the_separate_reads(arena, spread_hours):
     assert p.pace_per_hour == pytest.approx(pace)
     assert p.series == series
     assert p.bucket == ("hour" if spread_hours <= 48 else "day")
+
+
+def test_a_large_campaigns_leaderboard_is_the_kept_fit_until_the_periodic_refit(
+    arena, carol, client, settings
+):
+    from django.urls import reverse
+
+    from annotation.models import StatisticSnapshot
+    from annotation.services import quality_refresh_due
+
+    settings.AGORA_STATISTICS_LIVE_JUDGMENTS = 10
+    client.force_login(carol)
+    url = reverse("dashboard:leaderboard", args=[arena.id])
+
+    first = client.get(url, {"field": "country"})  # nothing kept yet: fitted now, and kept
+    assert first.status_code == 200 and b'data-testid="computed-at"' in first.content
+    kept = set(StatisticSnapshot.objects.filter(campaign=arena).values_list("name", flat=True))
+    assert kept == {"leaderboard||", "leaderboard||country"}
+    before = client.get(reverse("dashboard:leaderboard_json", args=[arena.id])).json()
+
+    other = Membership.objects.filter(
+        campaign=arena, is_flagged=False, role="annotator", participant__isnull=True
+    ).first()
+    membership_flag(campaign=arena, membership_id=other.id, flagged=True)
+    stale = client.get(reverse("dashboard:leaderboard_json", args=[arena.id])).json()
+    assert stale["stale"] is True and stale["judgments"] == before["judgments"]
+
+    assert quality_refresh_due() == 3  # quality and the two boards
+    fresh = client.get(reverse("dashboard:leaderboard_json", args=[arena.id])).json()
+    assert fresh["stale"] is False and fresh["judgments"] < before["judgments"]

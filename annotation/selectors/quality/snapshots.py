@@ -131,8 +131,11 @@ def leaderboard_key(attribute: str | None, field: str | None) -> str:
     return f"leaderboard|{attribute or ''}|{field or ''}"
 
 
-def leaderboard_to_json(board: Any, groups: list[Any], ratings: list[Any]) -> Any:
+def leaderboard_to_json(
+    board: Any, groups: list[Any], ratings: list[Any], fields: list[str]
+) -> Any:
     return {
+        "fields": fields,
         "board": asdict(board),
         "groups": [asdict(g) for g in groups],
         "ratings": [asdict(r) for r in ratings],
@@ -156,6 +159,7 @@ class LeaderboardShown:
     board: Any  # selectors.leaderboard.Leaderboard
     groups: list[Any]  # GroupBoard per answer to the profile field asked for
     ratings: list[Any]  # AttributeMean
+    fields: list[str]  # the profile fields a board may be broken down by
     computed_at: datetime | None
     seconds: float
     stale: bool
@@ -176,6 +180,7 @@ def leaderboard_snapshot(
         board=_board(d["board"]),
         groups=[GroupBoard(g["value"], g["annotators"], _board(g["board"])) for g in d["groups"]],
         ratings=[AttributeMean(**r) for r in d["ratings"]],
+        fields=d.get("fields", []),
         computed_at=snap.computed_at,
         seconds=snap.seconds,
         stale=snap.version != version,
