@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from annotation.models import Campaign, Judgment, Membership, Profile
+from annotation.models import Campaign, Judgment, Membership, Profile, Task
 from annotation.selectors.judgments import judgments_counted
 
 NO_ANSWER = "(no answer)"
@@ -84,12 +84,24 @@ def judgment_rows(
         "gold_score",
         "created_at",
         "assignment__display_order",
-        "task__candidate_keys",
         "task__gold",
         "task__repeat_of_id",
         "task__parent_id",
-        "profile__answers",
+        "profile_id",
     )
+    # A task's candidates and a profile's answers are read once each and shared by the rows
+    # of their judgments (ten judgments a task, thousands a profile), not once per judgment.
+    keys: dict[int, list[list[Any]]] = {}
+    answers: dict[int | None, dict[str, Any]] = {None: {}}
+    rows = list(qs.order_by("id").values_list(*fields))
+    for task_id, candidate_keys in Task.objects.filter(id__in=qs.values("task_id")).values_list(
+        "id", "candidate_keys"
+    ):
+        keys[task_id] = candidate_keys or []
+    for profile_id, given in Profile.objects.filter(id__in=qs.values("profile_id")).values_list(
+        "id", "answers"
+    ):
+        answers[profile_id] = given or {}
     return [
         JudgmentRow(
             id=v[0],
@@ -101,13 +113,13 @@ def judgment_rows(
             gold_score=v[6],
             created_at=v[7],
             display_order=v[8] or [],
-            candidate_keys=v[9] or [],
-            is_gold=v[10] is not None,
-            repeat_of=v[11],
-            parent_id=v[12],
-            profile=v[13] or {},
+            candidate_keys=keys.get(v[2], []),
+            is_gold=v[9] is not None,
+            repeat_of=v[10],
+            parent_id=v[11],
+            profile=answers.get(v[12], {}),
         )
-        for v in qs.order_by("id").values_list(*fields)
+        for v in rows
     ]
 
 
