@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup chromium run test lint format migrate clean bench bench-export bench-generate soak
+.PHONY: setup chromium run test lint format migrate clean bench bench-dashboard bench-export bench-generate soak
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,9 +47,14 @@ run: migrate
 test: setup lint
 	$(PY) -m pytest
 
-## bench: annotation throughput/latency under load and the task page, on PostgreSQL (one JSON line each).
+## bench: annotation throughput/latency under load and the task page, then the dashboard at a million judgments, on PostgreSQL (one JSON line each).
 bench: setup
 	$(PY) -m tests.bench.annotation
+	$(PY) -m tests.bench.dashboard
+
+## bench-dashboard: every dashboard page and JSON endpoint, and the periodic jobs, at 1,000,000 judgments (AGORA_BENCH_SCALE=0.05 for 1/20).
+bench-dashboard: setup
+	$(PY) -m tests.bench.dashboard
 
 ## bench-export: export rate (judgments/s) and peak RSS growth with 1,000,000 judgments in PostgreSQL.
 bench-export: setup

@@ -13,3 +13,10 @@ def leases_expire_task() -> int:
 def task_priorities_refresh_task() -> int:
     """Re-plan active routing (which comparisons to serve next) for the campaigns using it."""
     return services.campaigns_priorities_refresh()
+
+
+@shared_task(name="annotation.tasks.quality_refresh_task", ignore_result=True)
+def quality_refresh_task() -> int:
+    """Recompute annotator quality for the campaigns whose judgments changed (the page shows
+    the last result and its age)."""
+    return services.quality_refresh_due()

@@ -366,6 +366,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "resend-export-jobs": {"task": "exports.tasks.export_jobs_resend_task", "schedule": 60.0},
+    # Annotator quality of large campaigns, kept for the quality page (services.statistics).
+    "refresh-quality": {
+        "task": "annotation.tasks.quality_refresh_task",
+        "schedule": env.float("AGORA_QUALITY_REFRESH_SECONDS", default=300.0),
+    },
     "refresh-active-routing": {
         "task": "annotation.tasks.task_priorities_refresh_task",
         "schedule": 60.0,
@@ -421,6 +426,9 @@ if LOG_FORMAT == "json":
 # OpenAI-compatible endpoints a model may use (exact base URLs, comma separated); any other
 # base URL is refused before a request is made. API keys come from the environment only.
 AGORA_OPENAI_ALLOWED_BASE_URLS = env.list("AGORA_OPENAI_ALLOWED_BASE_URLS", default=[])
+# A campaign with up to this many judgments has its quality page computed as it is served;
+# a larger one shows the last result of the periodic quality task (services.statistics).
+AGORA_STATISTICS_LIVE_JUDGMENTS = env.int("AGORA_STATISTICS_LIVE_JUDGMENTS", default=20_000)
 AGORA_EXPORT_BATCH_SIZE = env.int("AGORA_EXPORT_BATCH_SIZE", default=1000)
 AGORA_IMPORT_MAX_LINES = env.int("AGORA_IMPORT_MAX_LINES", default=100_000)
 # A prompt file larger than this is refused whole, with a clear error (uploads are read

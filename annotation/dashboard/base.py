@@ -78,6 +78,22 @@ def page(
     return render(request, template, {**base, **context}, status=status)
 
 
+PER_PAGE = 50
+
+
+def paged(request: AuthedHttpRequest, items: Any, per_page: int | None = None) -> Any:
+    """One page of a long table (a queryset is sliced by the database), by `?page=`; a page
+    number out of range or not a number gives the nearest page, never an error. The page
+    carries `query`: the request's other parameters, for the pager's links."""
+    from django.core.paginator import Paginator
+
+    shown = Paginator(items, per_page or PER_PAGE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    shown.query = params.urlencode()  # type: ignore[attr-defined]  # for _pager.html's links
+    return shown
+
+
 def rule_errors(e: RuleError) -> dict[str, str]:
     """A rule's error under its top-level field (`settings.scale.points` -> settings)."""
     field = (e.field or "form").split(".")[0].split("[")[0]

@@ -6,17 +6,12 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
+from annotation import services
 from annotation.dashboard import charts
 from annotation.dashboard.base import campaign_admin_page, page
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
-from annotation.selectors import quality
-from annotation.selectors.leaderboard import (
-    campaign_leaderboard,
-    leaderboard_by_profile,
-    pairwise_attributes,
-    rating_means,
-)
+from annotation.selectors.leaderboard import pairwise_attributes
 from annotation.services import routing
 
 
@@ -27,15 +22,14 @@ def campaign_leaderboard_page(request: AuthedHttpRequest, campaign: Campaign) ->
     attribute = request.GET.get("attribute") or (attributes[0] if attributes else None)
     if attribute not in attributes:
         attribute = None
-    board = campaign_leaderboard(campaign=campaign, attribute=attribute)
-    rows = quality.judgment_rows(campaign=campaign, include_flagged=False)
-    fields = quality.profile_fields(rows)
+    # The overall fit knows the profile fields there are (kept with it: reading them is a
+    # pass over the judgments).
+    shown = services.leaderboard_shown(campaign=campaign, attribute=attribute, field=None)
+    fields = shown.fields
     field = request.GET.get("field") or ""
-    groups = (
-        leaderboard_by_profile(campaign=campaign, field=field, attribute=attribute)
-        if field in fields
-        else []
-    )
+    if field in fields:
+        shown = services.leaderboard_shown(campaign=campaign, attribute=attribute, field=field)
+    board, groups = shown.board, shown.groups
     names = [s.name for s in board.standings]
     by_group = [
         (
@@ -56,7 +50,8 @@ def campaign_leaderboard_page(request: AuthedHttpRequest, campaign: Campaign) ->
             "field": field,
             "groups": groups,
             "by_group": by_group,
-            "ratings": rating_means(campaign=campaign),
+            "ratings": shown.ratings,
+            "shown": shown,
             "strength_chart": charts.intervals(
                 [(s.name, s.rating, s.rating_low, s.rating_high) for s in board.standings],
                 label="Rating with its bootstrap 95% interval",
@@ -77,10 +72,16 @@ def routing_refresh(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespo
 @campaign_admin_page
 @require_GET
 def leaderboard_json(request: AuthedHttpRequest, campaign: Campaign) -> JsonResponse:
-    board = campaign_leaderboard(campaign=campaign, attribute=request.GET.get("attribute"))
+    attribute = request.GET.get("attribute") or None
+    if attribute not in pairwise_attributes(campaign=campaign):
+        attribute = None
+    shown = services.leaderboard_shown(campaign=campaign, attribute=attribute, field=None)
+    board = shown.board
     return JsonResponse(
         {
             "campaign": campaign.id,
+            "computed_at": shown.computed_at.isoformat() if shown.computed_at else None,
+            "stale": shown.stale,
             "judgments": board.judgments,
             "comparisons": board.comparisons,
             "standings": [

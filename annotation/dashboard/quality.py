@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -9,29 +12,44 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation import services
 from annotation.dashboard import charts
-from annotation.dashboard.base import campaign_admin_page, page
+from annotation.dashboard.base import campaign_admin_page, page, paged
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
-from annotation.selectors import quality
+from annotation.selectors.quality import AnnotatorQuality
+
+# The annotator table's orders: a column, biggest first (names A to Z).
+SORTS: dict[str, Callable[[AnnotatorQuality], Any]] = {
+    "annotator": lambda a: a.username.lower(),
+    "judgments": lambda a: -a.judgments,
+    "agreement": lambda a: -(a.agreement.value if a.agreement.value is not None else -1),
+    "position": lambda a: -(a.position_bias.value or 0),
+    "notes": lambda a: (-len(a.flags), min((f.p_value for f in a.flags), default=1.0)),
+}
 
 
 @campaign_admin_page
 @require_GET
 def campaign_quality(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
-    q = quality.annotator_quality(campaign=campaign)
+    shown = services.quality_shown(campaign=campaign)
+    if shown.quality is None:
+        return page(request, "dashboard/quality.html", campaign, {"q": None, "shown": shown})
+    q = shown.quality
     field = request.GET.get("field") or (q.profile_fields[0] if q.profile_fields else "")
-    by_profile = (
-        quality.agreement_by_profile(campaign=campaign, field=field)
-        if field in q.profile_fields
-        else []
-    )
+    by_profile = shown.by_profile.get(field, []) if field in q.profile_fields else []
+    sort = request.GET.get("sort") or ""
+    annotators = sorted(q.annotators, key=SORTS[sort]) if sort in SORTS else q.annotators
+    pager = paged(request, annotators)
     return page(
         request,
         "dashboard/quality.html",
         campaign,
         {
             "q": q,
+            "shown": shown,
+            "pager": pager,
+            "sort": sort,
+            "sorts": list(SORTS),
             "field": field,
             "by_profile": by_profile,
             "agreement_chart": charts.histogram(
@@ -45,7 +63,7 @@ def campaign_quality(request: AuthedHttpRequest, campaign: Campaign) -> HttpResp
             "position_chart": charts.share_bars(
                 [
                     (a.username, a.position_bias.value, a.position_bias.n)
-                    for a in q.annotators
+                    for a in pager.object_list
                     if a.position_bias.n
                 ],
                 label="How often each annotator picks the first shown response",
@@ -100,10 +118,19 @@ def member_action(
 @campaign_admin_page
 @require_GET
 def quality_json(request: AuthedHttpRequest, campaign: Campaign) -> JsonResponse:
-    q = quality.annotator_quality(campaign=campaign)
+    shown = services.quality_shown(campaign=campaign)
+    if shown.quality is None:
+        return JsonResponse(
+            {"campaign": campaign.id, "computed_at": None, "stale": True}, status=202
+        )
+    q = shown.quality
     return JsonResponse(
         {
             "campaign": campaign.id,
+            # A large campaign's statistics come from the periodic task: when, and whether
+            # judgments came in since.
+            "computed_at": shown.computed_at.isoformat() if shown.computed_at else None,
+            "stale": shown.stale,
             "alpha": [
                 {"group": a.group, "level": a.level, "alpha": a.value, "units": a.units}
                 for a in q.alphas

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from annotation import selectors, services
-from annotation.dashboard.base import campaign_admin_page, number_field, page, rule_errors
+from annotation.dashboard.base import campaign_admin_page, number_field, page, paged, rule_errors
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import KINDS, kind_for
@@ -322,7 +322,11 @@ def setup_people(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
                 notice = report.summary()
         except RuleError as e:
             errors = rule_errors(e)
-    members = selectors.campaign_members(campaign=campaign)
+    # A long list of people is paged by the database: by role and name, or newest first.
+    order = (
+        ("-joined_at", "-id") if request.GET.get("sort") == "joined" else ("role", "user__username")
+    )
+    members = paged(request, selectors.campaign_members(campaign=campaign).order_by(*order))
     invites = [
         (
             line,
@@ -340,7 +344,7 @@ def setup_people(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
             "step": "people",
             "errors": errors,
             "notice": notice,
-            "members": members.order_by("role", "user__username"),
+            "members": members,
             "form": request.POST,
             "roles": Membership.Role.choices,
             "report": report,

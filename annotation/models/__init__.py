@@ -11,6 +11,7 @@ from annotation.models.accounts import ApiToken, Profile, User, _pseudonym
 from annotation.models.assignments import Assignment, Judgment
 from annotation.models.campaigns import Campaign, Membership
 from annotation.models.review import JudgmentReview
+from annotation.models.statistics import StatisticSnapshot
 from annotation.models.studies import ConsentText, Participant, QuotaCell, Study
 from annotation.models.trees import Attachment, Conversation, Message, Task, TaskCandidate
 
@@ -28,6 +29,7 @@ __all__ = [
     "Participant",
     "Profile",
     "QuotaCell",
+    "StatisticSnapshot",
     "Study",
     "Task",
     "TaskCandidate",

@@ -19,9 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from annotation.models import Campaign
-from annotation.selectors.quality import JudgmentRow, judgment_rows, profile_value
+from annotation.selectors.judgments import judgments_counted
+from annotation.selectors.quality import (
+    JudgmentRow,
+    judgment_rows,
+    profile_value,
+    without_flagged,
+)
 from generation.models import LanguageModel
 
 # A pseudo-count of wins each way between every pair (choix's regularisation): a model that
@@ -36,7 +44,9 @@ ELO_BASE = 1000
 @dataclass(frozen=True)
 class Comparisons:
     """Win credit between models: `i` beat `j` with credit `w` (1, 0.5 for a tie, 0), from
-    judgment number `judgment` (comparisons of one judgment are resampled together)."""
+    judgment group number `judgment`: the comparisons of one judgment are resampled together,
+    and judgments that make the very same comparisons may be taken together as one group of
+    `counts[group]` judgments (what the SQL aggregate of pairwise judgments reads)."""
 
     models: list[int]  # LanguageModel ids; the indices below point into this list
     judgment: np.ndarray
@@ -44,14 +54,21 @@ class Comparisons:
     j: np.ndarray
     w: np.ndarray
     judgments: int
+    counts: np.ndarray | None = None  # judgments per group; None: one each
 
     @property
     def n(self) -> int:
         return len(self.models)
 
+    @property
+    def group_counts(self) -> np.ndarray:
+        groups = int(self.judgment.max()) + 1 if len(self.judgment) else 0
+        return np.ones(groups) if self.counts is None else self.counts
+
     def matrix(self, weights: np.ndarray | None = None) -> np.ndarray:
-        """wins[a, b]: how often model a beat model b (ties count half)."""
-        weight = np.ones(len(self.i)) if weights is None else weights
+        """wins[a, b]: how often model a beat model b (ties count half). `weights`: how many
+        times each group counts (a bootstrap draw); by default as many as it holds."""
+        weight = (self.group_counts if weights is None else weights)[self.judgment]
         wins = np.zeros((self.n, self.n))
         np.add.at(wins, (self.i, self.j), self.w * weight)
         np.add.at(wins, (self.j, self.i), (1 - self.w) * weight)
@@ -127,12 +144,113 @@ def comparisons_from(rows: Sequence[JudgmentRow], attribute: str | None = None) 
     )
 
 
+# --- the same comparisons, counted by the database ----------------------------------------------
+
+
+def _model_of_key(key: str | None) -> int | None:
+    if isinstance(key, str) and key.startswith("m") and key[1:].isdigit():
+        return int(key[1:])
+    return None
+
+
+def _pairwise_counted(
+    *, campaign: Campaign, attribute: str | None, field: str | None
+) -> QuerySet[Any]:
+    """The leaderboard's pairwise judgments (the rule of selectors.judgments, no flagged
+    annotators, no gold, no repeats), counted per (first model's key, second model's key,
+    outcome, whether the first response won[, profile answer]): a few thousand rows for a
+    million judgments."""
+    qs = without_flagged(judgments_counted(campaign=campaign), campaign).filter(
+        kind=Campaign.Kind.PAIRWISE, task__gold__isnull=True, task__repeat_of__isnull=True
+    )
+    keys = "task__candidate_keys"
+    choice: KeyTransform | str = "payload"
+    if attribute is not None:
+        attributes = KeyTransform("attributes", "payload")
+        qs = qs.alias(attributes=attributes).filter(attributes__has_key=attribute)
+        choice = KeyTransform(attribute, attributes)
+    qs = qs.alias(
+        third=KeyTextTransform("0", KeyTransform("2", keys)),
+        first=KeyTextTransform("0", KeyTransform("0", keys)),
+        preferred=KeyTextTransform("preferred", choice),
+    ).filter(third__isnull=True)
+    grouped = qs.annotate(
+        key_a=KeyTextTransform("1", KeyTransform("0", keys)),
+        key_b=KeyTextTransform("1", KeyTransform("1", keys)),
+        outcome=KeyTextTransform("outcome", choice),
+        first_won=Case(
+            When(preferred=F("first"), then=Value(1)), default=Value(0), output_field=IntegerField()
+        ),
+    )
+    names = ["key_a", "key_b", "outcome", "first_won"]
+    if field is not None:
+        grouped = grouped.annotate(answer=KeyTransform(field, "profile__answers"))
+        names.append("answer")
+    return grouped.values(*names).annotate(n=Count("id")).order_by()
+
+
+def _answer_label(value: Any, field: str) -> str:
+    """A profile answer read by the database, labelled as `profile_value` labels it."""
+    return profile_value({field: value}, field)
+
+
+def _comparisons_of(counted: Iterable[tuple[int, int, float, int]]) -> Comparisons:
+    """Comparisons from (model, model, credit of the first, judgments) groups."""
+    index: dict[int, int] = {}
+    cells: dict[tuple[int, int, float], int] = defaultdict(int)
+    for a, b, credit, n in counted:
+        cells[(index.setdefault(a, len(index)), index.setdefault(b, len(index)), credit)] += n
+    ordered = sorted(cells.items())
+    counts = np.array([n for _, n in ordered], dtype=float)
+    return Comparisons(
+        models=list(index),
+        judgment=np.arange(len(ordered), dtype=int),
+        i=np.array([i for (i, _, _), _ in ordered], dtype=int),
+        j=np.array([j for (_, j, _), _ in ordered], dtype=int),
+        w=np.array([w for (_, _, w), _ in ordered], dtype=float),
+        judgments=int(counts.sum()),
+        counts=counts,
+    )
+
+
+def comparisons_counted(
+    *, campaign: Campaign, attribute: str | None = None, field: str | None = None
+) -> dict[str, Comparisons]:
+    """`comparisons_from(leaderboard_rows(...))` of a pairwise campaign, counted in the
+    database instead of read judgment by judgment: by answer to the profile `field` (the
+    answer given when judging), or all under "" without one. A judgment counts as in
+    `row_comparisons`; judgments that make the same comparison form one group (the bootstrap
+    resamples judgments all the same, see `leaderboard_from`)."""
+    if attribute is None:
+        attributes = pairwise_attributes(campaign=campaign)
+        attribute = attributes[0] if attributes else None
+    groups: dict[str, list[tuple[int, int, float, int]]] = defaultdict(list)
+    for row in _pairwise_counted(campaign=campaign, attribute=attribute, field=field):
+        a, b = _model_of_key(row["key_a"]), _model_of_key(row["key_b"])
+        if a is None or b is None or a == b:
+            continue
+        # A tie or "both bad" is half a win each way, as in `row_comparisons`.
+        won = 1.0 if row["first_won"] else 0.0
+        credit = won if row["outcome"] == "preferred" else 0.5
+        group = _answer_label(row["answer"], field) if field is not None else ""
+        groups[group].append((a, b, credit, row["n"]))
+    return {group: _comparisons_of(counted) for group, counted in groups.items()}
+
+
+def counts_serve(*, campaign: Campaign) -> bool:
+    """Whether the database can count the campaign's comparisons: pairwise judgments only
+    (a ranking's comparisons are every pair it orders, counted from its rows)."""
+    return campaign.task_kind == Campaign.Kind.PAIRWISE and not campaign.tree
+
+
 def leaderboard_rows(*, campaign: Campaign) -> list[JudgmentRow]:
     """The judgments a leaderboard counts: no flagged annotators, no gold, no repeats."""
     return [
         r
-        for r in judgment_rows(campaign=campaign, include_flagged=False)
-        if not r.is_gold and r.kind in ("pairwise", "ranking")
+        for r in judgment_rows(
+            campaign=campaign, include_flagged=False, kinds=("pairwise", "ranking")
+        )
+        if not r.is_gold
     ]
 
 
@@ -225,11 +343,14 @@ def leaderboard_from(
     theta = bt_fit(wins)
     rng = np.random.default_rng(seed)
     draws = np.empty((bootstrap, data.n))
+    counts = data.group_counts
     for b in range(bootstrap):
-        # Resample whole judgments: a ranking's comparisons stand or fall together.
-        drawn = rng.integers(0, data.judgments, data.judgments)
-        picked = np.bincount(drawn, minlength=data.judgments)
-        draws[b] = bt_fit(data.matrix(picked[data.judgment].astype(float)))
+        # Resample whole judgments: a ranking's comparisons stand or fall together. Drawing
+        # n judgments with replacement is drawing how many of each group multinomially
+        # (n, group sizes / n): the same distribution whether groups hold one judgment or
+        # all the judgments that made the same comparisons.
+        picked = rng.multinomial(data.judgments, counts / counts.sum())
+        draws[b] = bt_fit(data.matrix(picked.astype(float)))
     low, high = (
         np.percentile(draws, [2.5, 97.5], axis=0) if bootstrap else (theta.copy(), theta.copy())
     )
@@ -281,9 +402,16 @@ def campaign_leaderboard(
     seed: int = 0,
     rows: Sequence[JudgmentRow] | None = None,
 ) -> Leaderboard:
-    data = comparisons_from(
-        leaderboard_rows(campaign=campaign) if rows is None else rows, attribute
-    )
+    """The leaderboard; `rows`: judgments to fit instead of the campaign's (a test's
+    reference). A pairwise campaign's comparisons are counted by the database."""
+    if rows is None and counts_serve(campaign=campaign):
+        data = comparisons_counted(campaign=campaign, attribute=attribute).get(
+            "", _comparisons_of([])
+        )
+    else:
+        data = comparisons_from(
+            leaderboard_rows(campaign=campaign) if rows is None else rows, attribute
+        )
     return leaderboard_from(
         data,
         names=model_names(data.models),
@@ -309,18 +437,43 @@ def leaderboard_by_profile(
     min_judgments: int = 1,
 ) -> list[GroupBoard]:
     """One leaderboard per answer to a profile field (the answer given when judging)."""
-    groups: dict[str, list[JudgmentRow]] = defaultdict(list)
-    for row in leaderboard_rows(campaign=campaign):
-        groups[profile_value(row.profile, field)].append(row)
+    datas: dict[str, Comparisons] = {}
+    people: dict[str, int] = {}
+    if counts_serve(campaign=campaign):
+        datas = comparisons_counted(campaign=campaign, attribute=attribute, field=field)
+        people = _annotators_by_answer(campaign=campaign, field=field)
+    else:
+        groups: dict[str, list[JudgmentRow]] = defaultdict(list)
+        for row in leaderboard_rows(campaign=campaign):
+            groups[profile_value(row.profile, field)].append(row)
+        datas = {value: comparisons_from(rows, attribute) for value, rows in groups.items()}
+        people = {value: len({r.annotator_id for r in rows}) for value, rows in groups.items()}
     out = []
     names: dict[int, str] = {}
-    for value, rows in sorted(groups.items()):
-        data = comparisons_from(rows, attribute)
+    for value, data in sorted(datas.items()):
         if data.judgments < min_judgments:
             continue
         names.update(model_names(set(data.models) - set(names)))
         board = leaderboard_from(data, names=names, bootstrap=bootstrap, attribute=attribute)
-        out.append(GroupBoard(value, len({r.annotator_id for r in rows}), board))
+        out.append(GroupBoard(value, people.get(value, 0), board))
+    return out
+
+
+def _annotators_by_answer(*, campaign: Campaign, field: str) -> dict[str, int]:
+    """How many annotators judged under each answer to a profile field (pairwise judgments a
+    leaderboard counts)."""
+    qs = without_flagged(judgments_counted(campaign=campaign), campaign).filter(
+        kind=Campaign.Kind.PAIRWISE, task__gold__isnull=True, task__repeat_of__isnull=True
+    )
+    out: dict[str, int] = defaultdict(int)
+    for text, n in (
+        qs.annotate(answer=KeyTransform(field, "profile__answers"))
+        .values_list("answer")
+        .annotate(n=Count("annotator_id", distinct=True))
+        .order_by()
+    ):
+        # Two texts may label alike (a list in another order): people counted under both.
+        out[_answer_label(text, field)] += n
     return out
 
 
@@ -340,7 +493,7 @@ def rating_means(*, campaign: Campaign, field: str | None = None) -> list[Attrib
     """Mean score per model and attribute from rating judgments (and the followup scores of
     the chosen response), optionally per answer to a profile field."""
     acc: dict[tuple[str, str, int], list[float]] = defaultdict(list)
-    for row in judgment_rows(campaign=campaign, include_flagged=False):
+    for row in judgment_rows(campaign=campaign, include_flagged=False, kinds=("rating",)):
         if row.kind != "rating" or row.is_gold:
             continue
         models = candidate_models(row)

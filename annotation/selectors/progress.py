@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from annotation.models import (
@@ -67,13 +68,14 @@ def campaign_progress_overview(
             filter=Q(state__in=[Task.State.OPEN, Task.State.LIVE]),
         ),
     )
-    judgments = judgments_counted(campaign=campaign)
     gone = people_withdrawn(campaign=campaign)
-    total = judgments.count()
-    first = judgments.order_by("created_at").values_list("created_at", flat=True).first()
-    series, bucket = _series(judgments, first, now)
+    hours = _hourly(judgments_counted(campaign=campaign), now)
+    total = sum(h.n for h in hours)
+    first = min((h.first for h in hours), default=None)
+    series, bucket = _series(hours, first, now)
     since = max(now - PACE_WINDOW, first) if first else now
-    recent = judgments.filter(created_at__gte=since).count()
+    # Judgments since `since`: all of them when the first came within the window.
+    recent = total if first and first >= now - PACE_WINDOW else sum(h.recent for h in hours)
     left = counts["left"] or 0
     pace, eta = _pace_and_eta(recent=recent, since=since, left=left, now=now)
     return CampaignProgress(
@@ -190,31 +192,52 @@ def campaigns_progress_summary(
     return out
 
 
+@dataclass(frozen=True)
+class _Hour:
+    at: datetime  # the hour, local time
+    n: int
+    first: datetime  # the hour's first judgment
+    recent: int  # of them, within PACE_WINDOW of now
+
+
+def _hourly(judgments: QuerySet[Judgment], now: datetime) -> list[_Hour]:
+    """The judgments per hour, with each hour's first and how many are recent: one pass over
+    the campaign's judgments, from which the total, the first, the pace and the series all
+    come (a pass each was four reads of a million rows)."""
+    rows = (
+        judgments.annotate(at=TruncHour("created_at"))
+        .values("at")
+        .annotate(
+            n=Count("id"),
+            first=Min("created_at"),
+            recent=Count("id", filter=Q(created_at__gte=now - PACE_WINDOW)),
+        )
+        .order_by("at")
+    )
+    return [_Hour(r["at"], r["n"], r["first"], r["recent"]) for r in rows]
+
+
 def _series(
-    judgments: QuerySet[Judgment], first: datetime | None, now: datetime
+    hours: list[_Hour], first: datetime | None, now: datetime
 ) -> tuple[list[tuple[datetime, int]], str]:
     """Judgments per hour over the last two days, or per day for longer campaigns; empty
     buckets included so that a chart shows the lulls."""
     if first is None:
         return [], "hour"
     span = now - first
-    trunc: TruncHour | TruncDay
     if span <= timedelta(hours=48):
-        trunc, step, bucket = TruncHour("created_at"), timedelta(hours=1), "hour"
+        step, bucket = timedelta(hours=1), "hour"
         start = max(first, now - timedelta(hours=48))
         start = timezone.localtime(start).replace(minute=0, second=0, microsecond=0)
+        found = {h.at: h.n for h in hours}
     else:
-        trunc, step, bucket = TruncDay("created_at"), timedelta(days=1), "day"
+        step, bucket = timedelta(days=1), "day"
         start = max(first, now - timedelta(days=90))
         start = timezone.localtime(start).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = (
-        judgments.filter(created_at__gte=start)
-        .annotate(at=trunc)
-        .values("at")
-        .annotate(n=Count("id"))
-        .order_by("at")
-    )
-    found = {r["at"]: r["n"] for r in rows}
+        found = defaultdict(int)
+        for h in hours:
+            day = timezone.localtime(h.at).replace(hour=0, minute=0, second=0, microsecond=0)
+            found[day] += h.n
     out = []
     at = start
     while at <= now:

@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.fields.json import KeyTransform
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -22,7 +23,7 @@ from annotation.models import (
     User,
 )
 from annotation.selectors.judgments import people_withdrawn
-from annotation.survey import PREFER_NOT, QUESTIONS, answer_of
+from annotation.survey import PREFER_NOT, QUESTIONS
 
 # Who counts as having taken part: admitted past screening and not withdrawn.
 TOOK_PART = (
@@ -70,32 +71,53 @@ class Breakdown:
     unit: str  # "" (no quota) | "count" | "share"
 
 
+def answers_counted(*, took_part: QuerySet[Membership], total: int, name: str) -> Counter[str]:
+    """How many of these people gave each answer to a survey question in their latest
+    profile, counted by the database (one row per answer, not per person); no answer, or no
+    profile, counts as "prefer not to say", as `answer_of` reads it."""
+    latest = Profile.objects.filter(
+        user_id__in=took_part.values("user_id"),
+        version=Subquery(
+            Profile.objects.filter(user_id=OuterRef("user_id"))
+            .order_by("-version")
+            .values("version")[:1]
+        ),
+    )
+    *path, last = QUESTIONS[name].where.split(".")
+    value: Any = "answers"
+    for part in path:
+        value = KeyTransform(part, value)
+    counts: Counter[str] = Counter()
+    for answer, n in (
+        latest.annotate(answer=KeyTransform(last, value))
+        .values_list("answer")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts[answer if isinstance(answer, str) and answer else PREFER_NOT] += n
+    unanswered = total - sum(counts.values())  # people without a profile
+    if unanswered:
+        counts[PREFER_NOT] += unanswered
+    return counts
+
+
 def demographics(*, campaign: Campaign) -> list[Breakdown]:
     """Per grouping question the campaign asks (or has a quota on): how many of those who took
     part gave each answer, next to the quota's target."""
-    user_ids = list(
-        Membership.objects.filter(
-            campaign=campaign, participant__isnull=False, stage__in=TOOK_PART
-        ).values_list("user_id", flat=True)
+    took_part = Membership.objects.filter(
+        campaign=campaign, participant__isnull=False, stage__in=TOOK_PART
     )
-    latest: dict[int, dict[str, Any]] = {}
-    for user_id, answers in (
-        Profile.objects.filter(user_id__in=user_ids)
-        .order_by("user_id", "-version")
-        .values_list("user_id", "answers")
-    ):
-        latest.setdefault(user_id, answers if isinstance(answers, dict) else {})
+    total = took_part.count()
     quotas = {d["question"]: d for d in (campaign.quotas or {}).get("dimensions", [])}
     asked = [n for n in (campaign.survey or {}).get("questions", []) if n in QUESTIONS]
     names = [n for n in QUESTIONS if (n in asked or n in quotas) and QUESTIONS[n].groups]
     out = []
     for name in names:
-        counts = Counter(answer_of(latest.get(u, {}), name) or PREFER_NOT for u in user_ids)
+        counts = answers_counted(took_part=took_part, total=total, name=name)
         quota = quotas.get(name) or {}
         targets: dict[str, float] = {str(k): float(v) for k, v in quota.get("targets", {}).items()}
         total_target = sum(targets.values())
         answers = [*targets, *sorted(a for a in counts if a not in targets)]
-        total = len(user_ids)
         rows = []
         for answer in answers:
             target = targets.get(answer)

@@ -154,9 +154,20 @@ def plan_for(*, campaign: Campaign, plan_size: int = PLAN_SIZE) -> dict[int, flo
     """task id -> priority of the next `plan_size` judgments, from the fit as it is now."""
     import numpy as np
 
-    from annotation.selectors.leaderboard import bt_fit, comparisons_from, leaderboard_rows
+    from annotation.selectors.leaderboard import (
+        bt_fit,
+        comparisons_counted,
+        comparisons_from,
+        counts_serve,
+        leaderboard_rows,
+    )
 
-    data = comparisons_from(leaderboard_rows(campaign=campaign))
+    if counts_serve(campaign=campaign):
+        # A pairwise campaign's comparisons, counted by the database (not read one by one).
+        counted = comparisons_counted(campaign=campaign)
+        data = counted[""] if counted else comparisons_from([])
+    else:
+        data = comparisons_from(leaderboard_rows(campaign=campaign))
     index = {m: k for k, m in enumerate(data.models)}
     open_tasks = Task.objects.filter(
         campaign=campaign,

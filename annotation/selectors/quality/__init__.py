@@ -50,7 +50,9 @@ from annotation.selectors.quality.rows import (
     Share,
     judgment_rows,
     profile_fields,
+    profile_fields_counted,
     profile_value,
+    without_flagged,
 )
 
 __all__ = [
@@ -82,6 +84,8 @@ __all__ = [
     "pair_choices",
     "pair_code",
     "profile_fields",
+    "profile_fields_counted",
     "profile_value",
     "similarity",
+    "without_flagged",
 ]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
-from annotation.models import Campaign, Membership
+from annotation.models import Campaign, Judgment, Membership, Profile, Task
 from annotation.selectors.judgments import judgments_counted
 
 NO_ANSWER = "(no answer)"
@@ -49,18 +49,29 @@ class JudgmentRow:
     profile: dict[str, Any]
 
 
+def without_flagged(qs: QuerySet[Judgment], campaign: Campaign) -> QuerySet[Judgment]:
+    """Leaves out the judgments of the campaign's flagged annotators."""
+    flagged = Membership.objects.filter(
+        campaign=campaign, user=OuterRef("annotator_id"), is_flagged=True
+    )
+    return qs.filter(~Exists(flagged))
+
+
 def judgment_rows(
-    *, campaign: Campaign, include_flagged: bool = True, include_repeats: bool = False
+    *,
+    campaign: Campaign,
+    include_flagged: bool = True,
+    include_repeats: bool = False,
+    kinds: Collection[str] | None = None,
 ) -> list[JudgmentRow]:
     """The campaign's judgments that count (selectors.judgments: nobody who withdrew), in one
     query. Repeats (self-consistency checks) are left out unless asked for: they would count
     one annotator's view of a pair twice."""
     qs = judgments_counted(campaign=campaign)
     if not include_flagged:
-        flagged = Membership.objects.filter(
-            campaign=campaign, user=OuterRef("annotator_id"), is_flagged=True
-        )
-        qs = qs.filter(~Exists(flagged))
+        qs = without_flagged(qs, campaign)
+    if kinds is not None:
+        qs = qs.filter(kind__in=kinds)
     if not include_repeats:
         qs = qs.filter(task__repeat_of__isnull=True)
     fields = (
@@ -73,12 +84,24 @@ def judgment_rows(
         "gold_score",
         "created_at",
         "assignment__display_order",
-        "task__candidate_keys",
         "task__gold",
         "task__repeat_of_id",
         "task__parent_id",
-        "profile__answers",
+        "profile_id",
     )
+    # A task's candidates and a profile's answers are read once each and shared by the rows
+    # of their judgments (ten judgments a task, thousands a profile), not once per judgment.
+    keys: dict[int, list[list[Any]]] = {}
+    answers: dict[int | None, dict[str, Any]] = {None: {}}
+    rows = list(qs.order_by("id").values_list(*fields))
+    for task_id, candidate_keys in Task.objects.filter(id__in=qs.values("task_id")).values_list(
+        "id", "candidate_keys"
+    ):
+        keys[task_id] = candidate_keys or []
+    for profile_id, given in Profile.objects.filter(id__in=qs.values("profile_id")).values_list(
+        "id", "answers"
+    ):
+        answers[profile_id] = given or {}
     return [
         JudgmentRow(
             id=v[0],
@@ -90,13 +113,13 @@ def judgment_rows(
             gold_score=v[6],
             created_at=v[7],
             display_order=v[8] or [],
-            candidate_keys=v[9] or [],
-            is_gold=v[10] is not None,
-            repeat_of=v[11],
-            parent_id=v[12],
-            profile=v[13] or {},
+            candidate_keys=keys.get(v[2], []),
+            is_gold=v[9] is not None,
+            repeat_of=v[10],
+            parent_id=v[11],
+            profile=answers.get(v[12], {}),
         )
-        for v in qs.order_by("id").values_list(*fields)
+        for v in rows
     ]
 
 
@@ -115,3 +138,17 @@ def profile_value(answers: dict[str, Any], field: str | None) -> str:
 def profile_fields(rows: Iterable[JudgmentRow]) -> list[str]:
     """The profile fields answered by the annotators of these judgments."""
     return sorted({k for r in rows for k, v in r.profile.items() if not isinstance(v, dict)})
+
+
+def profile_fields_counted(*, campaign: Campaign, include_flagged: bool = True) -> list[str]:
+    """`profile_fields` of the campaign's counted judgments, read from the profiles they were
+    made under (one row per profile version, not per judgment)."""
+    qs = judgments_counted(campaign=campaign)
+    if not include_flagged:
+        qs = without_flagged(qs, campaign)
+    answers = Profile.objects.filter(id__in=qs.values("profile_id")).values_list(
+        "answers", flat=True
+    )
+    return sorted(
+        {k for a in answers.iterator() for k, v in (a or {}).items() if not isinstance(v, dict)}
+    )
