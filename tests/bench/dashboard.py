@@ -44,7 +44,7 @@ from tests.bench.common import (
     recreate_database,
     words,
 )
-from tests.bench.export import Copier, _rss_kb
+from tests.bench.export import Copier, _rss_kb, after_copy
 
 MODELS = 50
 ANNOTATORS = 500
@@ -72,7 +72,6 @@ def seed(args: argparse.Namespace) -> None:
 
     django.setup()
     import psycopg
-    from django.db import connection
 
     from annotation.models import (
         Assignment,
@@ -236,14 +235,7 @@ def seed(args: argparse.Namespace) -> None:
 
         n = Copier(conn, Judgment).copy(judgment_rows())
         conn.commit()
-    with connection.cursor() as cur:
-        for model in (Conversation, Message, Task, TaskCandidate, Assignment, Judgment):
-            table = model._meta.db_table
-            cur.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT max(id) FROM {table}))"
-            )
-        cur.execute("VACUUM ANALYZE")  # as autovacuum would after a bulk load
+    after_copy(analyze="VACUUM ANALYZE")
     emit(
         bench="dashboard_seed",
         campaign=campaign.id,
