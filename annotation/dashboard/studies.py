@@ -58,7 +58,13 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
             )
             notice = "Saved the study."
         except RuleError as e:
-            error = e.message
+            # Under its field where the form has one (`qualification.items[1]` -> qualification).
+            name = (e.field or "").split(".")[0].split("[")[0]
+            name = {"questions": "questions", "consent_text": "consent"}.get(name, name)
+            if name in form.fields:
+                form.add_error(name, f"{e.field}: {e.message}" if e.field != name else e.message)
+            else:
+                error = e.message
     return page(
         request,
         "studies/admin_settings.html",

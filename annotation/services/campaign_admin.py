@@ -30,6 +30,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 LEASE_SECONDS = (30, 24 * 3600)
 OVERLAP_MAX = 50
 REPEAT_SHARE_MAX = 0.5
+# Generated tasks kept ready ahead of the annotators.
+GENERATION_BUFFER_MAX = 10_000
 
 
 def campaign_setup_start(
@@ -119,6 +121,7 @@ def campaign_update(*, campaign: Campaign, **changes: Any) -> Campaign:
         "live_first_replies",
         "live_later_replies",
         "live_max_turns",
+        "generation_buffer",
     }
     unknown = sorted(set(changes) - allowed)
     if unknown:
@@ -198,6 +201,10 @@ def _clean(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
         if share and kind != Campaign.Kind.PAIRWISE:
             raise RuleError("Repeated pairs are for pairwise campaigns.", field="repeat_share")
         clean["repeat_share"] = float(share)
+    if "generation_buffer" in changes:
+        clean["generation_buffer"] = _whole(
+            changes["generation_buffer"], "generation_buffer", 0, GENERATION_BUFFER_MAX
+        )
     for field, lo, hi in LIVE_LIMITS:
         if field in changes:
             clean[field] = _whole(changes[field], field, lo, hi)
