@@ -41,3 +41,9 @@ def campaign_for_admin(*, user: User, campaign_id: int) -> Campaign:
     if selectors.campaigns_visible_to(user=user).filter(pk=campaign_id).exists():
         raise Forbidden("Only the campaign's admins may do this.")
     raise Http404("No such campaign.")
+
+
+def campaign_creator_check(*, user: User) -> None:
+    """Who may make campaigns (the dashboard, the API): staff, and the admins of a campaign."""
+    if not (user.is_staff or selectors.campaigns_administered_by(user=user).exists()):
+        raise Forbidden("Making campaigns is for staff and campaign admins.")

@@ -19,17 +19,18 @@ value JSON could not hold (dates, sets, binary, non-text keys), then through val
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
 from annotation.errors import RuleError
 from annotation.models import Campaign, Study
 from generation.models import LanguageModel
 from webapp.untrusted import Untrusted, json_parse, value_check
 
-SPEC_VERSION = 1
+SPEC_VERSION: Literal[1] = 1
 # A spec is a page of settings; a megabyte is far past any real one.
 MAX_SPEC_BYTES = 1_000_000
 
@@ -50,7 +51,7 @@ class ModelSpec(_Shape):
     name: str = Field(min_length=1, max_length=200)
     backend: str = Field(
         default=LanguageModel.Backend.TRANSFORMERS,
-        json_schema_extra={"enum": LanguageModel.Backend.values},
+        json_schema_extra={"enum": list[Any](LanguageModel.Backend.values)},
     )
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Backend settings (docs/generation.md)."
@@ -91,17 +92,22 @@ class StudySpec(_Shape):
 class CampaignSpec(_Shape):
     """Everything a campaign is configured by. Absent keys take their defaults."""
 
-    version: Literal[1] = SPEC_VERSION
+    # The format's version (an enum, not a const: OpenAPI 3.0 has no const).
+    version: Annotated[
+        Literal[1], WithJsonSchema({"type": "integer", "enum": [SPEC_VERSION], "default": 1})
+    ] = SPEC_VERSION
     name: str
     slug: str = Field(
-        default="", description="The campaign's stable name: apply updates the campaign that has it."
+        default="",
+        description="The campaign's stable name: apply updates the campaign that has it.",
     )
     description: str = ""
     instructions: str = Field(default="", description="Markdown, shown on every task.")
     # The choices are checked where they are kept (annotation.kinds, the model's choices), and
     # only listed here for the JSON schema.
     task_kind: str = Field(
-        default=_default(Campaign, "task_kind"), json_schema_extra={"enum": Campaign.Kind.values}
+        default=_default(Campaign, "task_kind"),
+        json_schema_extra={"enum": list[Any](Campaign.Kind.values)},
     )
     settings: dict[str, Any] = Field(
         default_factory=dict, description="The kind's settings, checked by the kind."
@@ -109,7 +115,8 @@ class CampaignSpec(_Shape):
     overlap: int = _default(Campaign, "overlap")
     lease_seconds: int = _default(Campaign, "lease_seconds")
     routing: str = Field(
-        default=_default(Campaign, "routing"), json_schema_extra={"enum": Campaign.Routing.values}
+        default=_default(Campaign, "routing"),
+        json_schema_extra={"enum": list[Any](Campaign.Routing.values)},
     )
     repeat_share: float = _default(Campaign, "repeat_share")
     is_public: bool = _default(Campaign, "is_public")
@@ -124,7 +131,9 @@ class CampaignSpec(_Shape):
     )
     review_stage: bool = _default(Campaign, "review_stage")
     media_kinds: list[str] = Field(default_factory=list)
-    study: StudySpec | None = None
+    # null = no study; shown in the schema as the object it is when there is one (OpenAPI 3.0
+    # has no null type).
+    study: StudySpec | SkipJsonSchema[None] = None
 
 
 def path_of(loc: tuple[int | str, ...]) -> str:

@@ -63,7 +63,7 @@ def _with_path(e: RuleError, prefix: str = "") -> RuleError:
     if prefix:
         head = re.match(r"[^.\[]*", field)
         name = head.group() if head else ""
-        field = f"{prefix}.{STUDY_PATHS.get(name, name)}{field[len(name):]}" if field else prefix
+        field = f"{prefix}.{STUDY_PATHS.get(name, name)}{field[len(name) :]}" if field else prefix
     message = e.message
     if field and not message.startswith(f"{field}:"):
         message = f"{field}: {message}"

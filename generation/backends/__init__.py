@@ -256,7 +256,6 @@ _REFUSED_SETTINGS = {
 }
 
 
-
 def settings_refused(settings: Mapping[str, Any]) -> tuple[str, str] | None:
     """The first setting a model's stored settings may never hold, and why; None if none."""
     for refused, why in _REFUSED_SETTINGS.items():

@@ -111,8 +111,12 @@ def test_a_spec_in_json_applies_like_its_yaml(carol):
 
 @pytest.mark.django_db
 def test_applying_again_updates_the_campaign_with_the_slug(carol):
-    spec = {"name": "Rate it", "slug": "rate-it", "task_kind": "rating",
-            "settings": {"attributes": [{"name": "helpfulness"}]}}  # fmt: skip
+    spec = {
+        "name": "Rate it",
+        "slug": "rate-it",
+        "task_kind": "rating",
+        "settings": {"attributes": [{"name": "helpfulness"}]},
+    }
     first = campaign_spec_apply(spec=spec, user=carol)
     changed = {**spec, "overlap": 5, "instructions": "Read twice."}
 
@@ -147,32 +151,63 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
     ({"lease_seconds": 5}, "lease_seconds", "from 30 to 86400"),
     ({"repeat_share": 0.9}, "repeat_share", "repeat_share"),
     ({"generation_buffer": -1}, "generation_buffer", "from 0 to 10000"),
-    ({"task_kind": "binary", "settings": {}, "live_first_replies": 2}, "live_first_replies",
-     "Live chat replies are rated"),  # fmt: skip
+    (
+        {"task_kind": "binary", "settings": {}, "live_first_replies": 2},
+        "live_first_replies",
+        "Live chat replies are rated",
+    ),
     ({"media_kinds": ["smell"]}, "media_kinds", "no media kind 'smell'"),
     ({"tree": {"max_depth": 0}}, "task_kind", "a tree campaign's task kind is reply"),
-    ({"task_kind": "reply", "settings": {}, "tree": {"max_depth": 0}}, "tree.max_depth",
-     "from 1 to 50"),  # fmt: skip
+    (
+        {"task_kind": "reply", "settings": {}, "tree": {"max_depth": 0}},
+        "tree.max_depth",
+        "from 1 to 50",
+    ),
     ({"slug": "Not A Slug"}, "slug", "lowercase letters"),
     ({"models": [{"name": "m", "backend": "magic"}]}, "models[0].backend", "backend must be"),
-    ({"models": [{"name": "m", "settings": {"api_key": "sk-1"}}]}, "models[0].settings.api_key",
-     "environment variable"),  # fmt: skip
-    ({"models": [{"name": "m", "sampling": {"temperature": -1}}]}, "models[0].sampling",
-     "temperature must be >= 0"),  # fmt: skip
-    ({"models": [{"name": "m", "sampling": {"heat": 1}}]}, "models[0].sampling",
-     "unknown sampling parameters: heat."),  # fmt: skip
+    (
+        {"models": [{"name": "m", "settings": {"api_key": "sk-1"}}]},
+        "models[0].settings.api_key",
+        "environment variable",
+    ),
+    (
+        {"models": [{"name": "m", "sampling": {"temperature": -1}}]},
+        "models[0].sampling",
+        "temperature must be >= 0",
+    ),
+    (
+        {"models": [{"name": "m", "sampling": {"heat": 1}}]},
+        "models[0].sampling",
+        "unknown sampling parameters: heat.",
+    ),
     ({"models": [{"name": "m"}, {"name": "m"}]}, "models[1].name", "appears twice"),
     ({"models": [{"name": ""}]}, "models[0].name", "at least 1 character"),
     ({"study": {"survey": ["age", "shoe_size"]}}, "study.survey", "shoe_size"),
     ({"study": {"survey": ["age", 3]}}, "study.survey[1]", "valid string"),
-    ({"study": {"quotas": {"dimensions": [{"question": "age", "unit": "percent"}]}}},
-     "study.quotas", "unit is"),  # fmt: skip
-    ({"study": {"quotas": {"dimensions": [{"question": "age", "targets": {"x": 1}}]}}},
-     "study.quotas", "needs that question in the survey"),  # fmt: skip
-    ({"study": {"eligibility": {"nickname": ["x"]}}}, "study.eligibility.nickname",
-     "not a question with fixed answers"),  # fmt: skip
-    ({"study": {"qualification": {"items": [{"question": "Q", "options": ["a", "b"],
-      "answer": 2}]}}}, "study.qualification.items[0].answer", "index of the right option"),  # fmt: skip
+    (
+        {"study": {"quotas": {"dimensions": [{"question": "age", "unit": "percent"}]}}},
+        "study.quotas",
+        "unit is",
+    ),
+    (
+        {"study": {"quotas": {"dimensions": [{"question": "age", "targets": {"x": 1}}]}}},
+        "study.quotas",
+        "needs that question in the survey",
+    ),
+    (
+        {"study": {"eligibility": {"nickname": ["x"]}}},
+        "study.eligibility.nickname",
+        "not a question with fixed answers",
+    ),
+    (
+        {
+            "study": {
+                "qualification": {"items": [{"question": "Q", "options": ["a", "b"], "answer": 2}]}
+            }
+        },
+        "study.qualification.items[0].answer",
+        "index of the right option",
+    ),
     ({"study": {"qualification": {"pass_mark": 2}}}, "study.qualification.pass_mark", "share"),
     ({"study": {"completion_url": "javascript:alert(1)"}}, "study.completion_url", "web address"),
     ({"study": {"participant_param": "P" * 41}}, "study.participant_param", "longer than 40"),
@@ -186,8 +221,13 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(("change", "path", "message"), BAD)
 def test_a_bad_spec_is_refused_naming_its_path_and_nothing_is_made(carol, change, path, message):
-    spec = {"name": "Rate it", "slug": "rate-it", "task_kind": "rating",
-            "settings": {"attributes": [{"name": "helpfulness"}]}, **change}  # fmt: skip
+    spec = {
+        "name": "Rate it",
+        "slug": "rate-it",
+        "task_kind": "rating",
+        "settings": {"attributes": [{"name": "helpfulness"}]},
+        **change,
+    }
 
     with pytest.raises(RuleError) as refused:
         campaign_spec_apply(spec=spec, user=carol)
@@ -202,15 +242,21 @@ def test_a_bad_spec_is_refused_naming_its_path_and_nothing_is_made(carol, change
 @pytest.mark.django_db
 def test_a_refused_update_changes_nothing(carol):
     """The study part fails after the campaign's fields were written: all of it rolls back."""
-    spec = {"name": "Study", "slug": "study", "task_kind": "binary", "overlap": 2,
-            "models": [{"name": "new-model"}], "study": {"survey": ["age"]}}  # fmt: skip
+    spec = {
+        "name": "Study",
+        "slug": "study",
+        "task_kind": "binary",
+        "overlap": 2,
+        "models": [{"name": "new-model"}],
+        "study": {"survey": ["age"]},
+    }
     campaign = campaign_spec_apply(spec=spec, user=carol).campaign
     before = campaign_spec_of(campaign=campaign)
     bad = copy.deepcopy(spec)
     bad.update(overlap=4, instructions="New", models=[{"name": "other-model"}])
     bad["study"]["quotas"] = {"dimensions": [{"question": "gender", "targets": {"Male": 1}}]}
 
-    with pytest.raises(RuleError, match="study.quotas"):
+    with pytest.raises(RuleError, match=r"study\.quotas"):
         campaign_spec_apply(spec=bad, user=carol)
 
     campaign.refresh_from_db()
@@ -271,7 +317,7 @@ YAML_BAD = [
     ("name: a\ndescription: !!binary aGk=\n", "bytes is not a value"),
     ("name: a\nsettings: !!set {x}\n", "set is not a value"),
     ("name: a\noverlap: .inf\n", "finite"),
-    ("name: a\ndescription: \"\\0\"\n", "NUL"),
+    ('name: a\ndescription: "\\0"\n', "NUL"),
     ("- just\n- a list\n", "mapping of keys"),
     ("name: !!python/object:os.system x\n", "Not valid YAML"),
     ('{"name": "a", "overlap": 1e999}', "too large"),

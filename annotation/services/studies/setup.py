@@ -86,9 +86,7 @@ def study_settings_clean(fields: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, str):
                 raise RuleError(f"{name} must be text.", field=name)
             if field.max_length and len(value) > field.max_length:
-                raise RuleError(
-                    f"{name} is longer than {field.max_length} characters.", field=name
-                )
+                raise RuleError(f"{name} is longer than {field.max_length} characters.", field=name)
     if url := clean.get("completion_url"):
         try:
             URLValidator(schemes=["http", "https"])(url)
@@ -140,7 +138,11 @@ def _qualification_clean(value: Any) -> dict[str, Any]:
         ):
             raise RuleError(f"Item {n} needs a question and two options or more.", field=where)
         answer = item.get("answer")
-        if isinstance(answer, bool) or not isinstance(answer, int) or not 0 <= answer < len(options):
+        if (
+            isinstance(answer, bool)
+            or not isinstance(answer, int)
+            or not 0 <= answer < len(options)
+        ):
             raise RuleError(
                 f"Item {n}: answer is the index of the right option.", field=f"{where}.answer"
             )
