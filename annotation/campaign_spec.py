@@ -28,7 +28,7 @@ from pydantic.json_schema import SkipJsonSchema
 from annotation.errors import RuleError
 from annotation.models import Campaign, Study
 from generation.models import LanguageModel
-from webapp.untrusted import Untrusted, json_parse, value_check
+from webapp.untrusted import MAX_INT_DIGITS, Untrusted, json_parse, value_check
 
 SPEC_VERSION: Literal[1] = 1
 # A spec is a page of settings; a megabyte is far past any real one.
@@ -203,6 +203,21 @@ _NoAliasLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """An integer of at most MAX_INT_DIGITS digits (a longer one is past what int() converts,
+    and past every integer Agora keeps)."""
+    digits = sum(c.isdigit() for c in str(node.value))
+    if digits > MAX_INT_DIGITS:
+        raise Untrusted(
+            f"A number has more than {MAX_INT_DIGITS} digits (line {node.start_mark.line + 1}).",
+            code="too_big",
+        )
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
 
 
 def _json_like(value: Any, path: str = "") -> None:

@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -45,7 +44,8 @@ class SpecYAMLParser(BaseParser):
         return stream.read(MAX_SPEC_BYTES + 1) if stream is not None else b""
 
 
-SPEC_BODY = {"application/json": CampaignSpec, "application/yaml": OpenApiTypes.STR}
+# YAML is the same document as the JSON, written as YAML.
+SPEC_BODY = {"application/json": CampaignSpec, "application/yaml": CampaignSpec}
 SPEC_EXAMPLE = OpenApiExample(
     "A rating campaign",
     value={
@@ -130,7 +130,7 @@ class CampaignSpecApi(APIView):
         ],
         responses={
             (200, "application/json"): CampaignSpec,
-            (200, "application/yaml"): OpenApiTypes.STR,
+            (200, "application/yaml"): CampaignSpec,
             403: ERROR,
         },
         summary="A campaign's spec: everything it is configured by",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -317,6 +319,8 @@ YAML_BAD = [
     ("name: a\ndescription: !!binary aGk=\n", "bytes is not a value"),
     ("name: a\nsettings: !!set {x}\n", "set is not a value"),
     ("name: a\noverlap: .inf\n", "finite"),
+    ("name: a\noverlap: " + "9" * 5000 + "\n", "more than 20 digits"),
+    ("name: a\noverlap: 0x" + "f" * 5000 + "\n", "more than 20 digits"),
     ('name: a\ndescription: "\\0"\n', "NUL"),
     ("- just\n- a list\n", "mapping of keys"),
     ("name: !!python/object:os.system x\n", "Not valid YAML"),
@@ -349,3 +353,18 @@ def test_a_new_campaign_needs_its_admin(db):
     with pytest.raises(RuleError, match="--user"):
         campaign_spec_apply(spec={"name": "Nobody's"}, user=None)
     assert not User.objects.exists()
+
+
+def _doc_blocks() -> list[str]:
+    text = (Path(__file__).parents[2] / "docs" / "campaign-spec.md").read_text()
+    return re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.django_db
+def test_the_documented_full_example_makes_a_campaign_that_writes_it_back(carol):
+    full, smallest = _doc_blocks()
+
+    made = campaign_spec_apply(spec=full, user=carol).campaign
+
+    assert spec_yaml(campaign_spec_of(campaign=made)) == full
+    assert campaign_spec_apply(spec=smallest, user=carol).campaign.task_kind == "pairwise"
