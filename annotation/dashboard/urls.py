@@ -3,7 +3,15 @@
 from django.urls import path
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-from annotation.dashboard import campaign_spec, campaigns, generation, leaderboard, quality, setup
+from annotation.dashboard import (
+    campaign_spec,
+    campaigns,
+    generation,
+    leaderboard,
+    preview,
+    quality,
+    setup,
+)
 from annotation.dashboard import studies as study_pages
 
 app_name = "dashboard"
@@ -23,6 +31,7 @@ urlpatterns = [
     ),
     path("<id:campaign_id>/setup/", setup.setup_basics, name="setup_basics"),
     path("<id:campaign_id>/setup/task/", setup.setup_task, name="setup_task"),
+    path("<id:campaign_id>/setup/preview/", preview.setup_preview, name="setup_preview"),
     path("<id:campaign_id>/setup/trees/", setup.setup_trees, name="setup_trees"),
     path("<id:campaign_id>/setup/prompts/", setup.setup_prompts, name="setup_prompts"),
     path("<id:campaign_id>/setup/models/", setup.setup_models, name="setup_models"),

@@ -110,6 +110,7 @@ TABLE: list[Row] = [
     Row("dashboard:campaign_state", "POST", ADMIN_POST, _c, lambda w: {"state": "paused"}),
     Row("dashboard:setup_basics", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_task", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:setup_preview", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_prompts", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_models", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_people", "GET", ADMIN_PAGE, _c),
