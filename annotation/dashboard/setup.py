@@ -112,10 +112,13 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
         except Untrusted as e:
             errors["settings"] = e.message
         # The fields, unless the expert saves the JSON (or the fields are another kind's).
-        if isinstance(settings, dict) and "use_json" not in form:
-            if form.get("kind_fields") == kind:
-                defaults = _settings_current(kind, None)
-                settings = kind_fields.settings_from_form(kind, form, settings, defaults)
+        if (
+            isinstance(settings, dict)
+            and "use_json" not in form
+            and form.get("kind_fields") == kind
+        ):
+            defaults = _settings_current(kind, None)
+            settings = kind_fields.settings_from_form(kind, form, settings, defaults)
         changes["settings"] = settings
         changes["overlap"] = number_field(form, "overlap", errors)
         minutes = number_field(form, "lease_minutes", errors, float)
