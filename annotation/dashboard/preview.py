@@ -16,7 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from annotation.dashboard import kind_fields
 from annotation.dashboard.base import campaign_admin_page
+from annotation.dashboard.setup import kind_defaults
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import kind_for
@@ -67,6 +69,9 @@ def setup_preview(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespons
     try:
         kind = kind_for(kind_name)
         raw = campaign.settings if settings_text is None else json_parse(settings_text or "{}")
+        if isinstance(raw, dict) and data.get("kind_fields") == kind.name:
+            # From the setup page: its fields, as saving them would read them.
+            raw = kind_fields.settings_from_form(kind.name, data, raw, kind_defaults(kind.name))
         settings = kind.settings(raw)
     except (RuleError, Untrusted) as e:
         context["preview_error"] = f"{e.field}: {e.message}" if e.field else e.message

@@ -78,9 +78,14 @@ def _settings_current(kind: str, current: dict[str, Any] | None) -> dict[str, An
         return kind_for(kind).settings_dict(STARTER_SETTINGS.get(kind, {}))
 
 
+def kind_defaults(kind: str) -> dict[str, Any]:
+    """The kind's settings with nothing set (a start where it needs some): the fields' types."""
+    return _settings_current(kind, None)
+
+
 def _kind_form(kind: str, settings: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     """The settings editor's context: the kind's fields and rows, and the JSON for experts."""
-    defaults = _settings_current(kind, None)
+    defaults = kind_defaults(kind)
     return {
         "kind_fields": kind_fields.fields_for(kind, settings, defaults, errors),
         "kind_rows": kind_fields.rows_for(kind, settings, errors),
@@ -117,8 +122,7 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
             and "use_json" not in form
             and form.get("kind_fields") == kind
         ):
-            defaults = _settings_current(kind, None)
-            settings = kind_fields.settings_from_form(kind, form, settings, defaults)
+            settings = kind_fields.settings_from_form(kind, form, settings, kind_defaults(kind))
         changes["settings"] = settings
         changes["overlap"] = number_field(form, "overlap", errors)
         minutes = number_field(form, "lease_minutes", errors, float)
@@ -132,6 +136,8 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
             except RuleError as e:
                 errors = rule_errors(e)
                 if target := kind_fields.field_of(kind, e.field):
+                    # Under the field it names, not (again) under the JSON.
+                    errors.pop("settings", None)
                     errors[target] = e.message
                 if "lease_seconds" in errors:
                     errors["lease_minutes"] = "The lease must be from 0.5 to 1440 minutes."
