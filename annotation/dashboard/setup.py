@@ -117,11 +117,12 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
         except Untrusted as e:
             errors["settings"] = e.message
         # The fields, unless the expert saves the JSON (or the fields are another kind's).
-        if (
+        by_fields = (
             isinstance(settings, dict)
             and "use_json" not in form
             and form.get("kind_fields") == kind
-        ):
+        )
+        if by_fields:
             settings = kind_fields.settings_from_form(kind, form, settings, kind_defaults(kind))
         changes["settings"] = settings
         changes["overlap"] = number_field(form, "overlap", errors)
@@ -135,7 +136,7 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
                 services.campaign_update(campaign=campaign, **changes)
             except RuleError as e:
                 errors = rule_errors(e)
-                if target := kind_fields.field_of(kind, e.field):
+                if by_fields and (target := kind_fields.field_of(kind, e.field)):
                     # Under the field it names, not (again) under the JSON.
                     errors.pop("settings", None)
                     errors[target] = e.message

@@ -20,6 +20,7 @@ from annotation.models import Campaign, Membership, Study
 from annotation.selectors import studies as selectors
 from annotation.services import studies
 from annotation.survey import QUESTIONS
+from webapp.untrusted import Untrusted, json_parse
 
 
 def _links(request: AuthedHttpRequest, campaign: Campaign, study: Study | None) -> dict[str, str]:
@@ -121,13 +122,16 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
 
 def _json_value(form: StudySettingsForm, name: str, data: Any) -> Any:
     """The JSON value the page shows in its fields: what was sent (if it parses) or saved."""
+    value: Any = {}
     if data is not None:
         try:
-            return json.loads(data.get(name) or "{}")
-        except ValueError:
+            value = json_parse(data.get(name) or "{}")
+        except Untrusted:  # the form names it under the JSON
             return {}
-    value = form.initial.get(name, getattr(form.instance, name, None))
-    return value or {}
+    else:
+        value = form.initial.get(name, getattr(form.instance, name, None))
+    # Not an object: the form refuses it under the JSON; the fields show nothing of it.
+    return value if isinstance(value, dict) else {}
 
 
 def _pass_mark(value: Any, errors: dict[str, str]) -> dict[str, Any]:
