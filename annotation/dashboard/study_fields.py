@@ -25,6 +25,10 @@ class Eligibility:
     def text(self) -> str:
         return "\n".join(self.allowed)
 
+    @property
+    def label(self) -> str:
+        return self.question.replace("_", " ").capitalize()
+
 
 @dataclass
 class Row:

@@ -6,7 +6,7 @@ pasted spec. Each page passes axe and is photographed, on a laptop and a phone."
 import pytest
 from playwright.sync_api import Page, expect
 
-from annotation.models import Campaign, Judgment
+from annotation.models import Campaign, Judgment, Study
 
 from .conftest import axe_violations, log_in, screenshot
 
@@ -78,3 +78,25 @@ def test_an_admin_makes_a_campaign_from_a_pasted_spec(open_page, make_campaign, 
     assert axe_violations(page) == []
     screenshot(page, "dashboard-campaign-spec-phone")
     assert campaign.settings["attributes"][0]["name"] == "helpfulness"
+
+
+@pytest.mark.parametrize("width", ["laptop", "phone"])
+def test_an_admin_sets_a_studys_practice_item_with_fields(open_page, make_campaign, carol, width):
+    campaign = make_campaign()
+    page: Page = open_page(width)
+    log_in(page, carol, next_path=f"/dashboard/{campaign.id}/study/")
+    page.get_by_label("Item 1: question").fill("Which reply is kinder?")
+    page.get_by_label("Item 1: options").fill("The first\nThe second")
+    page.get_by_label("Item 1: right option").fill("3")
+    page.get_by_role("button", name="Save the study").click()
+
+    expect(page.locator("#error-qualification-0-answer")).to_contain_text("index of the right")
+    expect(page.get_by_label("Item 1: right option")).to_have_value("3")
+    assert axe_violations(page) == []
+    screenshot(page, f"dashboard-study-fields-error-{width}")
+
+    page.get_by_label("Item 1: right option").fill("2")
+    page.get_by_role("button", name="Save the study").click()
+    expect(page.get_by_role("status")).to_have_text("Saved the study.")
+    study = Study.objects.get(campaign=campaign)
+    assert study.qualification["items"][0]["answer"] == 1
