@@ -30,6 +30,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 LEASE_SECONDS = (30, 24 * 3600)
 OVERLAP_MAX = 50
 REPEAT_SHARE_MAX = 0.5
+# A slug's length: room under the column's 80 for the "-2" of a name made twice.
+SLUG_MAX = 70
 # Generated tasks kept ready ahead of the annotators.
 GENERATION_BUFFER_MAX = 10_000
 
@@ -45,7 +47,7 @@ def campaign_setup_start(
     """A new draft campaign with its creator as admin; the rest is set up step by step."""
     name = _text(name, "name", max_chars=200, required=True)
     description = _text(description, "description", max_chars=500)
-    slug = slugify(slug or name)[:70] or "campaign"
+    slug = slugify(slug or name)[:SLUG_MAX] or "campaign"
     if Campaign.objects.filter(slug=slug).exists():
         base, n = slug, 2
         while Campaign.objects.filter(slug=f"{base}-{n}").exists():

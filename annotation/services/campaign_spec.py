@@ -29,14 +29,13 @@ from annotation.campaign_spec import (
 )
 from annotation.errors import Conflict, Forbidden, RuleError
 from annotation.models import Campaign, Study, User
-from annotation.services.campaign_admin import campaign_setup_start, campaign_update
+from annotation.services.campaign_admin import SLUG_MAX, campaign_setup_start, campaign_update
 from annotation.services.campaign_stages import TREE_TASK_KIND, campaign_stages_set
 from annotation.services.studies.setup import study_configure
 from generation.backends import SamplingParams, settings_refused
 from generation.models import LanguageModel
 from generation.selectors import language_models_for
 
-SLUG_MAX = 80
 # A study service's field, as the spec names it.
 STUDY_PATHS = {"questions": "survey", "consent": "consent_text"}
 

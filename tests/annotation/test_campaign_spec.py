@@ -166,6 +166,7 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
         "from 1 to 50",
     ),
     ({"slug": "Not A Slug"}, "slug", "lowercase letters"),
+    ({"slug": "a" * 71}, "slug", "at most 70 characters"),
     ({"models": [{"name": "m", "backend": "magic"}]}, "models[0].backend", "backend must be"),
     (
         {"models": [{"name": "m", "settings": {"api_key": "sk-1"}}]},
