@@ -41,3 +41,10 @@ def campaign_for_admin(*, user: User, campaign_id: int) -> Campaign:
     if selectors.campaigns_visible_to(user=user).filter(pk=campaign_id).exists():
         raise Forbidden("Only the campaign's admins may do this.")
     raise Http404("No such campaign.")
+
+
+def campaign_creator_check(*, user: User) -> None:
+    """Who may make campaigns (the dashboard, the API): whoever may see the dashboard, staff
+    and the admins of a campaign."""
+    if not selectors.dashboard_visible_to(user=user):
+        raise Forbidden("Making campaigns is for staff and campaign admins.")

@@ -140,40 +140,8 @@ class StudySettingsForm(forms.ModelForm):
         model = Study
         fields = Study.SETTINGS
 
-    def clean_eligibility(self) -> dict[str, Any]:
-        value: dict[str, Any] = self.cleaned_data["eligibility"]
-        for name, allowed in value.items():
-            if name not in QUESTIONS or not QUESTIONS[name].groups:
-                raise forms.ValidationError(f"{name!r} is not a question with fixed answers.")
-            if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
-                raise forms.ValidationError(f"{name}: give a list of allowed answers.")
-        return value
-
-    def clean_qualification(self) -> dict[str, Any]:
-        value: dict[str, Any] = self.cleaned_data["qualification"]
-        items = value.get("items", [])
-        if not isinstance(items, list):
-            raise forms.ValidationError('"items" must be a list.')
-        for n, item in enumerate(items, start=1):
-            options = item.get("options") if isinstance(item, dict) else None
-            if not isinstance(options, list) or len(options) < 2 or not item.get("question"):
-                raise forms.ValidationError(f"Item {n} needs a question and two options or more.")
-            answer = item.get("answer")
-            if not isinstance(answer, int) or not 0 <= answer < len(options):
-                raise forms.ValidationError(f"Item {n}: answer is the index of the right option.")
-        mark = value.get("pass_mark", 0.8)
-        if not isinstance(mark, int | float) or not 0 <= mark <= 1:
-            raise forms.ValidationError("pass_mark is a share between 0 and 1.")
-        return value
-
-    def clean_guidance(self) -> dict[str, Any]:
-        value: dict[str, Any] = self.cleaned_data["guidance"]
-        unknown = [k for k in value if k not in DEFAULT_GUIDANCE]
-        if unknown or not all(isinstance(v, str) for v in value.values()):
-            raise forms.ValidationError(
-                "Give a text per conversation type: " + ", ".join(DEFAULT_GUIDANCE)
-            )
-        return value
+    # Eligibility, qualification and guidance are checked by the service the API and specs
+    # use too (services.studies.setup.study_settings_clean); the page shows its errors.
 
 
 def _country_choices() -> list[tuple[str, str]]:

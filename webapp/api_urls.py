@@ -8,6 +8,22 @@ from exports import api as exports_api
 urlpatterns = [
     path("auth/token/", tokens.TokenApi.as_view(), name="api_token"),
     path("campaigns/", campaigns.CampaignListApi.as_view(), name="api_campaigns"),
+    path("campaigns/<id:campaign_id>/", campaigns.CampaignApi.as_view(), name="api_campaign"),
+    path(
+        "campaigns/<id:campaign_id>/spec/",
+        campaigns.CampaignSpecApi.as_view(),
+        name="api_campaign_spec",
+    ),
+    path(
+        "campaigns/<id:campaign_id>/state/",
+        campaigns.CampaignStateApi.as_view(),
+        name="api_campaign_state",
+    ),
+    path(
+        "campaigns/<id:campaign_id>/study/",
+        campaigns.CampaignStudyApi.as_view(),
+        name="api_campaign_study",
+    ),
     path(
         "campaigns/<id:campaign_id>/next/",
         assignments.CampaignNextApi.as_view(),

@@ -17,6 +17,10 @@ class CampaignOut(serializers.Serializer):
     settings = serializers.DictField(help_text="Settings of the task kind.")
 
 
+class CampaignStateIn(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["open", "paused", "closed"])
+
+
 class AttachmentOut(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField(help_text="image, audio or video")

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
-from annotation import access, selectors
+from annotation import access
 from annotation.errors import Forbidden, RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
@@ -37,8 +37,10 @@ def dashboard_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @login_required
     @wraps(view)
     def wrapper(request: AuthedHttpRequest, **kwargs: Any) -> HttpResponse:
-        if not selectors.dashboard_visible_to(user=request.user):
-            raise PermissionDenied("The dashboard is for campaign admins.")
+        try:
+            access.campaign_creator_check(user=request.user)
+        except Forbidden:
+            raise PermissionDenied("The dashboard is for campaign admins.") from None
         return view(request, **kwargs)
 
     return wrapper

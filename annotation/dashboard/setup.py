@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from annotation import selectors, services
+from annotation.dashboard import kind_fields
 from annotation.dashboard.base import campaign_admin_page, number_field, page, paged, rule_errors
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
@@ -68,13 +69,30 @@ def setup_basics(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse
     )
 
 
-def _settings_text(kind: str, current: dict[str, Any] | None) -> str:
-    if current is None:
-        try:
-            current = kind_for(kind).settings_dict(None)
-        except RuleError:
-            current = kind_for(kind).settings_dict(STARTER_SETTINGS.get(kind, {}))
-    return json.dumps(current, indent=2, ensure_ascii=False)
+def _settings_current(kind: str, current: dict[str, Any] | None) -> dict[str, Any]:
+    """The settings to show: `current`, or the kind's defaults (a start for a kind whose
+    settings have none, like a rating's attributes)."""
+    if current is not None:
+        return current
+    try:
+        return kind_for(kind).settings_dict(None)
+    except RuleError:
+        return kind_for(kind).settings_dict(STARTER_SETTINGS.get(kind, {}))
+
+
+def kind_defaults(kind: str) -> dict[str, Any]:
+    """The kind's settings with nothing set (a start where it needs some): the fields' types."""
+    return _settings_current(kind, None)
+
+
+def _kind_form(kind: str, settings: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The settings editor's context: the kind's fields and rows, and the JSON for experts."""
+    defaults = kind_defaults(kind)
+    return {
+        "kind_fields": kind_fields.fields_for(kind, settings, defaults, errors),
+        "kind_rows": kind_fields.rows_for(kind, settings, errors),
+        "settings_json": json.dumps(settings, indent=2, ensure_ascii=False),
+    }
 
 
 @campaign_admin_page
@@ -82,10 +100,10 @@ def _settings_text(kind: str, current: dict[str, Any] | None) -> str:
 def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
     errors: dict[str, str] = {}
     kind = request.GET.get("task_kind") or campaign.task_kind
+    # Another kind chosen in the form: its defaults in the editor.
+    settings = _settings_current(kind, campaign.settings if kind == campaign.task_kind else None)
     form: Any = {
         "task_kind": kind,
-        # Another kind chosen in the form: its defaults in the editor.
-        "settings": _settings_text(kind, campaign.settings if kind == campaign.task_kind else None),
         "overlap": campaign.overlap,
         "lease_minutes": f"{campaign.lease_seconds / 60:g}",
         "routing": campaign.routing,
@@ -94,11 +112,21 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
     if request.method == "POST":
         form = request.POST
         # A campaign with tasks keeps its kind (the form shows it disabled, so it is not sent).
-        changes: dict[str, Any] = {"task_kind": form.get("task_kind") or campaign.task_kind}
+        kind = form.get("task_kind") or campaign.task_kind
+        changes: dict[str, Any] = {"task_kind": kind}
         try:
-            changes["settings"] = json_parse(form.get("settings") or "{}")
+            settings = json_parse(form.get("settings") or "{}")
         except Untrusted as e:
             errors["settings"] = e.message
+        # The fields, unless the expert saves the JSON (or the fields are another kind's).
+        by_fields = (
+            isinstance(settings, dict)
+            and "use_json" not in form
+            and form.get("kind_fields") == kind
+        )
+        if by_fields:
+            settings = kind_fields.settings_from_form(kind, form, settings, kind_defaults(kind))
+        changes["settings"] = settings
         changes["overlap"] = number_field(form, "overlap", errors)
         minutes = number_field(form, "lease_minutes", errors, float)
         changes["lease_seconds"] = round(minutes * 60) if minutes is not None else None
@@ -110,12 +138,18 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
                 services.campaign_update(campaign=campaign, **changes)
             except RuleError as e:
                 errors = rule_errors(e)
+                if by_fields and (target := kind_fields.field_of(kind, e.field)):
+                    # Under the field it names, not (again) under the JSON.
+                    errors.pop("settings", None)
+                    errors[target] = e.message
                 if "lease_seconds" in errors:
                     errors["lease_minutes"] = "The lease must be from 0.5 to 1440 minutes."
                 if "repeat_share" in errors:
                     errors["repeat_percent"] = errors["repeat_share"]
             else:
                 return redirect("dashboard:setup_trees", campaign_id=campaign.id)
+        if not isinstance(settings, dict):
+            settings = _settings_current(kind, None)
     return page(
         request,
         "dashboard/setup_task.html",
@@ -124,6 +158,8 @@ def setup_task(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
             "form": form,
             "errors": errors,
             "step": "task",
+            "kind": kind,
+            **_kind_form(kind, settings, errors),
             "kinds": [(k.name, k.label) for k in KINDS.values()],
             "routings": Campaign.Routing.choices,
             "has_tasks": campaign.tasks.exists(),

@@ -3,12 +3,15 @@ quotas, qualification, completion) and who took part, by survey answer, against 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation.dashboard import charts
+from annotation.dashboard import charts, study_fields
 from annotation.dashboard.base import campaign_admin_page, page
 from annotation.errors import RuleError
 from annotation.forms import StudySettingsForm
@@ -16,6 +19,8 @@ from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign, Membership, Study
 from annotation.selectors import studies as selectors
 from annotation.services import studies
+from annotation.survey import QUESTIONS
+from webapp.untrusted import Untrusted, json_parse
 
 
 def _links(request: AuthedHttpRequest, campaign: Campaign, study: Study | None) -> dict[str, str]:
@@ -44,21 +49,52 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
         "questions": (campaign.survey or {}).get("questions", []),
         "quotas": campaign.quotas or {},
     }
-    form = StudySettingsForm(request.POST or None, instance=study or Study(), initial=initial)
+    data = None
+    fields: dict[str, Any] = {}
+    if request.method == "POST":
+        data = request.POST.copy()
+        # The fields, unless the expert saves the JSON instead.
+        if "study_fields" in data and "use_json" not in data:
+            fields = study_fields.from_form(request.POST)
+            for name, value in fields.items():
+                data[name] = json.dumps(value, ensure_ascii=False)
+    form = StudySettingsForm(data, instance=study or Study(), initial=initial)
     notice, error = "", ""
+    field_errors: dict[str, str] = {}
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        clean = form.cleaned_data
         try:
             study = studies.study_configure(
                 campaign=campaign,
-                consent_text=data["consent"],
-                questions=data["questions"],
-                quotas=data["quotas"],
-                **{f: data[f] for f in StudySettingsForm.Meta.fields},
+                consent_text=clean["consent"],
+                questions=clean["questions"],
+                quotas=clean["quotas"],
+                **{f: clean[f] for f in StudySettingsForm.Meta.fields},
             )
             notice = "Saved the study."
         except RuleError as e:
-            error = e.message
+            message = f"{e.field}: {e.message}" if e.field and "." in e.field else e.message
+            target = study_fields.field_of(e.field, e.message)
+            if target and target.startswith("quotas-question-"):
+                asked = target.removeprefix("quotas-question-")
+                dims = (fields.get("quotas") or {}).get("dimensions", [])
+                at = [i for i, d in enumerate(dims) if d.get("question") == asked]
+                target = f"quotas-{at[0]}-question" if at else None
+            if target and fields:
+                field_errors[target] = message
+            # Under its field where the form has one (`qualification.items[1]` ->
+            # qualification), for the JSON.
+            name = (e.field or "").split(".")[0].split("[")[0]
+            name = {"consent_text": "consent"}.get(name, name)
+            if name in form.fields and not (target and fields):
+                form.add_error(name, message)
+            elif not (target and fields):
+                error = e.message
+    values = form.data if request.method == "POST" else None
+    shown = {
+        name: fields.get(name) if fields else _json_value(form, name, values)
+        for name in study_fields.JSON_FIELDS
+    }
     return page(
         request,
         "studies/admin_settings.html",
@@ -69,9 +105,39 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
             "links": _links(request, campaign, study),
             "notice": notice,
             "error": error,
+            "json_fields": study_fields.JSON_FIELDS,
+            "eligibility": study_fields.eligibility_fields(shown["eligibility"], field_errors),
+            "quota_rows": study_fields.quota_rows(shown["quotas"], field_errors),
+            "quota_steer": bool((shown["quotas"] or {}).get("steer", True)),
+            "quota_questions": [q for q, v in QUESTIONS.items() if v.groups],
+            "qualification": shown["qualification"] or {},
+            "qualification_rows": study_fields.qualification_rows(
+                shown["qualification"], field_errors
+            ),
+            "pass_mark": _pass_mark(shown["qualification"], field_errors),
         },
-        status=422 if (form.errors or error) else 200,
+        status=422 if (form.errors or error or field_errors) else 200,
     )
+
+
+def _json_value(form: StudySettingsForm, name: str, data: Any) -> Any:
+    """The JSON value the page shows in its fields: what was sent (if it parses) or saved."""
+    value: Any = {}
+    if data is not None:
+        try:
+            value = json_parse(data.get(name) or "{}")
+        except Untrusted:  # the form names it under the JSON
+            return {}
+    else:
+        value = form.initial.get(name, getattr(form.instance, name, None))
+    # Not an object: the form refuses it under the JSON; the fields show nothing of it.
+    return value if isinstance(value, dict) else {}
+
+
+def _pass_mark(value: Any, errors: dict[str, str]) -> dict[str, Any]:
+    mark = value.get("pass_mark", 0.8) if isinstance(value, dict) else 0.8
+    shown = f"{mark * 100:g}" if isinstance(mark, int | float) else mark
+    return {"value": shown, "error": errors.get("qualification-pass_mark", "")}
 
 
 @campaign_admin_page

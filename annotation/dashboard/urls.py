@@ -4,11 +4,13 @@ from django.urls import path
 
 import webapp.converters  # noqa: F401  - registers <id:...>
 from annotation.dashboard import (
+    campaign_spec,
     campaigns,
     exports,
     generation,
     gold,
     leaderboard,
+    preview,
     quality,
     setup,
 )
@@ -19,11 +21,19 @@ app_name = "dashboard"
 urlpatterns = [
     path("", campaigns.campaign_list, name="campaigns"),
     path("new/", campaigns.campaign_new, name="campaign_new"),
+    path("new/spec/", campaign_spec.campaign_new_from_spec, name="campaign_new_from_spec"),
     path("preview/", campaigns.markdown_preview, name="markdown_preview"),
     path("<id:campaign_id>/", campaigns.campaign_overview, name="campaign"),
     path("<id:campaign_id>/state/", campaigns.campaign_state, name="campaign_state"),
+    path("<id:campaign_id>/spec/", campaign_spec.campaign_spec_page, name="campaign_spec"),
+    path(
+        "<id:campaign_id>/spec/download/",
+        campaign_spec.campaign_spec_download,
+        name="campaign_spec_download",
+    ),
     path("<id:campaign_id>/setup/", setup.setup_basics, name="setup_basics"),
     path("<id:campaign_id>/setup/task/", setup.setup_task, name="setup_task"),
+    path("<id:campaign_id>/setup/preview/", preview.setup_preview, name="setup_preview"),
     path("<id:campaign_id>/setup/trees/", setup.setup_trees, name="setup_trees"),
     path("<id:campaign_id>/setup/prompts/", setup.setup_prompts, name="setup_prompts"),
     path("<id:campaign_id>/setup/models/", setup.setup_models, name="setup_models"),

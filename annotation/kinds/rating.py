@@ -12,7 +12,16 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
-from annotation.kinds.base import Attribute, Kind, bad, obj, rationale, settings_object, text
+from annotation.kinds.base import (
+    Attribute,
+    Kind,
+    bad,
+    integer,
+    obj,
+    rationale,
+    settings_object,
+    text,
+)
 from webapp.untrusted import form_int, form_number
 
 
@@ -71,7 +80,12 @@ class Rating(Kind[RatingSettings]):
             ),
             attributes=attributes,
             followup=followup,
-            max_candidates=raw.get("max_candidates", 9),
+            max_candidates=integer(
+                raw.get("max_candidates", RatingSettings.max_candidates),
+                "settings.max_candidates",
+                lo=1,
+                hi=26,
+            ),
         )
 
     @staticmethod

@@ -30,6 +30,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 LEASE_SECONDS = (30, 24 * 3600)
 OVERLAP_MAX = 50
 REPEAT_SHARE_MAX = 0.5
+# A slug's length: room under the column's 80 for the "-2" of a name made twice.
+SLUG_MAX = 70
+# Generated tasks kept ready ahead of the annotators.
+GENERATION_BUFFER_MAX = 10_000
 
 
 def campaign_setup_start(
@@ -43,7 +47,7 @@ def campaign_setup_start(
     """A new draft campaign with its creator as admin; the rest is set up step by step."""
     name = _text(name, "name", max_chars=200, required=True)
     description = _text(description, "description", max_chars=500)
-    slug = slugify(slug or name)[:70] or "campaign"
+    slug = slugify(slug or name)[:SLUG_MAX] or "campaign"
     if Campaign.objects.filter(slug=slug).exists():
         base, n = slug, 2
         while Campaign.objects.filter(slug=f"{base}-{n}").exists():
@@ -119,6 +123,7 @@ def campaign_update(*, campaign: Campaign, **changes: Any) -> Campaign:
         "live_first_replies",
         "live_later_replies",
         "live_max_turns",
+        "generation_buffer",
     }
     unknown = sorted(set(changes) - allowed)
     if unknown:
@@ -198,6 +203,10 @@ def _clean(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
         if share and kind != Campaign.Kind.PAIRWISE:
             raise RuleError("Repeated pairs are for pairwise campaigns.", field="repeat_share")
         clean["repeat_share"] = float(share)
+    if "generation_buffer" in changes:
+        clean["generation_buffer"] = _whole(
+            changes["generation_buffer"], "generation_buffer", 0, GENERATION_BUFFER_MAX
+        )
     for field, lo, hi in LIVE_LIMITS:
         if field in changes:
             clean[field] = _whole(changes[field], field, lo, hi)

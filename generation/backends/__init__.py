@@ -319,6 +319,15 @@ _REFUSED_SETTINGS = {
     " (AGORA_OPENAI_ALLOWED_BASE_URLS), not from a model's settings",
 }
 
+
+def settings_refused(settings: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first setting a model's stored settings may never hold, and why; None if none."""
+    for refused, why in _REFUSED_SETTINGS.items():
+        if refused in settings:
+            return refused, why
+    return None
+
+
 _loaded: dict[tuple[str, str, tuple[str, ...]], Backend] = {}
 _loading = threading.Lock()
 
@@ -339,9 +348,8 @@ def backend_for(
     if name not in _BACKENDS:
         raise BackendError(f"unknown backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
     settings = dict(settings or {})
-    for refused, why in _REFUSED_SETTINGS.items():
-        if refused in settings:
-            raise BackendError(f"setting {refused!r} refused: {why}")
+    if refused := settings_refused(settings):
+        raise BackendError(f"setting {refused[0]!r} refused: {refused[1]}")
     allowed = tuple(sorted(allowed_base_urls)) if name == "openai" else ()
     key = (name, json.dumps(settings, sort_keys=True, default=str), allowed)
     # One lock for all loads: two threads asking for the same model must not load it twice,

@@ -103,10 +103,14 @@ TABLE: list[Row] = [
         _codes(302, 403, 403, 200, 200, 200),
         data=lambda w: {"text": "*hi*"},
     ),
+    Row("dashboard:campaign_new_from_spec", "GET", _codes(302, 403, 403, 200, 200, 200)),
+    Row("dashboard:campaign_spec", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:campaign_spec_download", "GET", ADMIN_PAGE, _c),
     Row("dashboard:campaign", "GET", ADMIN_PAGE, _c),
     Row("dashboard:campaign_state", "POST", ADMIN_POST, _c, lambda w: {"state": "paused"}),
     Row("dashboard:setup_basics", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_task", "GET", ADMIN_PAGE, _c),
+    Row("dashboard:setup_preview", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_prompts", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_models", "GET", ADMIN_PAGE, _c),
     Row("dashboard:setup_people", "GET", ADMIN_PAGE, _c),
@@ -295,6 +299,36 @@ TABLE: list[Row] = [
         query="?format=preference",
         api=True,
     ),
+    # Campaigns as code: staff and the admins of some campaign make campaigns (an empty spec:
+    # 400); a campaign's spec, state and study are its admins' (bad input: 400).
+    Row("api_campaigns", "POST", _codes(401, 403, 403, 400, 400, 400), data=_none, api=True),
+    Row("api_campaign", "GET", _codes(401, 403, 404, 200, 404, 200), _c, api=True),
+    Row(
+        "api_campaign",
+        "PUT",
+        _codes(401, 403, 404, 400, 404, 400),
+        _c,
+        lambda w: {"name": "C", "overlap": 0},
+        api=True,
+    ),
+    Row("api_campaign_spec", "GET", _codes(401, 403, 404, 200, 404, 200), _c, api=True),
+    Row(
+        "api_campaign_state",
+        "POST",
+        _codes(401, 403, 404, 400, 404, 400),
+        _c,
+        lambda w: {"state": "gone"},
+        api=True,
+    ),
+    Row("api_campaign_study", "GET", _codes(401, 403, 404, 200, 404, 200), _s, api=True),
+    Row(
+        "api_campaign_study",
+        "PUT",
+        _codes(401, 403, 404, 400, 404, 400),
+        _s,
+        lambda w: {"survey": 3},
+        api=True,
+    ),
     Row("api_export_jobs", "GET", _codes(401, 200, 200, 200, 200, 200), api=True),
     Row("api_export_job", "GET", _codes(401, 403, 404, 200, 404, 200), _j, api=True),
     # The job is queued: its admin hears 409 (not done), nobody else learns anything more.
@@ -374,7 +408,8 @@ def _call(w: World, role: str, row: Row) -> int:
     if row.method == "PUT":
         return client.put(url, data, format="json").status_code
     if row.api:
-        return client.post(url, data, format="json").status_code
+        send = client.put if row.method == "PUT" else client.post
+        return send(url, data, format="json").status_code
     return client.post(url, data).status_code
 
 

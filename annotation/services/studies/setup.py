@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import models, transaction
 
 from annotation.errors import RuleError
 from annotation.models import Campaign, Membership, Study
+from annotation.selectors.studies import GUIDANCE_DEFAULT
 from annotation.services.studies.participants import consent_text_set
 from annotation.services.studies.quotas import quotas_clean
-from annotation.survey import questions_clean
+from annotation.survey import QUESTIONS, questions_clean
+
+# The most a positive integer field holds on every database.
+COUNT_MAX = 2**31 - 1
 
 
 @transaction.atomic
@@ -26,9 +32,7 @@ def study_configure(
     a new version), the survey's questions, the quotas (checked) and the study's own fields.
     A quota or eligibility rule on a question the survey does not ask is refused: nobody
     could be placed."""
-    unknown = set(fields) - set(Study.SETTINGS)
-    if unknown:
-        raise RuleError(f"Unknown study settings: {', '.join(sorted(unknown))}.")
+    fields = study_settings_clean(fields)
     try:
         asked = questions_clean(questions)
     except ValueError as e:
@@ -60,3 +64,101 @@ def study_configure(
     campaign.quotas = clean_quotas
     campaign.save(update_fields=["survey", "quotas"])
     return consent_text_set(campaign=campaign, text=consent_text)
+
+
+def study_settings_clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """A study's own settings (Study.SETTINGS), checked: each field's type and length, the
+    eligibility rules, the qualification's items and the guidance. Errors name the field
+    (`qualification.items[1].answer`)."""
+    unknown = sorted(set(fields) - set(Study.SETTINGS))
+    if unknown:
+        raise RuleError(f"Unknown study setting {unknown[0]}.", field=unknown[0])
+    clean = dict(fields)
+    for name, value in fields.items():
+        field = Study._meta.get_field(name)
+        if isinstance(field, models.BooleanField) and not isinstance(value, bool):
+            raise RuleError(f"{name} must be true or false.", field=name)
+        if isinstance(field, models.PositiveIntegerField) and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= COUNT_MAX
+        ):
+            raise RuleError(f"{name} must be a whole number, 0 or more.", field=name)
+        if isinstance(field, models.CharField):
+            if not isinstance(value, str):
+                raise RuleError(f"{name} must be text.", field=name)
+            if field.max_length and len(value) > field.max_length:
+                raise RuleError(f"{name} is longer than {field.max_length} characters.", field=name)
+    if url := clean.get("completion_url"):
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise RuleError(
+                "completion_url must be a web address (https://...).", field="completion_url"
+            ) from None
+    if "eligibility" in clean:
+        clean["eligibility"] = _eligibility_clean(clean["eligibility"])
+    if "qualification" in clean:
+        clean["qualification"] = _qualification_clean(clean["qualification"])
+    if "guidance" in clean:
+        clean["guidance"] = _guidance_clean(clean["guidance"])
+    return clean
+
+
+def _eligibility_clean(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RuleError("eligibility must be an object.", field="eligibility")
+    for name, allowed in value.items():
+        where = f"eligibility.{name}"
+        if name not in QUESTIONS or not QUESTIONS[name].groups:
+            raise RuleError(f"{name!r} is not a question with fixed answers.", field=where)
+        if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+            raise RuleError(f"{name}: give a list of allowed answers.", field=where)
+    return value
+
+
+def _qualification_clean(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RuleError("qualification must be an object.", field="qualification")
+    unknown = sorted(set(value) - {"instructions", "pass_mark", "items"})
+    if unknown:
+        raise RuleError(f"Unknown field {unknown[0]}.", field=f"qualification.{unknown[0]}")
+    if not isinstance(value.get("instructions", ""), str):
+        raise RuleError("instructions must be text.", field="qualification.instructions")
+    items = value.get("items", [])
+    if not isinstance(items, list):
+        raise RuleError('"items" must be a list.', field="qualification.items")
+    for n, item in enumerate(items, start=1):
+        where = f"qualification.items[{n - 1}]"
+        options = item.get("options") if isinstance(item, dict) else None
+        if (
+            not isinstance(options, list)
+            or len(options) < 2
+            or not all(isinstance(o, str) for o in options)
+            or not isinstance(item.get("question"), str)
+            or not item["question"].strip()
+        ):
+            raise RuleError(f"Item {n} needs a question and two options or more.", field=where)
+        answer = item.get("answer")
+        if (
+            isinstance(answer, bool)
+            or not isinstance(answer, int)
+            or not 0 <= answer < len(options)
+        ):
+            raise RuleError(
+                f"Item {n}: answer is the index of the right option.", field=f"{where}.answer"
+            )
+    mark = value.get("pass_mark", 0.8)
+    if isinstance(mark, bool) or not isinstance(mark, int | float) or not 0 <= mark <= 1:
+        raise RuleError("pass_mark is a share between 0 and 1.", field="qualification.pass_mark")
+    return value
+
+
+def _guidance_clean(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RuleError("guidance must be an object.", field="guidance")
+    unknown = [k for k in value if k not in GUIDANCE_DEFAULT]
+    if unknown or not all(isinstance(v, str) for v in value.values()):
+        raise RuleError(
+            "Give a text per conversation type: " + ", ".join(GUIDANCE_DEFAULT),
+            field=f"guidance.{unknown[0]}" if unknown else "guidance",
+        )
+    return value
