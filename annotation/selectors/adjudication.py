@@ -1,0 +1,136 @@
+"""Reads of adjudication: which items are disputed (from the counted judgments only, by the
+kind's own measure of agreement), who may adjudicate, and what an adjudicator sees of an item
+(the rules that lease and decide are services.adjudication)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from annotation.errors import NotFound
+from annotation.kinds import kind_for
+from annotation.kinds.base import Agreement, DisputeRule, item_agreement
+from annotation.kinds.trees import kind_settings_raw
+from annotation.models import Adjudication, Campaign, Judgment, Message, User
+from annotation.selectors.campaigns import messages_with_files, path_to
+from annotation.selectors.judgments import judgments_counted
+from annotation.selectors.review import reviewer_role_check
+
+
+def dispute_rule(*, campaign: Campaign) -> DisputeRule:
+    return DisputeRule.parse(campaign.adjudication)
+
+
+def adjudicator_check(*, campaign: Campaign, user: User) -> None:
+    """Raises unless this person may adjudicate the campaign's disputed items now: the
+    campaign adjudicates, and they hold the reviewer role (as for the review stage)."""
+    if not dispute_rule(campaign=campaign).enabled:
+        raise NotFound("This campaign does not adjudicate disputed items.")
+    reviewer_role_check(campaign=campaign, user=user)
+
+
+def item_agreements(
+    *, campaign: Campaign, task_ids: list[int] | None = None
+) -> dict[int, Agreement]:
+    """Each item's agreement over its counted judgments (people who withdrew are left out),
+    by its kind's measure; items with too few judgments, or of a kind without a measure,
+    are absent."""
+    rule = dispute_rule(campaign=campaign)
+    judgments = judgments_counted(campaign=campaign)
+    if task_ids is not None:
+        judgments = judgments.filter(task_id__in=task_ids)
+    by_task: dict[int, list[tuple[str, Any, float | None]]] = defaultdict(list)
+    for task_id, kind_name, payload, gold in judgments.order_by("task_id", "id").values_list(
+        "task_id", "kind", "payload", "gold_score"
+    ):
+        by_task[task_id].append((kind_name, payload, gold))
+    settings_of: dict[str, Any] = {}
+    out: dict[int, Agreement] = {}
+    for task_id, rows in by_task.items():
+        kind = kind_for(rows[0][0])
+        if kind.name not in settings_of:
+            settings_of[kind.name] = kind.settings(
+                kind_settings_raw(campaign=campaign, task_kind=kind.name)
+            )
+        found = item_agreement(
+            kind,
+            [r[1] for r in rows],
+            settings=settings_of[kind.name],
+            rule=rule,
+            gold_scores=[r[2] for r in rows],
+        )
+        if found is not None:
+            out[task_id] = found
+    return out
+
+
+def disputed_items(*, campaign: Campaign) -> dict[int, Agreement]:
+    """The items the campaign's rule calls disputed, by task id."""
+    return {t: a for t, a in item_agreements(campaign=campaign).items() if a.disputed}
+
+
+def judged_by(*, campaign: Campaign, user: User) -> set[int]:
+    """The tasks this person judged (they never adjudicate those)."""
+    return set(
+        Judgment.objects.filter(campaign=campaign, annotator=user).values_list("task_id", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """One judgment as the adjudicator sees it: anonymous (`label`: Annotator 1, 2, ...)."""
+
+    label: int
+    payload: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class AdjudicationItem:
+    adjudication: Adjudication
+    context: list[Message]
+    candidates: list[Message]
+    opinions: list[Opinion]
+    agreement: Agreement | None
+    pending: int  # disputed items nobody has decided yet, this one included
+
+
+def adjudication_item(*, adjudication: Adjudication, pending: int = 0) -> AdjudicationItem:
+    task = adjudication.task
+    by_id = {m.id: m for m in Message.objects.filter(conversation_id=task.conversation_id)}
+    candidate_ids = list(
+        task.task_candidates.order_by("position").values_list("message_id", flat=True)
+    )
+    payloads = (
+        judgments_counted(campaign=adjudication.campaign_id)
+        .filter(task=task)
+        .order_by("id")
+        .values_list("payload", flat=True)
+    )
+    opinions = [
+        Opinion(label=i, payload=p, reason=_reasons(p)) for i, p in enumerate(payloads, start=1)
+    ]
+    agreement = item_agreements(campaign=adjudication.campaign, task_ids=[task.id]).get(task.id)
+    return AdjudicationItem(
+        adjudication=adjudication,
+        context=messages_with_files(path_to(by_id, task.parent_id)),
+        candidates=messages_with_files([by_id[i] for i in candidate_ids if i in by_id]),
+        opinions=opinions,
+        agreement=agreement,
+        pending=pending,
+    )
+
+
+def _reasons(payload: Any) -> str:
+    """Every reason or rationale a payload carries, as one text."""
+    if not isinstance(payload, dict):
+        return ""
+    found = [payload["reason"]] if isinstance(payload.get("reason"), str) else []
+    for value in (payload.get("attributes") or {}).values():
+        if isinstance(value, dict) and isinstance(value.get("reason"), str):
+            found.append(value["reason"])
+    for notes in (payload.get("rationales") or {}).values():
+        if isinstance(notes, dict):
+            found.extend(str(v) for v in notes.values())
+    return "\n".join(found)
