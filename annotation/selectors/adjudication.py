@@ -12,10 +12,10 @@ from annotation.errors import NotFound
 from annotation.kinds import kind_for
 from annotation.kinds.base import Agreement, DisputeRule, item_agreement
 from annotation.kinds.trees import kind_settings_raw
-from annotation.models import Adjudication, Campaign, Judgment, Message, User
+from annotation.models import Adjudication, Campaign, Judgment, Membership, Message, User
 from annotation.selectors.campaigns import messages_with_files, path_to
 from annotation.selectors.judgments import judgments_counted
-from annotation.selectors.review import reviewer_role_check
+from annotation.selectors.review import REVIEWER_ROLES, reviewer_role_check
 
 
 def dispute_rule(*, campaign: Campaign) -> DisputeRule:
@@ -134,3 +134,38 @@ def _reasons(payload: Any) -> str:
         if isinstance(notes, dict):
             found.extend(str(v) for v in notes.values())
     return "\n".join(found)
+
+
+def campaigns_adjudicated_by(*, user: User) -> set[int]:
+    """The campaigns that adjudicate, where this person holds the reviewer role."""
+    return set(
+        Membership.objects.filter(
+            user=user,
+            role__in=REVIEWER_ROLES,
+            is_blocked=False,
+            campaign__adjudication__enabled=True,
+        ).values_list("campaign_id", flat=True)
+    )
+
+
+NAMED_BY_ID = ("preferred", "rejected", "chosen", "ranking")
+
+
+def payload_named(payload: Any, letters: dict[int, str]) -> Any:
+    """A payload with the candidates named by their letter on the adjudicator's screen (A,
+    B, ...) instead of their message id: in the keys of per-response scores and in the fields
+    that name a response."""
+
+    def name(value: Any, by_id: bool) -> Any:
+        if isinstance(value, dict):
+            return {
+                letters.get(int(k), k) if k.isdigit() else k: name(v, by_id or k in NAMED_BY_ID)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [name(v, by_id) for v in value]
+        if by_id and isinstance(value, int) and not isinstance(value, bool):
+            return letters.get(value, value)
+        return value
+
+    return name(payload, False)

@@ -175,17 +175,23 @@ def kind_settings_of(adjudication: Adjudication, campaign: Campaign) -> tuple[An
     return kind, kind.settings(raw)
 
 
+def final_answer_from_form(*, adjudication_id: int, campaign: Campaign, data: Any) -> Any:
+    """The adjudication page's form (the kind's own controls) in the kind's payload shape;
+    adjudication_decide then checks it as any payload."""
+    found = (
+        Adjudication.objects.select_related("task")
+        .filter(id=adjudication_id, campaign=campaign)
+        .first()
+    )
+    if found is None:
+        raise NotFound("No such item to adjudicate.")
+    kind, settings = kind_settings_of(found, campaign)
+    return kind.payload_from_form(data, settings=settings, candidate_ids=candidate_ids_of(found))
+
+
 def final_answer(*, adjudication: Adjudication, campaign: Campaign, payload: Any) -> Any:
     kind, settings = kind_settings_of(adjudication, campaign)
     clean = kind.validate(
         payload_as_input(payload), settings=settings, candidate_ids=candidate_ids_of(adjudication)
     )
     return {k: v for k, v in clean.items() if k not in KEPT_ON_CORRECTION}
-
-
-__all__ = [
-    "adjudication_decide",
-    "adjudication_next",
-    "adjudication_settings",
-    "campaign_adjudication_set",
-]

@@ -1,0 +1,99 @@
+"""The adjudication page: found from home by reviewers, the judgments side by side and
+anonymised with their reasons, a decision in the kind's own form, a refused form a 4xx that
+keeps what was chosen, and ambiguous."""
+
+from __future__ import annotations
+
+from html import unescape
+
+import pytest
+
+from annotation.models import Adjudication, Judgment
+from tests.adjudication.conftest import people
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def disputed(judged_campaign):
+    annotators = people("ann", 2)
+    (reviewer,) = people("rev", 1)
+    c = judged_campaign(
+        kind="pairwise",
+        settings={"reason": "optional"},
+        payload_for=lambda i, _t, ids: {
+            "outcome": "preferred",
+            "preferred": ids[i],
+            "reason": f"Because of reason number {i}.",
+        },
+        annotators=annotators,
+        reviewers=[reviewer],
+        prompts=2,
+    )
+    return c, annotators, reviewer
+
+
+def test_reviewers_find_the_page_from_home_and_annotators_do_not(disputed, client):
+    c, annotators, reviewer = disputed
+    client.force_login(reviewer)
+    assert f"/campaigns/{c.id}/adjudicate/" in client.get("/").content.decode()
+    client.force_login(annotators[0])
+    assert f"/campaigns/{c.id}/adjudicate/" not in client.get("/").content.decode()
+    page = client.get(f"/campaigns/{c.id}/adjudicate/")
+    assert page.status_code == 403
+
+
+def test_the_page_shows_every_judgment_anonymised_and_records_a_decision(disputed, client):
+    c, annotators, reviewer = disputed
+    client.force_login(reviewer)
+    page = client.get(f"/campaigns/{c.id}/adjudicate/")
+    html = unescape(page.content.decode())
+    assert page.status_code == 200
+    assert "Annotator 1" in html and "Annotator 2" in html
+    assert "Because of reason number 0." in html and "Because of reason number 1." in html
+    for a in annotators:
+        assert a.username not in html
+    assert '"preferred": "A"' in html and '"preferred": "B"' in html
+    item = Adjudication.objects.get(adjudicator=reviewer)
+    url = f"/campaigns/{c.id}/adjudicate/{item.id}/"
+    refused = client.post(url, {"choice": "", "note": "kept note"})
+    assert refused.status_code == 422 and "kept note" in refused.content.decode()
+    ids = sorted(item.task.task_candidates.values_list("message_id", flat=True))
+    done = client.post(url, {"choice": str(ids[1]), "reason": "B is right."})
+    assert done.status_code == 302
+    item.refresh_from_db()
+    assert item.state == "decided"
+    assert item.payload == {
+        "outcome": "preferred",
+        "preferred": ids[1],
+        "rejected": ids[0],
+        "reason": "B is right.",
+    }
+    assert Judgment.objects.filter(task=item.task).count() == 2
+    nxt = client.get(f"/campaigns/{c.id}/adjudicate/")
+    other = Adjudication.objects.get(adjudicator=reviewer, state="leased")
+    assert other.task_id != item.task_id
+    assert (
+        client.post(
+            f"/campaigns/{c.id}/adjudicate/{other.id}/", {"decision": "ambiguous"}
+        ).status_code
+        == 302
+    )
+    assert "Nothing to adjudicate" in client.get(f"/campaigns/{c.id}/adjudicate/").content.decode()
+    assert nxt.status_code == 200
+
+
+def test_another_reviewers_item_is_refused_not_a_crash(disputed, client):
+    c, _annotators, reviewer = disputed
+    (other,) = people("oth", 1)
+    from annotation.services import membership_add
+
+    membership_add(campaign=c, user=other, role="reviewer")
+    client.force_login(reviewer)
+    client.get(f"/campaigns/{c.id}/adjudicate/")
+    item = Adjudication.objects.get(adjudicator=reviewer)
+    client.force_login(other)
+    response = client.post(f"/campaigns/{c.id}/adjudicate/{item.id}/", {"decision": "ambiguous"})
+    assert response.status_code == 409
+    item.refresh_from_db()
+    assert item.state == "leased"
