@@ -97,3 +97,37 @@ def test_another_reviewers_item_is_refused_not_a_crash(disputed, client):
     assert response.status_code == 409
     item.refresh_from_db()
     assert item.state == "leased"
+
+
+def test_an_admin_turns_adjudication_on_from_the_dashboard(make_campaign, carol, client):
+    from django.urls import reverse
+
+    c = make_campaign()
+    url = reverse("dashboard:setup_trees", args=[c.id])
+    client.force_login(carol)
+    page = client.get(url).content.decode()
+    assert 'name="adj_on"' in page and 'name="adj_share"' in page and 'value="0.75"' in page
+    fields = {
+        "max_depth": "3",
+        "adj_min_judgments": "3",
+        "adj_share": "0.2",
+        "adj_width": "1.5",
+        "adj_distance": "0.4",
+        "adj_gold_wrong": "0.5",
+        "adj_on": "on",
+    }
+    refused = client.post(url, fields)
+    assert refused.status_code == 422
+    assert 'aria-describedby="error-adj_share"' in refused.content.decode()
+    c.refresh_from_db()
+    assert c.adjudication == {}  # nothing saved
+    assert client.post(url, {**fields, "adj_share": "0.8"}).status_code == 302
+    c.refresh_from_db()
+    assert c.adjudication == {
+        "enabled": True,
+        "min_judgments": 3,
+        "share": 0.8,
+        "width": 1.5,
+        "distance": 0.4,
+        "gold_wrong": 0.5,
+    }
