@@ -14,6 +14,7 @@ from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
 from annotation.selectors import quality
+from annotation.selectors.adjudication import adjudication_summary, dispute_rule
 
 
 @campaign_admin_page
@@ -32,6 +33,11 @@ def campaign_quality(request: AuthedHttpRequest, campaign: Campaign) -> HttpResp
         campaign,
         {
             "q": q,
+            "adjudication": (
+                adjudication_summary(campaign=campaign)
+                if dispute_rule(campaign=campaign).enabled
+                else None
+            ),
             "field": field,
             "by_profile": by_profile,
             "agreement_chart": charts.histogram(

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
 
 from annotation.errors import NotFound
 from annotation.kinds import kind_for
@@ -169,3 +173,68 @@ def payload_named(payload: Any, letters: dict[int, str]) -> Any:
         return value
 
     return name(payload, False)
+
+
+@dataclass(frozen=True)
+class AnnotatorDisputes:
+    username: str
+    items: int  # items they judged that have a measure of agreement
+    disputed: int  # of those, the disputed ones
+
+    @property
+    def share(self) -> float | None:
+        return self.disputed / self.items if self.items else None
+
+
+@dataclass(frozen=True)
+class AdjudicationSummary:
+    """The queue on the dashboard: its size, its throughput, the disputes per annotator."""
+
+    disputed: int  # items disputed now
+    waiting: int  # disputed, nobody holds them, not decided
+    leased: int  # held by a reviewer now
+    decided: int
+    ambiguous: int
+    done_last_day: int  # decided or marked ambiguous in the last 24 hours
+    done_last_week: int
+    annotators: list[AnnotatorDisputes]
+
+
+def adjudication_summary(*, campaign: Campaign, now: datetime | None = None) -> AdjudicationSummary:
+    now = now or timezone.now()
+    agreements = item_agreements(campaign=campaign)
+    disputed = {t for t, a in agreements.items() if a.disputed}
+    rows = Adjudication.objects.filter(campaign=campaign)
+    counts = rows.aggregate(
+        decided=Count("id", filter=Q(state=Adjudication.State.DECIDED)),
+        ambiguous=Count("id", filter=Q(state=Adjudication.State.AMBIGUOUS)),
+        leased=Count("id", filter=Q(state=Adjudication.State.LEASED, leased_until__gt=now)),
+        day=Count("id", filter=Q(decided_at__gte=now - timedelta(days=1))),
+        week=Count("id", filter=Q(decided_at__gte=now - timedelta(days=7))),
+    )
+    busy = set(
+        rows.exclude(state=Adjudication.State.LEASED, leased_until__lte=now).values_list(
+            "task_id", flat=True
+        )
+    )
+    per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for username, task_id in (
+        judgments_counted(campaign=campaign)
+        .filter(task_id__in=list(agreements))
+        .values_list("annotator__username", "task_id")
+    ):
+        per[username][0] += 1
+        per[username][1] += task_id in disputed
+    return AdjudicationSummary(
+        disputed=len(disputed),
+        waiting=len(disputed - busy),
+        leased=counts["leased"],
+        decided=counts["decided"],
+        ambiguous=counts["ambiguous"],
+        done_last_day=counts["day"],
+        done_last_week=counts["week"],
+        annotators=sorted(
+            (AnnotatorDisputes(u, items, n) for u, (items, n) in per.items()),
+            key=lambda a: (-(a.share or 0), a.username),
+        ),
+    )

@@ -131,3 +131,32 @@ def test_an_admin_turns_adjudication_on_from_the_dashboard(make_campaign, carol,
         "distance": 0.4,
         "gold_wrong": 0.5,
     }
+
+
+def test_the_quality_page_shows_the_queue_and_disputes_per_annotator(judged_campaign, client):
+    from annotation.services.adjudication import adjudication_decide, adjudication_next
+
+    annotators = people("qa", 3)
+    (reviewer,) = people("qr", 1)
+    # Annotator 2 is alone against the others on every item; 2 to 1 is a split at 0.75.
+    c = judged_campaign(
+        kind="pairwise",
+        payload_for=lambda i, _t, ids: {"outcome": "preferred", "preferred": ids[i == 2]},
+        annotators=annotators,
+        reviewers=[reviewer],
+        prompts=3,
+    )
+    item = adjudication_next(campaign=c, reviewer=reviewer)
+    adjudication_decide(
+        adjudication_id=item.adjudication.id, reviewer=reviewer, campaign=c, ambiguous=True
+    )
+    adjudication_next(campaign=c, reviewer=reviewer)
+    client.force_login(c.created_by)
+    html = client.get(f"/dashboard/{c.id}/quality/").content.decode()
+    assert (
+        "<strong>3</strong> disputed items: <strong>1</strong> waiting, 1 with a reviewer now, "
+        "0 decided, 1 ambiguous."
+    ) in html
+    assert "<strong>1</strong> in the last 24 hours" in html
+    for a in annotators:
+        assert f"<tr><td>{a.username}</td><td>3</td><td>3</td><td>100%</td></tr>" in html
