@@ -264,8 +264,9 @@ def setup_trees(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
 def _tree_errors(e: RuleError) -> dict[str, str]:
     """A rule's error under its field on the page: `tree.spam_share` -> spam_percent,
     `adjudication.share` -> adj_share."""
-    if (e.field or "").startswith("adjudication."):
-        return {"adj_" + e.field.removeprefix("adjudication."): e.message}
+    field = e.field or ""
+    if field.startswith("adjudication."):
+        return {"adj_" + field.removeprefix("adjudication."): e.message}
     rule = (e.field or "").removeprefix("tree.")
     for name, field, _ in TREE_FIELDS:
         if rule == field:
