@@ -238,3 +238,21 @@ def adjudication_summary(*, campaign: Campaign, now: datetime | None = None) -> 
             key=lambda a: (-(a.share or 0), a.username),
         ),
     )
+
+
+@dataclass(frozen=True)
+class AdjudicationDone:
+    state: str  # decided or ambiguous
+    payload: Any  # the final answer (decided only)
+    decided_at: datetime
+
+
+def adjudications_done(*, campaign: Campaign) -> dict[int, AdjudicationDone]:
+    """The campaign's decided and ambiguous items, by task id (what the exports follow)."""
+    return {
+        task_id: AdjudicationDone(state, payload, decided_at)
+        for task_id, state, payload, decided_at in Adjudication.objects.filter(
+            campaign=campaign,
+            state__in=(Adjudication.State.DECIDED, Adjudication.State.AMBIGUOUS),
+        ).values_list("task_id", "state", "payload", "decided_at")
+    }
