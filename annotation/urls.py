@@ -4,7 +4,7 @@ dashboard annotation/dashboard/urls.py)."""
 from django.urls import path
 
 import webapp.converters  # noqa: F401  - registers <id:...>
-from annotation.views import assignments, attachments, live, people, review, studies
+from annotation.views import adjudication, assignments, attachments, live, people, review, studies
 
 urlpatterns = [
     path("", assignments.home, name="home"),
@@ -49,6 +49,16 @@ urlpatterns = [
         "campaigns/<id:campaign_id>/review/<id:judgment_id>/",
         review.review_submit,
         name="review_submit",
+    ),
+    path(
+        "campaigns/<id:campaign_id>/adjudicate/",
+        adjudication.adjudication_page,
+        name="adjudication_page",
+    ),
+    path(
+        "campaigns/<id:campaign_id>/adjudicate/<id:adjudication_id>/",
+        adjudication.adjudication_submit,
+        name="adjudication_submit",
     ),
     path(
         "attachments/<id:attachment_id>/",

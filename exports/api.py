@@ -36,7 +36,11 @@ _QUERY_OPTIONS = [
     ("pairs", "preference: all (every ordered pair of a ranking or rating) or best_vs_worst."),
     ("rating_attribute", "preference, kto, prism: the rated attribute that orders responses."),
     ("keep_ties", "preference: keep tie and both-bad rows; kto: both-bad as two false rows."),
-    ("aggregate", "preference: none (a row per judgment) or majority (a row per task)."),
+    (
+        "aggregate",
+        "preference: none (a row per judgment), majority (a row per task and pair), or "
+        "adjudicated (as majority, but a reviewer's decision where there is one).",
+    ),
     ("min_agreement", "preference: drop pairs whose annotators agree less (0 to 1)."),
     ("max_similarity", "preference: drop pairs whose responses are at least this alike (0-1)."),
     ("similarity", "preference: jaccard (word sets, default) or difflib."),

@@ -18,7 +18,7 @@ from webapp.untrusted import value_check
 
 CONTAINERS = ("jsonl", "parquet", "hf")
 PAIRS = ("all", "best_vs_worst")
-AGGREGATES = ("none", "majority")
+AGGREGATES = ("none", "majority", "adjudicated")
 SIMILARITIES = ("jaccard", "difflib")
 
 # Options every format accepts; the others belong to the formats that name them.

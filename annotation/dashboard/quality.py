@@ -16,6 +16,7 @@ from annotation.dashboard.base import campaign_admin_page, page, paged
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.models import Campaign
+from annotation.selectors.adjudication import adjudication_summary, dispute_rule
 from annotation.selectors.quality import AnnotatorQuality
 
 # The annotator table's orders: a column, biggest first (names A to Z).
@@ -50,6 +51,11 @@ def campaign_quality(request: AuthedHttpRequest, campaign: Campaign) -> HttpResp
             "pager": pager,
             "sort": sort,
             "sorts": list(SORTS),
+            "adjudication": (
+                adjudication_summary(campaign=campaign)
+                if dispute_rule(campaign=campaign).enabled
+                else None
+            ),
             "field": field,
             "by_profile": by_profile,
             "agreement_chart": charts.histogram(

@@ -18,11 +18,12 @@ from annotation.dashboard.base import campaign_admin_page, number_field, page, p
 from annotation.errors import RuleError
 from annotation.http import AuthedHttpRequest
 from annotation.kinds import KINDS, kind_for
+from annotation.kinds.base import DisputeRule
 from annotation.kinds.trees import TreeSettings
 from annotation.models import Campaign, Membership
 from annotation.prompt_files import prompt_file_format, prompt_rows_parse
 from annotation.selectors import progress
-from annotation.services import campaign_admin, campaign_stages
+from annotation.services import adjudication, campaign_admin, campaign_stages
 from annotation.services.people import MAX_LIST_BYTES, PeopleReport
 from generation import selectors as generation_selectors
 from webapp.untrusted import Untrusted, form_int, json_parse
@@ -179,6 +180,33 @@ TREE_FIELDS: list[tuple[str, str, type]] = [
 ]
 
 
+# When an item is disputed (kinds.base.DisputeRule), on the page: (form field, rule, cast).
+ADJUDICATION_FIELDS: list[tuple[str, str, type]] = [
+    ("adj_min_judgments", "min_judgments", int),
+    ("adj_share", "share", float),
+    ("adj_width", "width", float),
+    ("adj_distance", "distance", float),
+    ("adj_gold_wrong", "gold_wrong", float),
+]
+
+
+ADJUDICATION_INPUTS = [
+    ("adj_min_judgments", "Judgments before an item can be disputed", 2, 100, 1),
+    ("adj_share", "Pairwise: share the top outcome must reach", 0.5, 1, 0.01),
+    ("adj_width", "Rating: widest spread of one score", 0, 1000, "any"),
+    ("adj_distance", "Ranking: largest mean Kendall distance", 0, 1, 0.01),
+    ("adj_gold_wrong", "Gold: share answered wrongly", 0.01, 1, 0.01),
+]
+
+
+def _adjudication_form(raw: Any) -> dict[str, Any]:
+    rule = DisputeRule.parse(raw)
+    return {
+        "adj_on": rule.enabled,
+        **{f"{name}": f"{getattr(rule, field):g}" for name, field, _ in ADJUDICATION_FIELDS},
+    }
+
+
 def _tree_form(tree: dict[str, Any]) -> dict[str, Any]:
     defaults = TreeSettings()
     values = {rule: tree.get(rule, getattr(defaults, rule)) for _, rule, _ in TREE_FIELDS}
@@ -196,10 +224,23 @@ def setup_trees(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
         "review_stage": campaign.review_stage,
         "media_kinds": campaign.media_kinds,
         **_tree_form(campaign.tree),
+        **_adjudication_form(campaign.adjudication),
     }
     if request.method == "POST":
         post = request.POST
-        form = {**_tree_form(campaign.tree), **post.dict()}
+        form = {
+            **_tree_form(campaign.tree),
+            **_adjudication_form(campaign.adjudication),
+            **post.dict(),
+        }
+        form["adj_on"] = post.get("adj_on") == "on"
+        dispute: dict[str, Any] | None = None
+        if "adj_share" in post:
+            dispute = {"enabled": form["adj_on"]}
+            for name, field, cast in ADJUDICATION_FIELDS:
+                value = number_field(post, name, errors, cast)
+                if value is not None:
+                    dispute[field] = value
         form["tree_on"] = (
             post.get("tree_on") == "on" if "max_depth" in post else bool(campaign.tree)
         )
@@ -217,12 +258,16 @@ def setup_trees(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
                     tree[rule] = value / 100 if name == "spam_percent" else value
         if not errors:
             try:
+                if dispute is not None:
+                    adjudication.adjudication_settings(dispute)  # checked before any is saved
                 campaign_stages.campaign_stages_set(
                     campaign=campaign,
                     tree=tree,
                     review_stage=form["review_stage"],
                     media_kinds=form["media_kinds"],
                 )
+                if dispute is not None:
+                    adjudication.campaign_adjudication_set(campaign=campaign, adjudication=dispute)
             except RuleError as e:
                 errors = _tree_errors(e)
             else:
@@ -237,13 +282,29 @@ def setup_trees(request: AuthedHttpRequest, campaign: Campaign) -> HttpResponse:
             "step": "trees",
             "locked": campaign.tree and campaign.judgments.exists(),
             "optional_media": campaign_stages.OPTIONAL_MEDIA,
+            "adjudication_inputs": [
+                {
+                    "name": name,
+                    "label": label,
+                    "min": lo,
+                    "max": hi,
+                    "step": step,
+                    "value": form.get(name, ""),
+                    "error": errors.get(name, ""),
+                }
+                for name, label, lo, hi, step in ADJUDICATION_INPUTS
+            ],
         },
         status=422 if errors else 200,
     )
 
 
 def _tree_errors(e: RuleError) -> dict[str, str]:
-    """A rule's error under its field on the page: `tree.spam_share` -> spam_percent."""
+    """A rule's error under its field on the page: `tree.spam_share` -> spam_percent,
+    `adjudication.share` -> adj_share."""
+    field = e.field or ""
+    if field.startswith("adjudication."):
+        return {"adj_" + field.removeprefix("adjudication."): e.message}
     rule = (e.field or "").removeprefix("tree.")
     for name, field, _ in TREE_FIELDS:
         if rule == field:

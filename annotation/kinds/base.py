@@ -257,6 +257,14 @@ class Kind(Generic[S]):
         return self.validate(gold, settings=settings, candidate_ids=candidate_ids)
 
 
+    def agreement(
+        self, payloads: Sequence[Mapping[str, Any]], *, settings: S, rule: DisputeRule
+    ) -> Agreement | None:
+        """How far one item's judgments agree, and whether `rule` calls it disputed (None:
+        this kind has no measure of agreement, as for free text)."""
+        return None
+
+
 def gold_by_position(gold: Any, to_id: Mapping[int, int], n: int) -> dict[str, Any] | None:
     """A gold answer written with responses by their place in the prompt file (`preferred`:
     1, `ranking`: [2, 0, 1]; 0 is the first response) in terms of one task's message ids
@@ -296,3 +304,99 @@ def settings_object(raw: Mapping[str, Any] | None, allowed: set[str]) -> dict[st
     raw = dict(raw or {})
     no_unknown(raw, allowed, "settings")
     return raw
+
+
+# --- disputes (adjudication) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisputeRule:
+    """When a campaign's item is disputed and goes to adjudication (Campaign.adjudication).
+
+    Per kind: a pairwise item whose most chosen outcome has less than `share` of the
+    judgments; a rating item where one score of one response spreads (highest - lowest) over
+    more than `width` points; a ranking item whose judgments lie on average more than
+    `distance` apart (normalised Kendall distance, 0 = same order, 1 = reversed); a label or
+    thumbs item where a label has no strict majority. Besides, a gold task that `gold_wrong`
+    or more of its judgments answered wrongly. An item needs `min_judgments` counted
+    judgments before it can be disputed."""
+
+    enabled: bool = False
+    min_judgments: int = 2
+    share: float = 0.75
+    width: float = 2
+    distance: float = 0.34
+    gold_wrong: float = 0.5
+
+    @classmethod
+    def parse(cls, raw: Any, field: str = "adjudication") -> DisputeRule:
+        raw = obj(raw if raw is not None else {}, field)
+        no_unknown(raw, {f.name for f in fields(cls)}, field)
+        d = cls()
+        enabled = raw.get("enabled", d.enabled)
+        if not isinstance(enabled, bool):
+            raise bad("enabled must be true or false.", f"{field}.enabled")
+        return cls(
+            enabled=enabled,
+            min_judgments=integer(
+                raw.get("min_judgments", d.min_judgments), f"{field}.min_judgments", lo=2, hi=100
+            ),
+            share=number(raw.get("share", d.share), f"{field}.share", lo=0.5, hi=1),
+            width=number(raw.get("width", d.width), f"{field}.width", lo=0, hi=1e9),
+            distance=number(raw.get("distance", d.distance), f"{field}.distance", lo=0, hi=1),
+            gold_wrong=number(
+                raw.get("gold_wrong", d.gold_wrong), f"{field}.gold_wrong", lo=0.01, hi=1
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How far one item's judgments agree: `agreement` from 0 (none) to 1 (all the same),
+    in the kind's own measure (`measure`), and whether the campaign's rule calls it
+    disputed, with why ("split", "spread", "distance", "no_majority", "gold")."""
+
+    judgments: int
+    measure: str
+    agreement: float
+    disputed: bool
+    why: str = ""
+
+
+def top_share(values: Sequence[Any]) -> float:
+    """The share of the most frequent value (values compared as JSON text)."""
+    if not values:
+        return 1.0
+    counts: dict[str, int] = {}
+    for v in values:
+        key = json.dumps(v, sort_keys=True)
+        counts[key] = counts.get(key, 0) + 1
+    return max(counts.values()) / len(values)
+
+
+def item_agreement(
+    kind: Kind[Any],
+    payloads: Sequence[Mapping[str, Any]],
+    *,
+    settings: Any,
+    rule: DisputeRule,
+    gold_scores: Sequence[float | None] = (),
+) -> Agreement | None:
+    """The item's agreement and whether it is disputed (None: the kind measures none, or
+    too few judgments). The gold rule comes first: a gold task answered wrongly by
+    `rule.gold_wrong` of its scored judgments is disputed whatever the spread."""
+    if len(payloads) < rule.min_judgments:
+        return None
+    found = kind.agreement(payloads, settings=settings, rule=rule)
+    scored = [s for s in gold_scores if s is not None]
+    if scored:
+        wrong = sum(1 for s in scored if s < 1) / len(scored)
+        if wrong >= rule.gold_wrong:
+            return Agreement(
+                judgments=len(payloads),
+                measure=found.measure if found else "gold",
+                agreement=found.agreement if found else round(1 - wrong, 4),
+                disputed=True,
+                why="gold",
+            )
+    return found

@@ -12,6 +12,8 @@ from django.utils.translation import gettext_noop as _
 
 from annotation.kinds.base import (
     RATIONALE,
+    Agreement,
+    DisputeRule,
     Kind,
     bad,
     candidate,
@@ -23,6 +25,7 @@ from annotation.kinds.base import (
     rationale,
     settings_object,
     text,
+    top_share,
 )
 from webapp.untrusted import form_int
 
@@ -253,3 +256,29 @@ class Pairwise(Kind[PairwiseSettings]):
             "preferred"
         )
         return 1.0 if same else 0.0
+
+    def agreement(
+        self,
+        payloads: Sequence[Mapping[str, Any]],
+        *,
+        settings: PairwiseSettings,
+        rule: DisputeRule,
+    ) -> Agreement:
+        """The share of the most chosen outcome (per attribute: the lowest such share); an
+        item where no outcome reaches `rule.share` is split."""
+        if settings.attributes:
+            shares = [
+                top_share([_outcome(dict(p.get("attributes") or {}).get(a.name)) for p in payloads])
+                for a in settings.attributes
+            ]
+        else:
+            shares = [top_share([_outcome(p) for p in payloads])]
+        worst = round(min(shares), 4)
+        split = worst < rule.share
+        return Agreement(len(payloads), "top_share", worst, split, "split" if split else "")
+
+
+def _outcome(choice: Any) -> list[Any]:
+    """What two pairwise choices must share to agree: the outcome and the message preferred."""
+    choice = choice if isinstance(choice, Mapping) else {}
+    return [choice.get("outcome"), choice.get("preferred")]

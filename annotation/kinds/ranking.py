@@ -12,6 +12,8 @@ from django.utils.translation import gettext_noop as _
 
 from annotation.kinds.base import (
     RATIONALE,
+    Agreement,
+    DisputeRule,
     Kind,
     bad,
     candidate,
@@ -116,3 +118,45 @@ class Ranking(Kind[RankingSettings]):
         if not isinstance(gold, Mapping) or "ranking" not in gold:
             return None
         return 1.0 if payload.get("ranking") == gold["ranking"] else 0.0
+
+    def agreement(
+        self,
+        payloads: Sequence[Mapping[str, Any]],
+        *,
+        settings: RankingSettings,
+        rule: DisputeRule,
+    ) -> Agreement:
+        """1 - the mean normalised Kendall distance between every two judgments' rankings;
+        an item whose mean distance is over `rule.distance` is disputed."""
+        places = [_places(p.get("ranking") or []) for p in payloads]
+        distances = [kendall_distance(a, b) for i, a in enumerate(places) for b in places[i + 1 :]]
+        mean = sum(distances) / len(distances) if distances else 0.0
+        far = mean > rule.distance
+        return Agreement(
+            len(payloads), "kendall", round(1 - mean, 4), far, "distance" if far else ""
+        )
+
+
+def _places(ranking: Sequence[Any]) -> dict[int, int]:
+    """Each candidate's place (0 = best; tied candidates share a place)."""
+    return {
+        m: i
+        for i, group in enumerate(ranking)
+        for m in (group if isinstance(group, list) else [group])
+    }
+
+
+def kendall_distance(a: Mapping[int, int], b: Mapping[int, int]) -> float:
+    """The normalised Kendall distance of two rankings given as places: the share of pairs
+    of candidates they order oppositely (a pair tied in one and not the other counts half)."""
+    ids = sorted(set(a) & set(b))
+    pairs = 0
+    apart = 0.0
+    for i, x in enumerate(ids):
+        for y in ids[i + 1 :]:
+            pairs += 1
+            sa = (a[x] > a[y]) - (a[x] < a[y])
+            sb = (b[x] > b[y]) - (b[x] < b[y])
+            if sa != sb:
+                apart += 1.0 if sa and sb else 0.5
+    return apart / pairs if pairs else 0.0

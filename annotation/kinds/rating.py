@@ -13,7 +13,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
 from annotation.kinds.base import (
+    Agreement,
     Attribute,
+    DisputeRule,
     Kind,
     bad,
     integer,
@@ -225,6 +227,40 @@ class Rating(Kind[RatingSettings]):
         if any(a.scale.type == "likert" and len(a.scale.points) <= 9 for a in settings.attributes):
             keys.append(("1 – 9", _("Pick a point on the focused scale")))
         return [*keys, *super().shortcuts(settings)]
+
+    def agreement(
+        self,
+        payloads: Sequence[Mapping[str, Any]],
+        *,
+        settings: RatingSettings,
+        rule: DisputeRule,
+    ) -> Agreement:
+        """The widest spread (highest - lowest) of one score of one response across the
+        judgments; agreement is 1 - that spread over the scale's range. A spread over
+        `rule.width` is disputed."""
+        worst_spread = 0.0
+        worst_share = 0.0
+        for attribute in settings.attributes:
+            span = float(attribute.scale.max - attribute.scale.min) or 1.0
+            keys = {k for p in payloads for k in dict(p.get("ratings") or {})}
+            for key in keys:
+                values = [
+                    v
+                    for p in payloads
+                    if isinstance(
+                        v := dict(dict(p.get("ratings") or {}).get(key) or {}).get(attribute.name),
+                        int | float,
+                    )
+                ]
+                if len(values) < 2:
+                    continue
+                spread = float(max(values) - min(values))
+                worst_spread = max(worst_spread, spread)
+                worst_share = max(worst_share, spread / span)
+        wide = worst_spread > rule.width
+        return Agreement(
+            len(payloads), "spread", round(1 - worst_share, 4), wide, "spread" if wide else ""
+        )
 
 
 def rating_chosen(

@@ -20,6 +20,8 @@ from django.utils.translation import gettext_noop as _
 
 from annotation.kinds.base import (
     RATIONALE,
+    Agreement,
+    DisputeRule,
     Kind,
     Scale,
     bad,
@@ -31,6 +33,7 @@ from annotation.kinds.base import (
     rationale,
     settings_object,
     text,
+    top_share,
 )
 from webapp.untrusted import form_int, visible_len
 
@@ -52,6 +55,15 @@ OASST_LABELS: list[dict[str, Any]] = [
     {"name": "helpfulness", "type": "likert", "description": "Unhelpful ... helpful"},
 ]
 LIKERT_5 = ["1", "2", "3", "4", "5"]
+
+
+def majority(answers: Sequence[Sequence[Any]], judgments: int) -> Agreement:
+    """Agreement of labels: the lowest top share over the labels (a label answered fewer
+    than twice counts as agreed); any label without a strict majority is disputed."""
+    shares = [top_share(values) for values in answers if len(values) >= 2] or [1.0]
+    worst = round(min(shares), 4)
+    split = worst <= 0.5
+    return Agreement(judgments, "top_share", worst, split, "no_majority" if split else "")
 
 
 class _Single(Kind[Any]):
@@ -129,6 +141,16 @@ class Binary(_Single):
         if not isinstance(gold, Mapping) or "label" not in gold:
             return None
         return 1.0 if payload["label"] == gold["label"] else 0.0
+
+    def agreement(
+        self,
+        payloads: Sequence[Mapping[str, Any]],
+        *,
+        settings: BinarySettings,
+        rule: DisputeRule,
+    ) -> Agreement:
+        """The share of the more common verdict; no strict majority is disputed."""
+        return majority([[p.get("label") for p in payloads]], len(payloads))
 
 
 # --- label ----------------------------------------------------------------------------------
@@ -231,6 +253,27 @@ class Label(_Single):
             ("Space", _("Toggle a flag")),
             *super().shortcuts(settings),
         ]
+
+    def agreement(
+        self,
+        payloads: Sequence[Mapping[str, Any]],
+        *,
+        settings: LabelSettings,
+        rule: DisputeRule,
+    ) -> Agreement:
+        """Per label, the share of its most common answer among those who answered it (a
+        Likert label may be left unanswered); a label without a strict majority is disputed."""
+        return majority(
+            [
+                [
+                    v
+                    for p in payloads
+                    if (v := dict(p.get("labels") or {}).get(spec.name)) is not None
+                ]
+                for spec in settings.labels
+            ],
+            len(payloads),
+        )
 
 
 # --- critique -------------------------------------------------------------------------------

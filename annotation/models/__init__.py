@@ -8,6 +8,7 @@ move state live in `annotation.services`.
 """
 
 from annotation.models.accounts import ApiToken, Profile, User, _pseudonym
+from annotation.models.adjudication import Adjudication
 from annotation.models.assignments import Assignment, Judgment
 from annotation.models.campaigns import Campaign, Membership
 from annotation.models.review import JudgmentReview
@@ -16,6 +17,7 @@ from annotation.models.studies import ConsentText, Participant, QuotaCell, Study
 from annotation.models.trees import Attachment, Conversation, Message, Task, TaskCandidate
 
 __all__ = [
+    "Adjudication",
     "ApiToken",
     "Assignment",
     "Attachment",

@@ -82,6 +82,9 @@ class Campaign(models.Model):
     # A review stage: chosen reviewers accept, reject or correct each judgment, and only
     # accepted (or corrected) judgments are exported (services.review).
     review_stage = models.BooleanField(default=False)
+    # Adjudication driven by disagreement: when an item is disputed and goes to the
+    # reviewers' adjudication queue (kinds.base.DisputeRule; services.adjudication).
+    adjudication = models.JSONField(default=dict, blank=True)
     # What a message may carry besides text: "image", and "audio" / "video" where wanted.
     media_kinds = models.JSONField(default=list, blank=True)
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(

@@ -18,6 +18,12 @@ def reviewer_check(*, campaign: Campaign, user: User) -> None:
     """Raises unless this person may review the campaign's judgments now."""
     if not campaign.review_stage:
         raise NotFound("This campaign has no review stage.")
+    reviewer_role_check(campaign=campaign, user=user)
+
+
+def reviewer_role_check(*, campaign: Campaign, user: User) -> None:
+    """Raises unless this person holds the reviewer role here (the review stage and the
+    adjudication queue alike): staff, the campaign's admins, and its unblocked reviewers."""
     if user.is_staff:
         return
     if not Membership.objects.filter(

@@ -9,6 +9,7 @@ from annotation.kinds import kind_for
 from annotation.kinds.trees import tree_settings
 from annotation.models import Attachment, Campaign, Membership, User
 from annotation.services import trees
+from annotation.services.adjudication import adjudication_settings
 
 
 def campaign_create(
@@ -27,6 +28,8 @@ def campaign_create(
         raise RuleError("overlap must be at least 1.", field="overlap")
     if fields.get("tree"):
         tree_settings(fields["tree"])
+    if "adjudication" in fields:
+        fields["adjudication"] = adjudication_settings(fields["adjudication"])
     media = fields.get("media_kinds") or []
     if not isinstance(media, list) or not set(media) <= set(Attachment.Kind.values):
         raise RuleError("media_kinds must be a list of image, audio, video.", field="media_kinds")

@@ -20,6 +20,7 @@ from annotation.http import AuthedHttpRequest
 from annotation.kinds import kind_for
 from annotation.kinds.trees import kind_settings_raw
 from annotation.models import Assignment, Campaign
+from annotation.selectors.adjudication import campaigns_adjudicated_by
 from annotation.selectors.studies import guidance_for, study_of
 from annotation.services.studies.gate import STUDY_CODE
 from annotation.views.base import form_draft, judgment_from_form, refused_status
@@ -38,7 +39,12 @@ def home(request: AuthedHttpRequest) -> HttpResponse:
         for c in selectors.campaigns_open_to(user=request.user)
     ]
     reviewing = selectors.campaigns_reviewed_by(user=request.user)
-    return render(request, "annotation/home.html", {"campaigns": campaigns, "reviewing": reviewing})
+    adjudicating = campaigns_adjudicated_by(user=request.user)
+    return render(
+        request,
+        "annotation/home.html",
+        {"campaigns": campaigns, "reviewing": reviewing, "adjudicating": adjudicating},
+    )
 
 
 @login_required

@@ -18,6 +18,11 @@ from typing import Any
 import pyarrow as pa
 
 from annotation.errors import RuleError
+from annotation.selectors.adjudication import (
+    AdjudicationDone,
+    adjudications_done,
+    item_agreements,
+)
 
 from .context import Batch, ExportContext
 from .pairs import PREFERRED, Tally, Vote, vote, votes_of
@@ -67,14 +72,18 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
     pairwise_levels = ctx.campaign.settings.get("strength_levels", 0)
     if ctx.campaign.task_kind != "pairwise":
         pairwise_levels = None
+    # Aggregated rows carry their item's agreement (in its kind's measure) and, with
+    # aggregate=adjudicated, follow a reviewer's decision where there is one.
+    items = item_agreements(campaign=ctx.campaign) if o.aggregate != "none" else {}
+    decisions = adjudications_done(campaign=ctx.campaign) if o.aggregate == "adjudicated" else {}
     for batch in ctx.batches_by_task(KINDS):
         votes: list[Vote] = []
         for j in batch.judgments:
             votes += votes_of(j, pairs=o.pairs, rating_attribute=attribute)
         tally = Tally(votes)
         pairs = _Pairs(ctx, batch)
-        if o.aggregate == "majority":
-            yield from _majority_rows(ctx, pairs, votes, tally)
+        if o.aggregate != "none":
+            yield from _aggregated_rows(ctx, pairs, votes, tally, items, decisions)
             continue
         pseudonyms, shared_of, cache = ctx.pseudonyms, pairs.shared, pairs.cache
         counts, totals = tally.counts, tally.totals
@@ -116,6 +125,8 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
                     "seconds_spent": j.seconds_spent,
                     "created_at": j.created_at.isoformat(),
                     **review_columns(j),
+                    "item_agreement": None,
+                    "adjudication": None,
                 },
             )
 
@@ -123,8 +134,77 @@ def rows(ctx: ExportContext) -> Iterator[SplitRow]:
 _UNSEEN: Any = object()  # a pair not in _Pairs' cache yet (None there: a pair left out)
 
 
+def _aggregated_rows(
+    ctx: ExportContext,
+    pairs: _Pairs,
+    votes: list[Vote],
+    tally: Tally,
+    items: dict[int, Any],
+    decisions: dict[int, AdjudicationDone],
+) -> Iterator[SplitRow]:
+    """Majority rows, but for a task a reviewer decided (aggregate=adjudicated): its rows
+    follow the decision. Every row says its item's agreement and whether it was adjudicated
+    (`decided`) or marked `ambiguous` (then the majority stands)."""
+    by_task: dict[int, list[Vote]] = {}
+    for v in votes:
+        by_task.setdefault(v.pair[0], []).append(v)
+    for task_id, task_votes in by_task.items():
+        found = items.get(task_id)
+        done = decisions.get(task_id)
+        extra = {
+            "item_agreement": None if found is None else found.agreement,
+            "adjudication": None if done is None else done.state,
+        }
+        if done is not None and done.state == "decided":
+            yield from _adjudicated_rows(ctx, pairs, task_votes, tally, done, extra)
+        else:
+            yield from _majority_rows(ctx, pairs, task_votes, tally, extra)
+
+
+def _adjudicated_rows(
+    ctx: ExportContext,
+    pairs: _Pairs,
+    votes: list[Vote],
+    tally: Tally,
+    done: AdjudicationDone,
+    extra: dict[str, Any],
+) -> Iterator[SplitRow]:
+    """The decided answer's pairs, read as a judgment of the task would be; `votes` and
+    `agreement` say how many judgments voted on the pair and the share that agreed with the
+    decision. min_agreement does not apply: the decision settles the pair."""
+    o = ctx.options
+    first = votes[0].judgment
+    decided = first._replace(payload=done.payload, review=None)
+    for v in votes_of(decided, pairs=o.pairs, rating_attribute=rating_attribute(ctx)):
+        if v.outcome != PREFERRED and not o.keep_ties:
+            continue
+        shared = pairs.shared(v)
+        if shared is None:
+            continue
+        agreeing = [w for w in votes if w.pair == v.pair and w.says == v.says]
+        total = tally.totals.get(v.pair, 0)
+        yield SplitRow(
+            shared,
+            {
+                **dict.fromkeys(_OWN),
+                "outcome": v.outcome,
+                "strength": v.strength,
+                "reason": done.payload.get("reason"),
+                "votes": total,
+                "agreement": len(agreeing) / total if total else None,
+                "judgment_ids": [w.judgment.id for w in agreeing],
+                "created_at": done.decided_at.isoformat(),
+                **extra,
+            },
+        )
+
+
 def _majority_rows(
-    ctx: ExportContext, pairs: _Pairs, votes: list[Vote], tally: Tally
+    ctx: ExportContext,
+    pairs: _Pairs,
+    votes: list[Vote],
+    tally: Tally,
+    extra: dict[str, Any],
 ) -> Iterator[SplitRow]:
     """One row per pair of a task, saying what most of its votes say; the columns of single
     judgments are null."""
@@ -159,6 +239,7 @@ def _majority_rows(
                 "agreement": agreement,
                 "judgment_ids": [w.judgment.id for w in agreeing],
                 "created_at": max(w.judgment.created_at for w in agreeing).isoformat(),
+                **extra,
             },
         )
 
@@ -268,6 +349,10 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     # (the row follows the correction); null on majority rows.
     ("review_decision", pa.string()),
     ("original_payload", pa.string()),
+    # Aggregated rows: the item's agreement in its kind's measure (docs/adjudication.md), and
+    # `decided` or `ambiguous` where a reviewer adjudicated the item; null on per-judgment rows.
+    ("item_agreement", pa.float64()),
+    ("adjudication", pa.string()),
 ]
 _OWN = [name for name, _ in COLUMNS[16:]]
 

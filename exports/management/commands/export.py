@@ -33,7 +33,7 @@ FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--pairs", {"choices": ["all", "best_vs_worst"]}),
     ("--rating-attribute", {"help": "The rated attribute that orders responses."}),
     ("--keep-ties", {"action": "store_true", "default": None}),
-    ("--aggregate", {"choices": ["none", "majority"]}),
+    ("--aggregate", {"choices": ["none", "majority", "adjudicated"]}),
     ("--min-agreement", {"help": "Drop pairs whose annotators agree less (0 to 1)."}),
     ("--max-similarity", {"help": "Drop pairs whose responses are at least this alike."}),
     ("--similarity", {"choices": ["jaccard", "difflib"]}),
