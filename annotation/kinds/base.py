@@ -256,7 +256,6 @@ class Kind(Generic[S]):
     ) -> dict[str, Any]:
         return self.validate(gold, settings=settings, candidate_ids=candidate_ids)
 
-
     def agreement(
         self, payloads: Sequence[Mapping[str, Any]], *, settings: S, rule: DisputeRule
     ) -> Agreement | None:
