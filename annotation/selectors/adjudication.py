@@ -244,7 +244,7 @@ def adjudication_summary(*, campaign: Campaign, now: datetime | None = None) -> 
 class AdjudicationDone:
     state: str  # decided or ambiguous
     payload: Any  # the final answer (decided only)
-    decided_at: datetime
+    decided_at: datetime | None  # set once decided or marked ambiguous
 
 
 def adjudications_done(*, campaign: Campaign) -> dict[int, AdjudicationDone]:
