@@ -244,7 +244,7 @@ def adjudication_summary(*, campaign: Campaign, now: datetime | None = None) -> 
 class AdjudicationDone:
     state: str  # decided or ambiguous
     payload: Any  # the final answer (decided only)
-    decided_at: datetime | None  # set once decided or marked ambiguous
+    decided_at: datetime
 
 
 def adjudications_done(*, campaign: Campaign) -> dict[int, AdjudicationDone]:
@@ -254,5 +254,7 @@ def adjudications_done(*, campaign: Campaign) -> dict[int, AdjudicationDone]:
         for task_id, state, payload, decided_at in Adjudication.objects.filter(
             campaign=campaign,
             state__in=(Adjudication.State.DECIDED, Adjudication.State.AMBIGUOUS),
+            decided_at__isnull=False,  # set with either state; the column allows NULL before
         ).values_list("task_id", "state", "payload", "decided_at")
+        if decided_at is not None
     }
