@@ -378,6 +378,16 @@
     restore(form, draftLoad(form) || serverDraft(form));
     if (shownFor !== form.action) { shownFor = form.action; shownAt = performance.now(); }
   }
+  // A new card (the next task after a submit or a skip, or this one refused) takes the focus
+  // itself: htmx would put it back in the text box of the same id (the Reason box), where the
+  // next A, B or 1-9 would be typed as text. From the card, every key in the panel works.
+  document.addEventListener("htmx:afterSwap", function () {
+    const card = document.getElementById("task");
+    if (!card || !card.isConnected) return;
+    const at = document.activeElement;
+    if (at && at !== document.body && !card.contains(at)) return; // focus is elsewhere on purpose
+    card.focus({ preventScroll: true });
+  });
   document.addEventListener("DOMContentLoaded", setUp);
   document.addEventListener("htmx:load", setUp);
   document.addEventListener("DOMContentLoaded", scrollersReachable);
