@@ -139,7 +139,9 @@ def test_a_submit_lost_to_the_network_offers_a_retry_that_stores_one_judgment(
     assert Judgment.objects.count() == 1
 
 
-def test_the_enter_that_sent_a_failed_submit_does_not_also_retry_it(open_page, alice, kind_campaign):
+def test_the_enter_that_sent_a_failed_submit_does_not_also_retry_it(
+    open_page, alice, kind_campaign
+):
     """The retry button takes focus when the connection fails; the Enter that sent the answer
     (still held, or repeating) must not press it: only a new press retries."""
     campaign = kind_campaign("pairwise", n=2)
