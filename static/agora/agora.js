@@ -388,6 +388,21 @@
     if (at && at !== document.body && !card.contains(at)) return; // focus is elsewhere on purpose
     card.focus({ preventScroll: true });
   });
+  // Times the server writes in UTC (a lease's end, an estimate), shown in the reader's own time
+  // zone and language; data-local-time="date" adds the day.
+  function localTimes() {
+    const lang = document.documentElement.lang || undefined;
+    document.querySelectorAll("time[data-local-time]:not([data-localised])").forEach(function (el) {
+      const when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      const options = { hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+      if (el.dataset.localTime === "date") { options.day = "numeric"; options.month = "short"; }
+      try { el.textContent = when.toLocaleString(lang, options); } catch (err) { return; }
+      el.dataset.localised = "1";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", localTimes);
+  document.addEventListener("htmx:load", localTimes);
   document.addEventListener("DOMContentLoaded", setUp);
   document.addEventListener("htmx:load", setUp);
   document.addEventListener("DOMContentLoaded", scrollersReachable);
@@ -460,6 +475,53 @@
     if (!handled && k === "s") { document.getElementById("skip-button").click(); handled = true; }
     if (!handled && k === "Enter" && !t.closest("button, a, summary")) { form.requestSubmit(); handled = true; }
     if (handled) { e.preventDefault(); draftSave(form); }
+  });
+
+  // --- a missing answer, said by the page ---------------------------------------------------
+
+  // The form is `novalidate`: rather than the browser's own bubble ("Please select one of these
+  // options", in the browser's language, gone in a second), the page says which question is
+  // still open, beside Submit, and puts the focus on it. The server checks the same again.
+  function questionOf(el) {
+    const set = el.closest("fieldset");
+    const legend = set && set.querySelector(":scope > legend");
+    let words = "";
+    if ((el.type === "radio" || el.type === "range") && legend) {
+      words = legend.firstChild ? legend.firstChild.textContent : legend.textContent;
+    } else if (el.labels && el.labels.length) {
+      const label = el.labels[0].cloneNode(true);
+      label.querySelectorAll("kbd").forEach(function (k) { k.remove(); });
+      words = label.textContent;
+    }
+    return words.replace(/\s+/g, " ").trim();
+  }
+  function invalidSay(form, text) {
+    const box = form.querySelector("#judge-invalid");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = !text;
+  }
+  function checkBeforeSend(e) {
+    const form = e.target;
+    if (!form || form.id !== "judge") return;
+    const first = Array.from(form.elements).find(function (el) {
+      return el.willValidate && !el.checkValidity();
+    });
+    if (!first) { invalidSay(form, ""); return; }
+    e.preventDefault();
+    e.stopImmediatePropagation(); // htmx's own listener on the form never sees it
+    const what = questionOf(first);
+    let text = what ? msg("invalid", "Not sent yet: answer “{what}” first.").replace("{what}", what)
+      : msg("invalid-any", "Not sent yet: one answer is missing.");
+    if (first.validationMessage && first.matches("[data-slider]")) text += " " + first.validationMessage;
+    invalidSay(form, text);
+    first.focus();
+  }
+  // Capture, on the document: before htmx's listener on the form itself.
+  document.addEventListener("submit", checkBeforeSend, true);
+  document.addEventListener("change", function (e) {
+    const form = judge();
+    if (form && form.contains(e.target) && form.checkValidity()) invalidSay(form, "");
   });
 
   // Time on task, sent with the judgment.

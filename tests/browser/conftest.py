@@ -98,15 +98,19 @@ class Watch:
 
 @pytest.fixture
 def open_page(browser: Browser, live_server) -> Iterator[Callable[..., Page]]:
-    """open_page(width="laptop", locale="en-US") -> a fresh page in a fresh context (its own
-    cookies and localStorage); the test fails if any of its pages reached off the machine."""
+    """open_page(width="laptop", locale="en-US", timezone="UTC") -> a fresh page in a fresh
+    context (its own cookies and localStorage); the test fails if any of its pages reached off
+    the machine."""
     contexts: list[tuple[BrowserContext, Watch]] = []
 
-    def open_(width: str = "laptop", *, locale: str = "en-US", context=None) -> Page:
+    def open_(
+        width: str = "laptop", *, locale: str = "en-US", timezone: str = "UTC", context=None
+    ) -> Page:
         if context is None:
             context = browser.new_context(
                 viewport=WIDTHS[width],
                 locale=locale,
+                timezone_id=timezone,
                 base_url=live_server.url,
                 # Phones: touch and a narrow layout, as a 390 px device reports it.
                 has_touch=width == "phone",
