@@ -46,19 +46,34 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
     }
     form = StudySettingsForm(request.POST or None, instance=study or Study(), initial=initial)
     notice, error = "", ""
+    # People already working whom this save could send to the consent page: the admin is
+    # warned on the page and chooses, before saving, what becomes of them.
+    at_work = selectors.members_at_work(campaign=campaign)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            study = studies.study_configure(
-                campaign=campaign,
-                consent_text=data["consent"],
-                questions=data["questions"],
-                quotas=data["quotas"],
-                **{f: data[f] for f in StudySettingsForm.Meta.fields},
+        sends_back = at_work and (
+            study is None or data["consent"].strip() != (study.consent_text or "")
+        )
+        if sends_back and not data["existing"]:
+            form.add_error(
+                "existing",
+                f"{at_work} {'person is' if at_work == 1 else 'people are'} already working "
+                "on this campaign: choose whether they keep working or go through consent.",
             )
-            notice = "Saved the study."
-        except RuleError as e:
-            error = e.message
+        else:
+            try:
+                study = studies.study_configure(
+                    campaign=campaign,
+                    consent_text=data["consent"],
+                    questions=data["questions"],
+                    quotas=data["quotas"],
+                    existing=data["existing"] or selectors.EXISTING_CONSENT,
+                    **{f: data[f] for f in StudySettingsForm.Meta.fields},
+                )
+                notice = "Saved the study."
+                at_work = selectors.members_at_work(campaign=campaign)
+            except RuleError as e:
+                error = e.message
     return page(
         request,
         "studies/admin_settings.html",
@@ -66,6 +81,7 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
         {
             "form": form,
             "study": study,
+            "at_work": at_work,
             "links": _links(request, campaign, study),
             "notice": notice,
             "error": error,

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from annotation.errors import RuleError
 from annotation.models import Campaign, Membership, Study
+from annotation.selectors.studies import EXISTING_CONSENT, EXISTING_KEEP
 from annotation.services.studies.participants import consent_text_set
 from annotation.services.studies.quotas import quotas_clean
 from annotation.survey import questions_clean
@@ -20,12 +21,20 @@ def study_configure(
     consent_text: str,
     questions: list[str],
     quotas: Any,
+    existing: str = EXISTING_CONSENT,
     **fields: Any,
 ) -> Study:
     """Make the campaign a study (or change its settings): the consent text (a changed one is
     a new version), the survey's questions, the quotas (checked) and the study's own fields.
     A quota or eligibility rule on a question the survey does not ask is refused: nobody
-    could be placed."""
+    could be placed.
+
+    `existing` says what becomes of the people already working (selectors.members_at_work):
+    "consent" sends them through the consent page and the survey before their next task (the
+    campaign's annotators when it becomes a study; participants when the consent text
+    changes); "keep" lets them go on as they are."""
+    if existing not in (EXISTING_KEEP, EXISTING_CONSENT):
+        raise RuleError("Choose whether existing members keep working.", field="existing")
     unknown = set(fields) - set(Study.SETTINGS)
     if unknown:
         raise RuleError(f"Unknown study settings: {', '.join(sorted(unknown))}.")
@@ -47,7 +56,7 @@ def study_configure(
                 field="eligibility",
             )
     study, created = Study.objects.get_or_create(campaign=campaign)
-    if created:
+    if created and existing == EXISTING_CONSENT:
         # Annotators already in the campaign go through the study's steps too (admins do not
         # annotate, so they are left as they are).
         Membership.objects.filter(
@@ -59,4 +68,4 @@ def study_configure(
     campaign.survey = {**(campaign.survey or {}), "questions": asked}
     campaign.quotas = clean_quotas
     campaign.save(update_fields=["survey", "quotas"])
-    return consent_text_set(campaign=campaign, text=consent_text)
+    return consent_text_set(campaign=campaign, text=consent_text, existing=existing)
