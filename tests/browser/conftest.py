@@ -248,7 +248,17 @@ def assignment_id(page: Page) -> int:
 def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if page.evaluate("matchMedia('(pointer: coarse)').matches"):
+        # Chromium's full-page capture drops the touch emulation for its shot (key hints meant
+        # for keyboards would show on a phone's picture): a viewport as tall as the page keeps it.
+        size = page.viewport_size
+        assert size is not None
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+        page.screenshot(path=str(path))
+        page.set_viewport_size(size)
+    else:
+        page.screenshot(path=str(path), full_page=True)
     return path
 
 
