@@ -13,6 +13,7 @@ from django_countries import countries
 
 from annotation.models import Study, User
 from annotation.selectors.accounts import username_look_alike
+from annotation.selectors.studies import EXISTING_CONSENT, EXISTING_KEEP
 from annotation.selectors.studies import GUIDANCE_DEFAULT as DEFAULT_GUIDANCE
 from annotation.survey import (
     PREF_LABELS,
@@ -128,6 +129,17 @@ class StudySettingsForm(forms.ModelForm):
         empty={},
         label="Qualification (JSON)",
         help_text="Instructions, pass mark and training items; see docs/studies.md.",
+    )
+    # Asked only where a save would send people already working back to consent (the view
+    # shows it then, and requires it): services.studies.study_configure's `existing`.
+    existing = forms.ChoiceField(
+        label="The people already working on this campaign",
+        required=False,
+        widget=forms.RadioSelect,
+        choices=[
+            (EXISTING_KEEP, "Keep working as they are: no consent page, no survey"),
+            (EXISTING_CONSENT, "Go through consent (and the survey) before their next task"),
+        ],
     )
     guidance = JSONText(
         empty={},

@@ -90,7 +90,10 @@ def member_action(
     try:
         if action in FLAG_ACTIONS:
             membership = services.membership_flag(
-                campaign=campaign, membership_id=membership_id, flagged=FLAG_ACTIONS[action]
+                campaign=campaign,
+                membership_id=membership_id,
+                flagged=FLAG_ACTIONS[action],
+                by=request.user,
             )
         elif action in BLOCK_ACTIONS:
             membership = services.membership_block(
@@ -116,6 +119,7 @@ def member_action(
                 "member_id": membership.id,
                 "flagged": membership.is_flagged,
                 "blocked": membership.is_blocked,
+                "member_user_id": membership.user_id,
             },
         )
     return redirect(back)

@@ -61,35 +61,34 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
     form = StudySettingsForm(data, instance=study or Study(), initial=initial)
     notice, error = "", ""
     field_errors: dict[str, str] = {}
+    # People already working whom this save could send to the consent page: the admin is
+    # warned on the page and chooses, before saving, what becomes of them.
+    at_work = selectors.members_at_work(campaign=campaign)
     if request.method == "POST" and form.is_valid():
         clean = form.cleaned_data
-        try:
-            study = studies.study_configure(
-                campaign=campaign,
-                consent_text=clean["consent"],
-                questions=clean["questions"],
-                quotas=clean["quotas"],
-                **{f: clean[f] for f in StudySettingsForm.Meta.fields},
+        sends_back = at_work and (
+            study is None or clean["consent"].strip() != (study.consent_text or "")
+        )
+        if sends_back and not clean["existing"]:
+            form.add_error(
+                "existing",
+                f"{at_work} {'person is' if at_work == 1 else 'people are'} already working "
+                "on this campaign: choose whether they keep working or go through consent.",
             )
-            notice = "Saved the study."
-        except RuleError as e:
-            message = f"{e.field}: {e.message}" if e.field and "." in e.field else e.message
-            target = study_fields.field_of(e.field, e.message)
-            if target and target.startswith("quotas-question-"):
-                asked = target.removeprefix("quotas-question-")
-                dims = (fields.get("quotas") or {}).get("dimensions", [])
-                at = [i for i, d in enumerate(dims) if d.get("question") == asked]
-                target = f"quotas-{at[0]}-question" if at else None
-            if target and fields:
-                field_errors[target] = message
-            # Under its field where the form has one (`qualification.items[1]` ->
-            # qualification), for the JSON.
-            name = (e.field or "").split(".")[0].split("[")[0]
-            name = {"consent_text": "consent"}.get(name, name)
-            if name in form.fields and not (target and fields):
-                form.add_error(name, message)
-            elif not (target and fields):
-                error = e.message
+        else:
+            try:
+                study = studies.study_configure(
+                    campaign=campaign,
+                    consent_text=clean["consent"],
+                    questions=clean["questions"],
+                    quotas=clean["quotas"],
+                    existing=clean["existing"] or selectors.EXISTING_CONSENT,
+                    **{f: clean[f] for f in StudySettingsForm.Meta.fields},
+                )
+                notice = "Saved the study."
+                at_work = selectors.members_at_work(campaign=campaign)
+            except RuleError as e:
+                error = _rule_error_placed(e, form, fields, field_errors)
     values = form.data if request.method == "POST" else None
     shown = {
         name: fields.get(name) if fields else _json_value(form, name, values)
@@ -102,6 +101,7 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
         {
             "form": form,
             "study": study,
+            "at_work": at_work,
             "links": _links(request, campaign, study),
             "notice": notice,
             "error": error,
@@ -118,6 +118,31 @@ def study_settings(request: AuthedHttpRequest, campaign: Campaign) -> HttpRespon
         },
         status=422 if (form.errors or error or field_errors) else 200,
     )
+
+
+def _rule_error_placed(
+    e: RuleError, form: StudySettingsForm, fields: dict[str, Any], field_errors: dict[str, str]
+) -> str:
+    """Where a refused study setting is shown: under its field on the page (`field_errors`),
+    under the form's field for the JSON, or (the text returned) above the form."""
+    message = f"{e.field}: {e.message}" if e.field and "." in e.field else e.message
+    target = study_fields.field_of(e.field, e.message)
+    if target and target.startswith("quotas-question-"):
+        asked = target.removeprefix("quotas-question-")
+        dims = (fields.get("quotas") or {}).get("dimensions", [])
+        at = [i for i, d in enumerate(dims) if d.get("question") == asked]
+        target = f"quotas-{at[0]}-question" if at else None
+    if target and fields:
+        field_errors[target] = message
+        return ""
+    # Under its field where the form has one (`qualification.items[1]` -> qualification),
+    # for the JSON.
+    name = (e.field or "").split(".")[0].split("[")[0]
+    name = {"consent_text": "consent"}.get(name, name)
+    if name in form.fields:
+        form.add_error(name, message)
+        return ""
+    return e.message
 
 
 def _json_value(form: StudySettingsForm, name: str, data: Any) -> Any:

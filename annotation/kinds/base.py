@@ -223,7 +223,14 @@ class Kind(Generic[S]):
         raise NotImplementedError
 
     def shortcuts(self, settings: S) -> list[tuple[str, str]]:
-        return [("Enter", _("Submit")), ("S", _("Skip this task"))]
+        """Every key the page answers for this kind, as its shortcuts panel lists them: the
+        kind's own first, then the ones every task page has."""
+        return [
+            ("Enter", _("Submit")),
+            ("Ctrl+Enter", _("Submit, even from a text box (Enter there adds a line)")),
+            ("Esc", _("Leave a text box, so the keys above work again")),
+            ("S", _("Skip this task")),
+        ]
 
     def task_groups(self, candidates: Sequence[Any]) -> list[list[Any]]:
         """Which sibling candidates go together into one task."""

@@ -56,7 +56,6 @@ class Reply(Kind[ReplySettings]):
     def shortcuts(self, settings: ReplySettings) -> list[tuple[str, str]]:
         return [
             ("W", _("Write the reply")),
-            ("Ctrl+Enter", _("Submit while writing")),
             *super().shortcuts(settings),
         ]
 

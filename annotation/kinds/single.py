@@ -248,11 +248,11 @@ class Label(_Single):
         return {"labels": labels}
 
     def shortcuts(self, settings: LabelSettings) -> list[tuple[str, str]]:
-        return [
-            ("Tab", _("Next label")),
-            ("Space", _("Toggle a flag")),
-            *super().shortcuts(settings),
-        ]
+        keys = [("Tab", _("Next label")), ("Space", _("Toggle a flag"))]
+        if any(spec.scale is not None for spec in settings.labels):
+            keys.append(("← / →", _("Move along a scale")))
+            keys.append(("1 – 9", _("Pick a point on the focused scale")))
+        return [*keys, *super().shortcuts(settings)]
 
     def agreement(
         self,
@@ -363,7 +363,7 @@ class Critique(_Single):
         return payload
 
     def shortcuts(self, settings: CritiqueSettings) -> list[tuple[str, str]]:
-        keys = [("C", _("Write the critique")), ("Ctrl+Enter", _("Submit while writing"))]
+        keys = [("C", _("Write the critique"))]
         if settings.spans:
             keys.append(("M", _("Mark the selected text")))
         return [*keys, *super().shortcuts(settings)]
@@ -412,6 +412,5 @@ class Rewrite(_Single):
     def shortcuts(self, settings: RewriteSettings) -> list[tuple[str, str]]:
         return [
             ("E", _("Edit the response")),
-            ("Ctrl+Enter", _("Submit while editing")),
             *super().shortcuts(settings),
         ]

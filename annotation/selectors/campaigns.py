@@ -83,6 +83,14 @@ AVAILABLE_COUNT_CAP = 1000
 class Progress:
     done: int  # judgments this annotator has given in the campaign
     available: int  # tasks this annotator holds or could still be given now (capped)
+    # A study participant's task limit (Study.tasks_per_participant), None where there is
+    # none: they see "task 2 of 3", not how many the campaign holds.
+    cap: int | None = None
+
+    @property
+    def current(self) -> int:
+        """The place of the task on screen among this person's tasks."""
+        return self.done + 1
 
     @property
     def available_capped(self) -> bool:
@@ -107,6 +115,17 @@ def campaign_progress(*, campaign: Campaign, user: User) -> Progress:
         .order_by()
     )
     available = holding + open_to_me[: AVAILABLE_COUNT_CAP - holding].count()
+    # The study's limit binds its participants (not members left outside the study's steps).
+    cap = (
+        Membership.objects.filter(
+            campaign=campaign, user=user, campaign__study__tasks_per_participant__gt=0
+        )
+        .exclude(stage=Membership.Stage.READY)
+        .values_list("campaign__study__tasks_per_participant", flat=True)
+        .first()
+    )
+    if cap:
+        return Progress(done=done, available=min(available, max(cap - done, 0)), cap=cap)
     return Progress(done=done, available=available)
 
 

@@ -186,6 +186,27 @@ def profile_latest(user: User) -> Profile | None:
     return Profile.objects.filter(user=user).order_by("-version").first()
 
 
+# What a save of the study's settings does to the people already working on the campaign
+# (services.studies.study_configure): they keep working, or they go through consent first.
+EXISTING_KEEP = "keep"
+EXISTING_CONSENT = "consent"
+
+
+def members_at_work(*, campaign: Campaign) -> int:
+    """How many people a save of the study's settings could send back to its consent page:
+    before the campaign is a study, its annotators taking tasks; once it is, the participants
+    past consent (a changed consent text asks them again)."""
+    if not Study.objects.filter(campaign=campaign).exists():
+        return Membership.objects.filter(
+            campaign=campaign, role=Membership.Role.ANNOTATOR, stage=Membership.Stage.READY
+        ).count()
+    return Membership.objects.filter(
+        campaign=campaign,
+        participant__isnull=False,
+        stage__in=[Membership.Stage.SURVEY, Membership.Stage.QUALIFY, Membership.Stage.ACTIVE],
+    ).count()
+
+
 def study_of(*, campaign: Campaign) -> Study | None:
     """The campaign's study, or None; free when the campaign was read with select_related."""
     try:

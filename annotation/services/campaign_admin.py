@@ -269,10 +269,15 @@ def _membership(campaign: Campaign, membership_id: int) -> Membership:
     return membership
 
 
-def membership_flag(*, campaign: Campaign, membership_id: int, flagged: bool) -> Membership:
+def membership_flag(
+    *, campaign: Campaign, membership_id: int, flagged: bool, by: User | None = None
+) -> Membership:
     """Flag an annotator: their judgments are held out of exports and of the leaderboard
-    (they may go on annotating). Unflagging lets their work back in."""
+    (they may go on annotating). Unflagging lets their work back in. An admin (`by`) cannot
+    flag themselves."""
     membership = _membership(campaign, membership_id)
+    if flagged and by is not None and membership.user_id == by.id:
+        raise RuleError("You cannot flag yourself.", field="membership")
     if membership.is_flagged != flagged:
         membership.is_flagged = flagged
         membership.save(update_fields=["is_flagged"])

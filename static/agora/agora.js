@@ -32,7 +32,9 @@
   // add no tab stops; looked at again when the card changes or the window is resized.
   function scrollersReachable() {
     document.querySelectorAll("main .scroll, main .md pre, main pre.raw").forEach(function (el) {
-      const scrolls = el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
+      // A folded response (a phone's glance) unfolds by its button, not by scrolling.
+      const scrolls = !el.classList.contains("folded") &&
+        (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1);
       if (scrolls && !el.hasAttribute("tabindex")) {
         el.tabIndex = 0;
         el.dataset.scrollFocus = "1";
@@ -45,7 +47,7 @@
   let resizing = null;
   window.addEventListener("resize", function () {
     clearTimeout(resizing);
-    resizing = setTimeout(scrollersReachable, 150);
+    resizing = setTimeout(function () { foldSetUp(); scrollersReachable(); }, 150);
   });
   function changed(el) { el.dispatchEvent(new Event("change", { bubbles: true })); }
 
@@ -86,6 +88,7 @@
   // The places follow the order on screen: 1 for the first, 2 for the next...
   function renumber(list) {
     rankItems(list).forEach(function (item, i) { placeInput(item).value = i + 1; });
+    placesShow(list);
   }
   // The order on screen follows the places typed; unplaced ones stay last, in their order.
   function sortByPlace(list) {
@@ -96,6 +99,7 @@
       })
       .sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; })
       .forEach(function (entry) { list.appendChild(entry[2]); });
+    placesShow(list);
   }
   function moveTo(item, index) {
     const list = item.parentNode;
@@ -162,6 +166,31 @@
     keep(dragged);
     dragged = null;
   });
+
+  // Tap to place (touch screens and narrow windows): each card's buttons 1..k give it that
+  // place; the cards stay where they are, so nothing jumps under the finger. Without ties, a
+  // place already taken goes to the card that gave it up (the two swap).
+  function placesShow(list) {
+    rankItems(list).forEach(function (item) {
+      const value = placeInput(item).value;
+      item.querySelectorAll("[data-place]").forEach(function (b) {
+        b.setAttribute("aria-pressed", b.dataset.place === value ? "true" : "false");
+      });
+    });
+  }
+  function placeTap(button) {
+    const item = button.closest("[data-rank-item]");
+    const list = item.parentNode;
+    const place = button.dataset.place;
+    const mine = placeInput(item);
+    if (list.dataset.allowTies !== "true") {
+      rankItems(list).forEach(function (other) {
+        if (other !== item && placeInput(other).value === place) placeInput(other).value = mine.value;
+      });
+    }
+    mine.value = place;
+    placesShow(list);
+  }
 
   // --- sliders ------------------------------------------------------------------------------
 
@@ -301,6 +330,7 @@
       });
     }
     form.querySelectorAll("[data-ranking]").forEach(sortByPlace);
+    barShow(form);
   }
 
   // --- drafts: what the annotator entered, kept in this browser until it is stored ----------
@@ -366,6 +396,75 @@
     if (form && target && form.contains(target)) draftSave(form);
   }
 
+  // --- phones: the action bar and responses folded to a glance --------------------------------
+
+  // The bar at the bottom of a narrow screen (CSS makes .actions sticky there) carries the
+  // task's one choice (A / B / tie / both bad; thumbs up / down) beside Submit and Skip: a
+  // button per radio of the form's only answer group, kept in step with it.
+  function labelWords(input) {
+    const label = input.closest("label");
+    if (!label) return input.value;
+    const copy = label.cloneNode(true);
+    copy.querySelectorAll("kbd, input, .glyph").forEach(function (k) { k.remove(); });
+    return copy.textContent.replace(/\s+/g, " ").trim();
+  }
+  function barSetUp(form) {
+    const bar = form.querySelector(".actions");
+    const scopes = form.querySelectorAll("[data-key-scope]");
+    if (!bar || scopes.length !== 1 || bar.querySelector(".bar-choices")) return;
+    const radios = Array.from(scopes[0].querySelectorAll("input[type=radio][data-key]"));
+    const main = radios.filter(function (r) { return radios.length && r.name === radios[0].name; });
+    if (!main.length) return;
+    const group = document.createElement("div");
+    group.className = "bar-choices";
+    group.setAttribute("role", "group");
+    const legend = main[0].closest("fieldset") && main[0].closest("fieldset").querySelector("legend");
+    group.setAttribute("aria-label", legend ? legend.textContent.replace(/\s+/g, " ").trim() : main[0].name);
+    main.forEach(function (radio) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "bar-choice";
+      b.dataset.pick = radio.value;
+      b.dataset.pickName = radio.name;
+      b.textContent = labelWords(radio);
+      group.appendChild(b);
+    });
+    bar.insertBefore(group, bar.firstChild);
+    barShow(form);
+  }
+  function barShow(form) {
+    form.querySelectorAll("[data-pick]").forEach(function (b) {
+      const radio = form.querySelector('input[name="' + CSS.escape(b.dataset.pickName) + '"][value="' + CSS.escape(b.dataset.pick) + '"]');
+      b.setAttribute("aria-pressed", radio && radio.checked ? "true" : "false");
+    });
+  }
+  // Long responses, on a narrow screen, fold to a few lines each so that both are seen at a
+  // glance; a button under each unfolds it whole.
+  const NARROW = window.matchMedia("(max-width: 899px)");
+  function foldSetUp() {
+    document.querySelectorAll("#judge .candidate > .md.scroll").forEach(function (box, i) {
+      let toggle = box.nextElementSibling && box.nextElementSibling.matches("[data-fold]") ? box.nextElementSibling : null;
+      const folded = NARROW.matches && !box.classList.contains("unfolded");
+      box.classList.toggle("folded", folded);
+      const long = box.classList.contains("unfolded") || box.scrollHeight > box.clientHeight + 1;
+      if (!NARROW.matches || !long) { if (toggle) toggle.remove(); box.classList.remove("folded"); return; }
+      if (!toggle) {
+        toggle = document.createElement("button");
+        toggle.type = "button";
+        toggle.className = "secondary small fold";
+        toggle.dataset.fold = "1";
+        box.id = box.id || "response-body-" + i;
+        toggle.setAttribute("aria-controls", box.id);
+        box.after(toggle);
+      }
+      const open = box.classList.contains("unfolded");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      toggle.textContent = open ? msg("collapse", "Show less") : msg("expand", "Show the whole response");
+    });
+    scrollersReachable();
+  }
+  NARROW.addEventListener("change", foldSetUp);
+
   function setUp() {
     const form = judge();
     if (!form || form.dataset.ready) return;
@@ -377,7 +476,35 @@
     // What this browser kept is at least as recent as what a refused form sent back.
     restore(form, draftLoad(form) || serverDraft(form));
     if (shownFor !== form.action) { shownFor = form.action; shownAt = performance.now(); }
+    form.querySelectorAll("[data-ranking]").forEach(placesShow);
+    barSetUp(form);
+    foldSetUp();
   }
+  // A new card (the next task after a submit or a skip, or this one refused) takes the focus
+  // itself: htmx would put it back in the text box of the same id (the Reason box), where the
+  // next A, B or 1-9 would be typed as text. From the card, every key in the panel works.
+  document.addEventListener("htmx:afterSwap", function () {
+    const card = document.getElementById("task");
+    if (!card || !card.isConnected) return;
+    const at = document.activeElement;
+    if (at && at !== document.body && !card.contains(at)) return; // focus is elsewhere on purpose
+    card.focus({ preventScroll: true });
+  });
+  // Times the server writes in UTC (a lease's end, an estimate), shown in the reader's own time
+  // zone and language; data-local-time="date" adds the day.
+  function localTimes() {
+    const lang = document.documentElement.lang || undefined;
+    document.querySelectorAll("time[data-local-time]:not([data-localised])").forEach(function (el) {
+      const when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      const options = { hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+      if (el.dataset.localTime === "date") { options.day = "numeric"; options.month = "short"; }
+      try { el.textContent = when.toLocaleString(lang, options); } catch (err) { return; }
+      el.dataset.localised = "1";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", localTimes);
+  document.addEventListener("htmx:load", localTimes);
   document.addEventListener("DOMContentLoaded", setUp);
   document.addEventListener("htmx:load", setUp);
   document.addEventListener("DOMContentLoaded", scrollersReachable);
@@ -390,6 +517,8 @@
     keep(e.target);
   });
   document.addEventListener("change", function (e) {
+    const form = judge();
+    if (form && form.contains(e.target) && e.target.type === "radio") barShow(form);
     if (e.target.matches && e.target.matches(".place-input")) {
       const list = e.target.closest("[data-ranking]");
       sortByPlace(list);
@@ -401,7 +530,19 @@
     const form = judge();
     const t = e.target.closest ? e.target : null;
     if (!form || !t) return;
-    if (t.closest("[data-mark]")) { e.preventDefault(); markSelection(form); draftSave(form); }
+    if (t.closest("[data-place]") && form.contains(t)) { placeTap(t.closest("[data-place]")); draftSave(form); }
+    else if (t.closest("[data-pick]") && form.contains(t)) {
+      const b = t.closest("[data-pick]");
+      const radio = form.querySelector('input[name="' + CSS.escape(b.dataset.pickName) + '"][value="' + CSS.escape(b.dataset.pick) + '"]');
+      if (radio) { radio.checked = true; changed(radio); }
+    }
+    else if (t.closest("[data-fold]")) {
+      const box = document.getElementById(t.closest("[data-fold]").getAttribute("aria-controls"));
+      box.classList.toggle("unfolded");
+      foldSetUp();
+      if (!box.classList.contains("unfolded")) box.closest(".candidate").scrollIntoView({ block: "nearest" });
+    }
+    else if (t.closest("[data-mark]")) { e.preventDefault(); markSelection(form); draftSave(form); }
     else if (t.closest("[data-span-remove]")) {
       e.preventDefault();
       t.closest(".span-row").remove();
@@ -450,6 +591,56 @@
     if (!handled && k === "s") { document.getElementById("skip-button").click(); handled = true; }
     if (!handled && k === "Enter" && !t.closest("button, a, summary")) { form.requestSubmit(); handled = true; }
     if (handled) { e.preventDefault(); draftSave(form); }
+  });
+
+  // --- a missing answer, said by the page ---------------------------------------------------
+
+  // The form is `novalidate`: rather than the browser's own bubble ("Please select one of these
+  // options", in the browser's language, gone in a second), the page says which question is
+  // still open, beside Submit, and puts the focus on it. The server checks the same again.
+  function questionOf(el) {
+    const set = el.closest("fieldset");
+    const legend = set && set.querySelector(":scope > legend");
+    let words = "";
+    if ((el.type === "radio" || el.type === "range") && legend) {
+      words = legend.firstChild ? legend.firstChild.textContent : legend.textContent;
+    } else if (el.labels && el.labels.length) {
+      const label = el.labels[0].cloneNode(true);
+      label.querySelectorAll("kbd").forEach(function (k) { k.remove(); });
+      words = label.textContent;
+    }
+    return words.replace(/\s+/g, " ").trim();
+  }
+  function invalidSay(form, text) {
+    const box = form.querySelector("#judge-invalid");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = !text;
+  }
+  function checkBeforeSend(e) {
+    const form = e.target;
+    if (!form || form.id !== "judge") return;
+    const first = Array.from(form.elements).find(function (el) {
+      return el.willValidate && !el.checkValidity();
+    });
+    if (!first) { invalidSay(form, ""); return; }
+    e.preventDefault();
+    e.stopImmediatePropagation(); // htmx's own listener on the form never sees it
+    const what = questionOf(first);
+    let text = what ? msg("invalid", "Not sent yet: answer “{what}” first.").replace("{what}", what)
+      : msg("invalid-any", "Not sent yet: one answer is missing.");
+    if (first.validationMessage && first.matches("[data-slider]")) text += " " + first.validationMessage;
+    invalidSay(form, text);
+    // A place typed on a wide screen is tapped on a narrow one: its buttons take the focus.
+    const shownInstead = first.offsetParent === null && first.closest("[data-rank-item]");
+    if (shownInstead) shownInstead.querySelector("[data-place]").focus();
+    else first.focus();
+  }
+  // Capture, on the document: before htmx's listener on the form itself.
+  document.addEventListener("submit", checkBeforeSend, true);
+  document.addEventListener("change", function (e) {
+    const form = judge();
+    if (form && form.contains(e.target) && form.checkValidity()) invalidSay(form, "");
   });
 
   // Time on task, sent with the judgment.

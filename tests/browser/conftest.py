@@ -98,15 +98,19 @@ class Watch:
 
 @pytest.fixture
 def open_page(browser: Browser, live_server) -> Iterator[Callable[..., Page]]:
-    """open_page(width="laptop", locale="en-US") -> a fresh page in a fresh context (its own
-    cookies and localStorage); the test fails if any of its pages reached off the machine."""
+    """open_page(width="laptop", locale="en-US", timezone="UTC") -> a fresh page in a fresh
+    context (its own cookies and localStorage); the test fails if any of its pages reached off
+    the machine."""
     contexts: list[tuple[BrowserContext, Watch]] = []
 
-    def open_(width: str = "laptop", *, locale: str = "en-US", context=None) -> Page:
+    def open_(
+        width: str = "laptop", *, locale: str = "en-US", timezone: str = "UTC", context=None
+    ) -> Page:
         if context is None:
             context = browser.new_context(
                 viewport=WIDTHS[width],
                 locale=locale,
+                timezone_id=timezone,
                 base_url=live_server.url,
                 # Phones: touch and a narrow layout, as a 390 px device reports it.
                 has_touch=width == "phone",
@@ -244,7 +248,17 @@ def assignment_id(page: Page) -> int:
 def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if page.evaluate("matchMedia('(pointer: coarse)').matches"):
+        # Chromium's full-page capture drops the touch emulation for its shot (key hints meant
+        # for keyboards would show on a phone's picture): a viewport as tall as the page keeps it.
+        size = page.viewport_size
+        assert size is not None
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+        page.screenshot(path=str(path))
+        page.set_viewport_size(size)
+    else:
+        page.screenshot(path=str(path), full_page=True)
     return path
 
 

@@ -74,6 +74,11 @@ def test_a_long_response_scrolls_inside_its_panel(open_page, alice, long_campaig
     panels = page.locator(".candidate .scroll")
     long_panel = panels.filter(has_text="Paragraph 59")
     expect(long_panel).to_have_count(1)
+    if width == "phone":
+        # Folded to a glance on a phone (tests/browser/test_phone.py); unfolded, it scrolls.
+        assert long_panel.evaluate("el => getComputedStyle(el).overflowY") == "hidden"
+        page.get_by_role("button", name="Show the whole response").last.click()
+        expect(long_panel).not_to_have_class("folded")
 
     sizes = long_panel.evaluate(
         "el => ({scroll: el.scrollHeight, client: el.clientHeight,"

@@ -154,6 +154,14 @@ def test_an_admin_cannot_block_themself(campaign, carol):
         membership_block(campaign=campaign, membership_id=member.id, blocked=True, by=carol)
 
 
+def test_an_admin_cannot_flag_themself(campaign, carol):
+    member = Membership.objects.get(campaign=campaign, user=carol)
+    with pytest.raises(RuleError, match="yourself"):
+        membership_flag(campaign=campaign, membership_id=member.id, flagged=True, by=carol)
+    member.refresh_from_db()
+    assert not member.is_flagged
+
+
 def test_flagging_marks_the_member(campaign, alice):
     member = Membership.objects.get(campaign=campaign, user=alice)
     membership_flag(campaign=campaign, membership_id=member.id, flagged=True)

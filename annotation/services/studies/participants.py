@@ -31,7 +31,13 @@ from annotation.models import (
     Study,
     User,
 )
-from annotation.selectors.studies import profile_latest, study_for, survey_questions
+from annotation.selectors.studies import (
+    EXISTING_CONSENT,
+    EXISTING_KEEP,
+    profile_latest,
+    study_for,
+    survey_questions,
+)
 from annotation.services import leasing
 from annotation.services.studies import quotas
 from annotation.services.studies.joining import join_check
@@ -222,8 +228,10 @@ def participant_advance(participant: Participant, *, now: datetime | None = None
 
 
 @transaction.atomic
-def consent_text_set(*, campaign: Campaign, text: str) -> Study:
-    """Set the study's consent text; a changed text is a new version everyone must agree to."""
+def consent_text_set(*, campaign: Campaign, text: str, existing: str = EXISTING_CONSENT) -> Study:
+    """Set the study's consent text; a changed text is a new version everyone must agree to,
+    but with `existing="keep"` those already past consent go on under the version they
+    agreed to (each participant keeps the version they consented to)."""
     study, _created = Study.objects.select_for_update().get_or_create(campaign=campaign)
     text = text.strip()
     if text == study.consent_text:
@@ -232,12 +240,14 @@ def consent_text_set(*, campaign: Campaign, text: str) -> Study:
     if text:
         study.consent_version += 1
         ConsentText.objects.create(campaign=campaign, version=study.consent_version, text=text)
-        # Everyone on their way through agrees to the new text before anything else.
-        Membership.objects.filter(
-            campaign=campaign,
-            participant__isnull=False,
-            stage__in=[Stage.SURVEY, Stage.QUALIFY, Stage.ACTIVE],
-        ).update(stage=Stage.CONSENT)
+        if existing != EXISTING_KEEP:
+            # Everyone on their way through agrees to the new text before anything else
+            # (unless the admin chose to let them keep working).
+            Membership.objects.filter(
+                campaign=campaign,
+                participant__isnull=False,
+                stage__in=[Stage.SURVEY, Stage.QUALIFY, Stage.ACTIVE],
+            ).update(stage=Stage.CONSENT)
     study.save(update_fields=["consent_text", "consent_version"])
     return study
 

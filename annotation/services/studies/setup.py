@@ -10,7 +10,7 @@ from django.db import models, transaction
 
 from annotation.errors import RuleError
 from annotation.models import Campaign, Membership, Study
-from annotation.selectors.studies import GUIDANCE_DEFAULT
+from annotation.selectors.studies import EXISTING_CONSENT, EXISTING_KEEP, GUIDANCE_DEFAULT
 from annotation.services.studies.participants import consent_text_set
 from annotation.services.studies.quotas import quotas_clean
 from annotation.survey import QUESTIONS, questions_clean
@@ -26,12 +26,20 @@ def study_configure(
     consent_text: str,
     questions: list[str],
     quotas: Any,
+    existing: str = EXISTING_CONSENT,
     **fields: Any,
 ) -> Study:
     """Make the campaign a study (or change its settings): the consent text (a changed one is
     a new version), the survey's questions, the quotas (checked) and the study's own fields.
     A quota or eligibility rule on a question the survey does not ask is refused: nobody
-    could be placed."""
+    could be placed.
+
+    `existing` says what becomes of the people already working (selectors.members_at_work):
+    "consent" sends them through the consent page and the survey before their next task (the
+    campaign's annotators when it becomes a study; participants when the consent text
+    changes); "keep" lets them go on as they are."""
+    if existing not in (EXISTING_KEEP, EXISTING_CONSENT):
+        raise RuleError("Choose whether existing members keep working.", field="existing")
     fields = study_settings_clean(fields)
     try:
         asked = questions_clean(questions)
@@ -51,7 +59,7 @@ def study_configure(
                 field="eligibility",
             )
     study, created = Study.objects.get_or_create(campaign=campaign)
-    if created:
+    if created and existing == EXISTING_CONSENT:
         # Annotators already in the campaign go through the study's steps too (admins do not
         # annotate, so they are left as they are).
         Membership.objects.filter(
@@ -63,7 +71,7 @@ def study_configure(
     campaign.survey = {**(campaign.survey or {}), "questions": asked}
     campaign.quotas = clean_quotas
     campaign.save(update_fields=["survey", "quotas"])
-    return consent_text_set(campaign=campaign, text=consent_text)
+    return consent_text_set(campaign=campaign, text=consent_text, existing=existing)
 
 
 def study_settings_clean(fields: dict[str, Any]) -> dict[str, Any]:
