@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from annotation.campaign_spec import MAX_SPEC_BYTES, spec_yaml
 from annotation.dashboard.base import campaign_admin_page, dashboard_page, page
 from annotation.errors import RuleError
-from annotation.http import AuthedHttpRequest
+from annotation.http import AuthedHttpRequest, file_headers
 from annotation.models import Campaign
 from annotation.selectors.campaign_spec import campaign_spec_of
 from annotation.services.campaign_spec import campaign_spec_apply
@@ -86,5 +86,5 @@ def campaign_spec_download(request: AuthedHttpRequest, campaign: Campaign) -> Ht
     else:
         body, kind, ext = spec_yaml(spec), "application/yaml", "yaml"
     response = HttpResponse(body, content_type=f"{kind}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{campaign.slug}.{ext}"'
+    file_headers(response, disposition=f'attachment; filename="{campaign.slug}.{ext}"')
     return response

@@ -149,8 +149,9 @@ def world(db, settings, tmp_path) -> World:
 
 
 def _review_stage(c: Campaign, alice: User) -> Judgment:
-    """C gets a review stage (carol reviews as its admin) and a judgment of alice's to review."""
-    Campaign.objects.filter(pk=c.pk).update(review_stage=True)
+    """C gets a review stage and adjudication (carol reviews and adjudicates as its admin) and
+    a judgment of alice's to review."""
+    Campaign.objects.filter(pk=c.pk).update(review_stage=True, adjudication={"enabled": True})
     c.refresh_from_db()
     a = task_lease_next(annotator=alice, campaign=c)
     assert a is not None

@@ -206,6 +206,17 @@ TABLE: list[Row] = [
         lambda w: {**_c(w), "judgment_id": w.judgment.id},
         lambda w: {"decision": "accepted"},
     ),
+    # The adjudication queue: the campaign's reviewers (its admins here) and staff; its
+    # annotators may not (403), nobody else learns the campaign exists. No item is disputed
+    # here, so a decision names nothing there is (404 to whoever may adjudicate).
+    Row("adjudication_page", "GET", _codes(302, 403, 404, 200, 404, 200), _c),
+    Row(
+        "adjudication_submit",
+        "POST",
+        _codes(302, 403, 404, 404, 404, 404),
+        lambda w: {**_c(w), "adjudication_id": 2**31 - 1},
+        lambda w: {"decision": "ambiguous"},
+    ),
     # A prompt's file: whoever may see the campaign's tasks.
     Row(
         "attachment_file",
