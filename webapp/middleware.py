@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -88,7 +89,20 @@ class RequestGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self._carries_nul(request):
+        try:
+            nul = self._carries_nul(request)
+        except (RequestDataTooBig, TooManyFieldsSent):
+            # A form body past the limit, read here before any view: the same 413 as the
+            # API's handler gives, not Django's bare 400 page.
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return _error(
+                request,
+                413,
+                "too_large",
+                f"The request body is larger than {limit} bytes (or has too many fields); "
+                "send less per request.",
+            )
+        if nul:
             return _error(request, 400, "nul_character", _("Text may not contain NUL characters."))
         response = self.get_response(request)
         if policy := getattr(settings, "CONTENT_SECURITY_POLICY", ""):

@@ -514,3 +514,16 @@ def test_a_signup_username_unlike_any_other_is_taken(db):
         data={"username": "alicia", "password1": "pw-Long-123", "password2": "pw-Long-123"}
     )
     assert form.is_valid(), form.errors
+
+
+def test_a_form_body_past_the_limit_is_a_json_413_on_the_api(client, settings):
+    """A url-encoded body past DATA_UPLOAD_MAX_MEMORY_SIZE is read by the request guard
+    before any view: the API still answers in its own JSON shape (413), not Django's page."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = client.post(
+        "/api/v1/campaigns/",
+        data="name=" + "x" * 4096,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
