@@ -22,6 +22,24 @@ def _first_error(detail: Any, path: str = "") -> tuple[str, str]:
     return path, str(detail)
 
 
+ERRORS_DEPTH = 32
+
+
+def _depth(value: Any, limit: int = ERRORS_DEPTH + 1) -> int:
+    """How deep `value` nests (lists and dicts), counted up to `limit` and no further."""
+    depth, level = 0, [value]
+    while level and depth < limit:
+        nested = [
+            v
+            for x in level
+            if isinstance(x, dict | list)
+            for v in (x.values() if isinstance(x, dict) else x)
+        ]
+        depth += 1
+        level = [v for v in nested if isinstance(v, dict | list)]
+    return depth
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -45,7 +63,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                 "detail": f"{field}: {message}" if field else message,
                 "code": "invalid",
                 "field": field or None,
-                "errors": exc.detail,
+                # The errors field by field, unless it nests as deep as a hostile body did
+                # (each level of the input wraps its error once more): then the first only.
+                "errors": exc.detail if _depth(exc.detail) <= ERRORS_DEPTH else None,
             },
             status=status.HTTP_400_BAD_REQUEST,
         )

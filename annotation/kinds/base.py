@@ -307,6 +307,8 @@ def gold_by_position(gold: Any, to_id: Mapping[int, int], n: int) -> dict[str, A
 
 
 def settings_object(raw: Mapping[str, Any] | None, allowed: set[str]) -> dict[str, Any]:
+    if raw is not None and not isinstance(raw, Mapping):
+        raise bad("settings must be an object.", "settings")
     raw = dict(raw or {})
     no_unknown(raw, allowed, "settings")
     return raw
