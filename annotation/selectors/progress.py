@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -17,10 +17,13 @@ from annotation.models import (
     Judgment,
     Membership,
     Message,
-    Participant,
     Task,
 )
-from annotation.selectors.judgments import judgments_counted, people_withdrawn
+from annotation.selectors.judgments import (
+    judgments_counted,
+    judgments_counted_in,
+    people_withdrawn,
+)
 
 # The pace behind the estimate: judgments over the last day (or since the first, if later).
 PACE_WINDOW = timedelta(hours=24)
@@ -155,15 +158,9 @@ def campaigns_progress_summary(
         .order_by()
     )
     by_campaign = {r["campaign_id"]: r for r in tasks}
-    withdrew = Participant.objects.filter(
-        campaign_id=OuterRef("campaign_id"),
-        membership__user_id=OuterRef("annotator_id"),
-        withdrawn_at__isnull=False,
-    )
     window = now - PACE_WINDOW
     judged = (
-        Judgment.objects.filter(campaign_id__in=campaign_ids)
-        .exclude(Exists(withdrew))
+        judgments_counted_in(campaign_ids=campaign_ids)
         .values("campaign_id")
         .annotate(
             n=Count("id"),
